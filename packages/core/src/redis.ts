@@ -1,0 +1,183 @@
+/**
+ * Redis driver (ioredis 5, an optional peer dependency): for hot, key-shaped
+ * state shared by instances: revocation lists, rate limits, replay caches,
+ * challenges.
+ *
+ * @module
+ */
+import type { Redis } from 'ioredis';
+import type { Clock } from './clock.js';
+import { CoreError } from './errors.js';
+import type { CounterResult, IncrementOptions, KeyValueStore, ListOptions, SetOptions } from './kv.js';
+import {
+  assertValidKey,
+  assertValidPrefix,
+  assertValidValue,
+  incrementAmount,
+  listLimit,
+  maxValueBytesOption,
+  notACounterError,
+  storeClosedError,
+  ttlToMs,
+} from './kv.js';
+
+/** Options of {@link redisStore}. */
+export interface RedisStoreOptions {
+  /** A ready ioredis client (standalone). It stays open when the store is closed. */
+  readonly client: Redis;
+  /** Prepended to every key, so several stores can share one Redis. Default `prov:`. */
+  readonly prefix?: string;
+  /** Largest value in UTF-8 bytes. Default 64 KiB. */
+  readonly maxValueBytes?: number;
+  /**
+   * Ignored for expiry: Redis expires keys on its own clock. Accepted so a
+   * store can be swapped for another without changing options.
+   */
+  readonly clock?: Clock;
+}
+
+// Counters are stored as "#<integer>" and plain values as "=<value>", so
+// `increment` can refuse a plain value atomically inside the script and `get`
+// can tell the two apart. Both scripts run atomically on the server.
+const INCREMENT = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if string.sub(cur, 1, 1) ~= '#' then return false end
+  local nextv = tonumber(string.sub(cur, 2)) + tonumber(ARGV[1])
+  redis.call('SET', KEYS[1], '#' .. string.format('%d', nextv), 'KEEPTTL')
+  return {string.format('%d', nextv), redis.call('PTTL', KEYS[1])}
+end
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[1], '#' .. ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], '#' .. ARGV[1])
+end
+return {ARGV[1], redis.call('PTTL', KEYS[1])}
+`;
+
+const NET =
+  /Connection is closed|connect ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Stream isn't writeable|MaxRetriesPerRequest|enableOfflineQueue|Command timed out|LOADING|READONLY|TRYAGAIN|CLUSTERDOWN/i;
+
+function mapRedisError(error: unknown, operation: string): CoreError {
+  if (error instanceof CoreError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const retryable = NET.test(message) || (error as { name?: string })?.name === 'MaxRetriesPerRequestError';
+  return new CoreError(
+    retryable ? `${operation}: the redis backend is unavailable` : `${operation}: the redis backend failed`,
+    {
+      code: retryable ? 'ERR_STORE_UNAVAILABLE' : 'ERR_STORE_FAILURE',
+      fault: 'server',
+      retryable,
+      cause: error,
+      details: { operation },
+    },
+  );
+}
+
+// Drop the one-character type tag ('#' counter, '=' value).
+const decode = (raw: string | null): string | undefined => (raw === null ? undefined : raw.slice(1));
+
+/**
+ * A {@link KeyValueStore} on Redis 6.2+. TTLs are Redis expirations (PX);
+ * `consume` is `GETDEL`, `setIfAbsent` is `SET NX`, `increment` a Lua script:
+ * each a single atomic server-side operation. `list` scans (`SCAN MATCH`) and
+ * sorts, so it costs O(keys under the prefix): keep it for administration.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { redisStore } from '@provisioning/core/redis';
+ * const store = redisStore({ client: new Redis(url), prefix: 'auth:' });
+ * ```
+ */
+export function redisStore(options: RedisStoreOptions): KeyValueStore {
+  const client = options?.client;
+  if (client === undefined || typeof client.eval !== 'function') {
+    throw new CoreError('redisStore needs an ioredis client', { code: 'ERR_INVALID_OPTIONS', fault: 'client' });
+  }
+  const prefix = options.prefix ?? 'prov:';
+  if (prefix !== '') assertValidKey(prefix);
+  const maxValueBytes = maxValueBytesOption(options.maxValueBytes);
+  let closed = false;
+  const k = (key: string): string => `${prefix}${key}`;
+
+  const run = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
+    if (closed) throw storeClosedError('redis');
+    try {
+      return await fn();
+    } catch (error) {
+      throw mapRedisError(error, operation);
+    }
+  };
+
+  return {
+    id: 'redis',
+    async get(key: string) {
+      assertValidKey(key);
+      return run('get', async () => decode(await client.get(k(key))));
+    },
+    async set(key: string, value: string, opts?: SetOptions) {
+      assertValidKey(key);
+      assertValidValue(value, maxValueBytes);
+      const ttl = ttlToMs(opts?.ttlSeconds);
+      await run('set', () =>
+        ttl === undefined ? client.set(k(key), `=${value}`) : client.set(k(key), `=${value}`, 'PX', ttl),
+      );
+    },
+    async delete(key: string) {
+      assertValidKey(key);
+      return run('delete', async () => (await client.del(k(key))) > 0);
+    },
+    async consume(key: string) {
+      assertValidKey(key);
+      return run('consume', async () => decode(await client.getdel(k(key))));
+    },
+    async setIfAbsent(key: string, value: string, opts?: SetOptions) {
+      assertValidKey(key);
+      assertValidValue(value, maxValueBytes);
+      const ttl = ttlToMs(opts?.ttlSeconds);
+      return run('setIfAbsent', async () => {
+        const reply =
+          ttl === undefined
+            ? await client.set(k(key), `=${value}`, 'NX')
+            : await client.set(k(key), `=${value}`, 'PX', ttl, 'NX');
+        return reply === 'OK';
+      });
+    },
+    async increment(key: string, opts?: IncrementOptions): Promise<CounterResult> {
+      assertValidKey(key);
+      const by = incrementAmount(opts?.by);
+      const ttl = ttlToMs(opts?.ttlSeconds);
+      const reply = (await run('increment', () =>
+        client.eval(INCREMENT, 1, k(key), String(by), ttl === undefined ? '' : String(ttl)),
+      )) as [string, number] | null;
+      if (reply === null) throw notACounterError();
+      const value = Number(reply[0]);
+      if (!Number.isSafeInteger(value)) throw notACounterError();
+      const pttl = Number(reply[1]);
+      return { value, expiresAt: pttl > 0 ? new Date(Date.now() + pttl) : undefined };
+    },
+    async list(prefixArg: string, opts?: ListOptions) {
+      assertValidPrefix(prefixArg);
+      const limit = listLimit(opts);
+      return run('list', async () => {
+        // Escape glob metacharacters so the prefix matches literally.
+        const pattern = `${k(prefixArg).replace(/[*?[\]\\]/g, '\\$&')}*`;
+        const found = new Set<string>();
+        let cursor = '0';
+        do {
+          const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          for (const key of keys) {
+            const bare = key.slice(prefix.length);
+            if (opts?.after === undefined || bare > opts.after) found.add(bare);
+          }
+        } while (cursor !== '0');
+        return [...found].sort().slice(0, limit);
+      });
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+import type { CounterResult, IncrementOptions, KeyValueStore, ListOptions, SetOptions } from '../kv.js';
+import {
+  assertValidKey,
+  assertValidPrefix,
+  assertValidValue,
+  incrementAmount,
+  listLimit,
+  maxValueBytesOption,
+  notACounterError,
+  storeClosedError,
+  ttlToMs,
+} from '../kv.js';
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /** Time source for expiry. Default: the system clock. */
+  readonly clock?: Clock;
+  /** Largest value in UTF-8 bytes. Default 64 KiB. */
+  readonly maxValueBytes?: number;
+}
+
+interface Entry {
+  value: string | undefined;
+  counter: number | undefined;
+  expiresAt: number | undefined;
+}
+
+/**
+ * An in-process {@link KeyValueStore} for tests, single-instance deployments
+ * and quick starts. JavaScript runs one callback at a time, so each method is
+ * atomic by construction; nothing is shared between processes.
+ *
+ * Expired entries are dropped when touched and by a sweep every 1,024 writes,
+ * so memory stays bounded by the live set.
+ *
+ * @example
+ * ```ts
+ * import { memoryStore } from '@provisioning/core';
+ * const store = memoryStore();
+ * await store.set('challenge:42', 'abc', { ttlSeconds: 300 });
+ * await store.consume('challenge:42'); // 'abc', then undefined forever
+ * ```
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
+  const clock = options.clock ?? systemClock;
+  const maxValueBytes = maxValueBytesOption(options.maxValueBytes);
+  const entries = new Map<string, Entry>();
+  let closed = false;
+  let writes = 0;
+
+  const live = (key: string, now = clock.now()): Entry | undefined => {
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= now) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  };
+
+  const sweep = (): void => {
+    writes += 1;
+    if (writes % 1024 !== 0) return;
+    const now = clock.now();
+    for (const [key, entry] of entries) {
+      if (entry.expiresAt !== undefined && entry.expiresAt <= now) entries.delete(key);
+    }
+  };
+
+  const open = (): void => {
+    if (closed) throw storeClosedError('memory');
+  };
+
+  const readValue = (entry: Entry): string => entry.value ?? String(entry.counter);
+
+  return {
+    id: 'memory',
+    async get(key: string) {
+      open();
+      assertValidKey(key);
+      const entry = live(key);
+      return entry === undefined ? undefined : readValue(entry);
+    },
+    async set(key: string, value: string, opts?: SetOptions) {
+      open();
+      assertValidKey(key);
+      assertValidValue(value, maxValueBytes);
+      const ttl = ttlToMs(opts?.ttlSeconds);
+      entries.set(key, { value, counter: undefined, expiresAt: ttl === undefined ? undefined : clock.now() + ttl });
+      sweep();
+    },
+    async delete(key: string) {
+      open();
+      assertValidKey(key);
+      const existed = live(key) !== undefined;
+      entries.delete(key);
+      return existed;
+    },
+    async consume(key: string) {
+      open();
+      assertValidKey(key);
+      const entry = live(key);
+      if (entry === undefined) return undefined;
+      entries.delete(key);
+      return readValue(entry);
+    },
+    async setIfAbsent(key: string, value: string, opts?: SetOptions) {
+      open();
+      assertValidKey(key);
+      assertValidValue(value, maxValueBytes);
+      const ttl = ttlToMs(opts?.ttlSeconds);
+      const now = clock.now();
+      if (live(key, now) !== undefined) return false;
+      entries.set(key, { value, counter: undefined, expiresAt: ttl === undefined ? undefined : now + ttl });
+      sweep();
+      return true;
+    },
+    async increment(key: string, opts?: IncrementOptions): Promise<CounterResult> {
+      open();
+      assertValidKey(key);
+      const by = incrementAmount(opts?.by);
+      const ttl = ttlToMs(opts?.ttlSeconds);
+      const now = clock.now();
+      const entry = live(key, now);
+      if (entry === undefined) {
+        const expiresAt = ttl === undefined ? undefined : now + ttl;
+        entries.set(key, { value: undefined, counter: by, expiresAt });
+        sweep();
+        return { value: by, expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt) };
+      }
+      if (entry.counter === undefined) throw notACounterError();
+      const next = entry.counter + by;
+      if (!Number.isSafeInteger(next)) throw notACounterError();
+      entry.counter = next;
+      return { value: next, expiresAt: entry.expiresAt === undefined ? undefined : new Date(entry.expiresAt) };
+    },
+    async list(prefix: string, opts?: ListOptions) {
+      open();
+      assertValidPrefix(prefix);
+      const limit = listLimit(opts);
+      const now = clock.now();
+      const keys: string[] = [];
+      for (const key of entries.keys()) {
+        if (key.startsWith(prefix) && (opts?.after === undefined || key > opts.after) && live(key, now)) {
+          keys.push(key);
+        }
+      }
+      // Keys are ASCII, so UTF-16 order is byte order.
+      keys.sort();
+      return keys.slice(0, limit);
+    },
+    async close() {
+      closed = true;
+      entries.clear();
+    },
+  };
+}

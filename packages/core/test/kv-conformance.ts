@@ -1,0 +1,290 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createManualClock, type ManualClock } from '../src/clock.js';
+import { CoreError } from '../src/errors.js';
+import type { KeyValueStore } from '../src/kv.js';
+
+/** A driver under test. */
+export interface KvDriver {
+  readonly name: string;
+  /**
+   * Opens an empty store. `clock` is honoured by drivers that compute expiry
+   * themselves; set `realTime` for drivers that expire on their own clock.
+   */
+  open(clock: ManualClock): Promise<KeyValueStore>;
+  /** Opens a second store on the same backend (another connection or instance). */
+  openPeer(clock: ManualClock, first: KeyValueStore): Promise<KeyValueStore>;
+  /** Expiry follows the server's real clock (Redis): the suite waits instead of advancing. */
+  readonly realTime?: boolean;
+}
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<CoreError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, `expected a rejection with ${code}`).toBeInstanceOf(CoreError);
+  expect((error as CoreError).code).toBe(code);
+  return error as CoreError;
+}
+
+/**
+ * The conformance suite of the {@link KeyValueStore} contract. Every driver
+ * runs it; a driver passes only if it meets every guarantee in the TSDoc.
+ */
+export function describeKeyValueStore(driver: KvDriver): void {
+  describe(`KeyValueStore conformance: ${driver.name}`, () => {
+    let clock: ManualClock;
+    let store: KeyValueStore;
+    const extra: KeyValueStore[] = [];
+
+    // Moves time past a TTL: the manual clock, or real waiting for Redis.
+    const pass = async (ms: number): Promise<void> => {
+      if (driver.realTime) await new Promise((r) => setTimeout(r, ms));
+      else clock.advance(ms);
+    };
+
+    beforeEach(async () => {
+      clock = createManualClock(new Date('2026-01-01T00:00:00Z'));
+      store = await driver.open(clock);
+    });
+    afterEach(async () => {
+      for (const s of extra.splice(0)) await s.close();
+      await store.close();
+    });
+
+    const peer = async (): Promise<KeyValueStore> => {
+      const s = await driver.openPeer(clock, store);
+      extra.push(s);
+      return s;
+    };
+
+    describe('values', () => {
+      it('sets, gets, overwrites and deletes', async () => {
+        expect(await store.get('a')).toBeUndefined();
+        await store.set('a', 'one');
+        expect(await store.get('a')).toBe('one');
+        await store.set('a', 'two');
+        expect(await store.get('a')).toBe('two');
+        expect(await store.delete('a')).toBe(true);
+        expect(await store.delete('a')).toBe(false);
+        expect(await store.get('a')).toBeUndefined();
+      });
+
+      it('round-trips empty, unicode and maximum-size values', async () => {
+        await store.set('empty', '');
+        expect(await store.get('empty')).toBe('');
+        const text = 'zürich ✓ 𝄞 "quotes" \n newline \t tab';
+        await store.set('unicode', text);
+        expect(await store.get('unicode')).toBe(text);
+        const big = 'x'.repeat(64 * 1024);
+        await store.set('big', big);
+        expect(await store.get('big')).toBe(big);
+      });
+
+      it('is shared between instances on the same backend', async () => {
+        const other = await peer();
+        await store.set('shared', 'v');
+        expect(await other.get('shared')).toBe('v');
+        expect(await other.consume('shared')).toBe('v');
+        expect(await store.get('shared')).toBeUndefined();
+      });
+    });
+
+    describe('consume', () => {
+      it('returns the value once, then undefined', async () => {
+        await store.set('c', 'secret-challenge');
+        expect(await store.consume('c')).toBe('secret-challenge');
+        expect(await store.consume('c')).toBeUndefined();
+        expect(await store.get('c')).toBeUndefined();
+      });
+
+      it('gives the value to exactly one of 100 concurrent callers on two instances', async () => {
+        const other = await peer();
+        for (let round = 0; round < 3; round++) {
+          await store.set('race', `winner-${round}`);
+          const results = await Promise.all(
+            Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? store : other).consume('race')),
+          );
+          const winners = results.filter((r) => r !== undefined);
+          expect(winners).toEqual([`winner-${round}`]);
+        }
+      });
+    });
+
+    describe('setIfAbsent', () => {
+      it('writes only when absent', async () => {
+        expect(await store.setIfAbsent('n', 'first')).toBe(true);
+        expect(await store.setIfAbsent('n', 'second')).toBe(false);
+        expect(await store.get('n')).toBe('first');
+      });
+
+      it('lets exactly one of 100 concurrent writers on two instances win', async () => {
+        const other = await peer();
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            (i % 2 === 0 ? store : other).setIfAbsent('jti:1', `w${i}`, { ttlSeconds: 60 }),
+          ),
+        );
+        const wins = results.flatMap((won, i) => (won ? [i] : []));
+        expect(wins).toHaveLength(1);
+        expect(await store.get('jti:1')).toBe(`w${wins[0]}`);
+      });
+
+      it('takes over an expired entry', async () => {
+        expect(await store.setIfAbsent('exp', 'old', { ttlSeconds: 0.2 })).toBe(true);
+        await pass(400);
+        expect(await store.setIfAbsent('exp', 'new', { ttlSeconds: 60 })).toBe(true);
+        expect(await store.get('exp')).toBe('new');
+      });
+    });
+
+    describe('increment', () => {
+      it('creates, adds, subtracts and reads as a decimal string', async () => {
+        expect((await store.increment('ctr')).value).toBe(1);
+        expect((await store.increment('ctr', { by: 4 })).value).toBe(5);
+        expect((await store.increment('ctr', { by: -2 })).value).toBe(3);
+        expect(await store.get('ctr')).toBe('3');
+      });
+
+      it('counts 1,000 concurrent increments on two instances exactly', async () => {
+        const other = await peer();
+        await Promise.all(
+          Array.from({ length: 1000 }, (_, i) => (i % 2 === 0 ? store : other).increment('hits', { ttlSeconds: 60 })),
+        );
+        expect(await store.get('hits')).toBe('1000');
+        expect((await other.increment('hits', { by: 0 })).value).toBe(1000);
+      });
+
+      it('sets the TTL on creation only, then restarts after expiry', async () => {
+        const first = await store.increment('win', { ttlSeconds: 0.5 });
+        expect(first.expiresAt).toBeInstanceOf(Date);
+        await pass(250);
+        const second = await store.increment('win', { ttlSeconds: 60 });
+        expect(second.value).toBe(2);
+        // The later TTL did not extend the window.
+        expect(Math.abs((second.expiresAt?.getTime() ?? 0) - (first.expiresAt?.getTime() ?? 0))).toBeLessThan(100);
+        await pass(400);
+        expect(await store.get('win')).toBeUndefined();
+        expect((await store.increment('win', { ttlSeconds: 60 })).value).toBe(1);
+      });
+
+      it('refuses a plain value and leaves it unchanged', async () => {
+        await store.set('plain', 'hello');
+        await expectCode(store.increment('plain'), 'ERR_STORE_NOT_A_COUNTER');
+        expect(await store.get('plain')).toBe('hello');
+      });
+
+      it('refuses amounts that are not safe integers', async () => {
+        await expectCode(store.increment('bad', { by: 1.5 }), 'ERR_STORE_NOT_A_COUNTER');
+        await expectCode(store.increment('bad', { by: Number.NaN }), 'ERR_STORE_NOT_A_COUNTER');
+        expect(await store.get('bad')).toBeUndefined();
+      });
+
+      it('is replaced by set', async () => {
+        await store.increment('ctr2', { by: 7 });
+        await store.set('ctr2', 'now a value');
+        expect(await store.get('ctr2')).toBe('now a value');
+      });
+    });
+
+    describe('TTL', () => {
+      it('hides expired entries from get, consume, delete and list', async () => {
+        await store.set('t:1', 'v', { ttlSeconds: 0.2 });
+        await store.set('t:2', 'v');
+        expect(await store.get('t:1')).toBe('v');
+        await pass(400);
+        expect(await store.get('t:1')).toBeUndefined();
+        expect(await store.consume('t:1')).toBeUndefined();
+        expect(await store.list('t:')).toEqual(['t:2']);
+      });
+
+      it('drops the TTL when a value is set again without one', async () => {
+        await store.set('keep', 'v', { ttlSeconds: 0.2 });
+        await store.set('keep', 'v2');
+        await pass(400);
+        expect(await store.get('keep')).toBe('v2');
+      });
+
+      it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 40])(
+        'rejects ttlSeconds %s and changes nothing',
+        async (ttl) => {
+          await store.set('ttl', 'original');
+          await expectCode(store.set('ttl', 'changed', { ttlSeconds: ttl }), 'ERR_STORE_INVALID_TTL');
+          await expectCode(store.setIfAbsent('ttl-new', 'x', { ttlSeconds: ttl }), 'ERR_STORE_INVALID_TTL');
+          await expectCode(store.increment('ttl-ctr', { ttlSeconds: ttl }), 'ERR_STORE_INVALID_TTL');
+          expect(await store.get('ttl')).toBe('original');
+          expect(await store.get('ttl-new')).toBeUndefined();
+        },
+      );
+    });
+
+    describe('list', () => {
+      it('returns keys under a prefix in byte order, with limit and after', async () => {
+        for (const key of ['u:b', 'u:a', 'u:c', 'u;x', 'v:a', 'u:a:1']) await store.set(key, '1');
+        expect(await store.list('u:')).toEqual(['u:a', 'u:a:1', 'u:b', 'u:c']);
+        expect(await store.list('u:', { limit: 2 })).toEqual(['u:a', 'u:a:1']);
+        expect(await store.list('u:', { after: 'u:a:1' })).toEqual(['u:b', 'u:c']);
+        expect((await store.list('')).length).toBe(6);
+      });
+
+      it('treats glob and LIKE characters in prefixes literally', async () => {
+        for (const key of ['a*b', 'a*c', 'axb', 'a%1', 'a_1', 'a[1]', 'a\\1']) await store.set(key, '1');
+        expect(await store.list('a*')).toEqual(['a*b', 'a*c']);
+        expect(await store.list('a%')).toEqual(['a%1']);
+        expect(await store.list('a_')).toEqual(['a_1']);
+        expect(await store.list('a[')).toEqual(['a[1]']);
+        expect(await store.list('a\\')).toEqual(['a\\1']);
+      });
+
+      it('rejects a bad limit', async () => {
+        await expectCode(store.list('', { limit: 0 }), 'ERR_INVALID_OPTIONS');
+        await expectCode(store.list('', { limit: 1e9 }), 'ERR_INVALID_OPTIONS');
+      });
+    });
+
+    describe('bad input', () => {
+      const badKeys: unknown[] = ['', 'has space', 'tab\tkey', 'ünïcode', 'k'.repeat(513), 42, null, undefined];
+      it.each(badKeys.map((k) => [k]))('rejects key %j with a client error, no write', async (key) => {
+        const error = await expectCode(store.set(key as string, 'v'), 'ERR_STORE_INVALID_KEY');
+        expect(error.fault).toBe('client');
+        expect(error.retryable).toBe(false);
+        await expectCode(store.get(key as string), 'ERR_STORE_INVALID_KEY');
+        await expectCode(store.consume(key as string), 'ERR_STORE_INVALID_KEY');
+        await expectCode(store.setIfAbsent(key as string, 'v'), 'ERR_STORE_INVALID_KEY');
+        await expectCode(store.increment(key as string), 'ERR_STORE_INVALID_KEY');
+        await expectCode(store.delete(key as string), 'ERR_STORE_INVALID_KEY');
+        expect(await store.list('')).toEqual([]);
+      });
+
+      it('rejects oversize, non-string and unstorable values, keeping the stored value', async () => {
+        await store.set('v', 'kept');
+        const error = await expectCode(store.set('v', 'x'.repeat(64 * 1024 + 1)), 'ERR_STORE_VALUE_TOO_LARGE');
+        expect(error.details).toMatchObject({ maxBytes: 64 * 1024 });
+        await expectCode(store.set('v', '€'.repeat(30_000)), 'ERR_STORE_VALUE_TOO_LARGE');
+        await expectCode(store.set('v', 42 as unknown as string), 'ERR_STORE_INVALID_VALUE');
+        await expectCode(store.set('v', 'nul \u0000 inside'), 'ERR_STORE_INVALID_VALUE');
+        await expectCode(store.set('v', 'lone \uD800 surrogate'), 'ERR_STORE_INVALID_VALUE');
+        await expectCode(store.set('v', 'lone \uDC00 low'), 'ERR_STORE_INVALID_VALUE');
+        await expectCode(store.setIfAbsent('w', 'x'.repeat(70_000)), 'ERR_STORE_VALUE_TOO_LARGE');
+        expect(await store.get('v')).toBe('kept');
+        expect(await store.get('w')).toBeUndefined();
+      });
+
+      it('never puts the value in an error message', async () => {
+        const secret = `s3cr3t-${'x'.repeat(70_000)}`;
+        const error = await expectCode(store.set('k', secret), 'ERR_STORE_VALUE_TOO_LARGE');
+        expect(error.message).not.toContain('s3cr3t');
+        expect(JSON.stringify(error)).not.toContain('s3cr3t');
+      });
+    });
+
+    it('rejects every call after close with ERR_STORE_CLOSED', async () => {
+      const s = await driver.open(clock);
+      await s.close();
+      await expectCode(s.get('a'), 'ERR_STORE_CLOSED');
+      await expectCode(s.set('a', 'b'), 'ERR_STORE_CLOSED');
+      await expectCode(s.consume('a'), 'ERR_STORE_CLOSED');
+      await expectCode(s.increment('a'), 'ERR_STORE_CLOSED');
+    });
+  });
+}
