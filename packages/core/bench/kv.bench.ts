@@ -1,0 +1,65 @@
+// Operations per second of the KeyValueStore drivers: get, set, consume and
+// increment, one awaited operation at a time (latency-bound, as a request
+// handler sees it). PostgreSQL and Redis are real servers started on loopback.
+
+import { join } from 'node:path';
+import { startPostgres, startRedis, tempDir } from '@provisioning/testing';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { Bench } from 'tinybench';
+import { memoryStore } from '../src/index.js';
+import type { KeyValueStore } from '../src/kv.js';
+import { postgresStore } from '../src/postgres.js';
+import { redisStore } from '../src/redis.js';
+import { sqliteStore } from '../src/sqlite.js';
+
+const dir = tempDir('kv-bench-');
+const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
+const pool = new pg.Pool({ connectionString: postgres.url, max: 4 });
+pool.on('error', () => {});
+const client = new Redis(redis.url);
+
+const drivers: Array<[string, KeyValueStore]> = [
+  ['memory', memoryStore()],
+  ['sqlite', await sqliteStore({ filename: join(dir.path, 'bench.db') })],
+  ['postgres', await postgresStore({ pool })],
+  ['redis', redisStore({ client })],
+];
+
+const rows: Record<string, Record<string, string>> = {};
+for (const [name, store] of drivers) {
+  let i = 0;
+  await store.set('bench:get', 'value-of-a-typical-size-0123456789abcdef');
+  const bench = new Bench({ time: 1000, warmupTime: 200 });
+  bench
+    .add('get', async () => {
+      await store.get('bench:get');
+    })
+    .add('set', async () => {
+      await store.set(`bench:set:${i++ % 10_000}`, 'value-of-a-typical-size-0123456789abcdef', { ttlSeconds: 60 });
+    })
+    .add('consume', async () => {
+      // A set then a consume: the consume is half the measured pair.
+      const key = `bench:consume:${i++}`;
+      await store.set(key, 'challenge', { ttlSeconds: 60 });
+      await store.consume(key);
+    })
+    .add('increment', async () => {
+      await store.increment(`bench:ctr:${i++ % 100}`, { ttlSeconds: 60 });
+    });
+  await bench.run();
+  rows[name] = Object.fromEntries(
+    bench.tasks.map((t) => {
+      const hz = t.result && 'throughput' in t.result ? (t.result.throughput as { mean: number }).mean : 0;
+      return [t.name === 'consume' ? 'set+consume' : t.name, Math.round(hz).toLocaleString('en-US')];
+    }),
+  );
+  await store.close();
+}
+console.log('operations per second, one at a time (higher is better)');
+console.table(rows);
+
+client.disconnect();
+await pool.end();
+await Promise.all([postgres.stop(), redis.stop()]);
+dir.remove();
