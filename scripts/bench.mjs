@@ -13,11 +13,17 @@ let failed = false;
 for (const name of readdirSync('packages').sort()) {
   const dir = join('packages', name, 'bench');
   if ((only.size > 0 && !only.has(name)) || !existsSync(dir)) continue;
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.bench.ts'))
+    .sort()) {
     console.log(`\n## ${name}/${file}`);
-    const result = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@provisioning/source', join(dir, file)], {
-      stdio: 'inherit',
-    });
+    const result = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=@provisioning/source', join(dir, file)],
+      {
+        stdio: 'inherit',
+      },
+    );
     if (result.status !== 0) failed = true;
   }
 }
