@@ -1,0 +1,138 @@
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { describe, expect, it } from 'vitest';
+import { security as expressSecurity } from './express.js';
+import { security as fastifySecurity } from './fastify.js';
+import { security as honoSecurity, type SecurityVariables } from './hono.js';
+import { harness, TOKENS } from './test-fixtures.js';
+import type { RouteSecurity } from './types.js';
+
+const route: RouteSecurity = {
+  action: 'read',
+  resource: (_r, p) => ({ type: 'Provisioning::Server', id: p.id ?? '?' }),
+};
+const sensitive: RouteSecurity = {
+  action: 'delete',
+  sensitive: true,
+  resource: (_r, p) => ({ type: 'Provisioning::Server', id: p.id ?? '?' }),
+};
+
+interface Client {
+  request(
+    path: string,
+    headers?: Record<string, string>,
+    method?: string,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+// Each framework through its own test client: Hono's app.request(), Fastify's
+// inject(), Express over a loopback socket (it has no in-process client).
+const frameworks: Record<string, (h: ReturnType<typeof harness>) => Promise<Client>> = {
+  async hono(h) {
+    const app = new Hono<{ Variables: SecurityVariables }>();
+    app.get('/servers/:id', honoSecurity(h.chain, route, { clientAddress: () => '198.51.100.1' }), (c) =>
+      c.json({ id: c.req.param('id'), by: c.get('security').principal?.id }),
+    );
+    app.delete('/servers/:id', honoSecurity(h.chain, sensitive, { clientAddress: () => '198.51.100.1' }), (c) =>
+      c.json({ deleted: true }),
+    );
+    return {
+      async request(path, headers = {}, method = 'GET') {
+        const res = await app.request(path, { method, headers });
+        return { status: res.status, body: await res.json(), headers: res.headers };
+      },
+      close: async () => {},
+    };
+  },
+  async express(h) {
+    const app = express();
+    app.get('/servers/:id', expressSecurity(h.chain, route), (req, res) => {
+      res.json({ id: req.params.id, by: req.security?.principal?.id });
+    });
+    app.delete('/servers/:id', expressSecurity(h.chain, sensitive), (_req, res) => {
+      res.json({ deleted: true });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    return {
+      async request(path, headers = {}, method = 'GET') {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers });
+        return { status: res.status, body: await res.json(), headers: res.headers };
+      },
+      close: () => new Promise((r) => server.close(() => r())),
+    };
+  },
+  async fastify(h) {
+    const app = Fastify();
+    app.get<{ Params: { id: string } }>(
+      '/servers/:id',
+      { preHandler: fastifySecurity(h.chain, route) },
+      async (request) => ({
+        id: request.params.id,
+        by: request.security?.principal?.id,
+      }),
+    );
+    app.delete('/servers/:id', { preHandler: fastifySecurity(h.chain, sensitive) }, async () => ({ deleted: true }));
+    await app.ready();
+    return {
+      async request(path, headers = {}, method = 'GET') {
+        const res = await app.inject({ method: method as 'GET', url: path, headers });
+        return {
+          status: res.statusCode,
+          body: res.json(),
+          headers: new Headers(res.headers as Record<string, string>),
+        };
+      },
+      close: () => app.close(),
+    };
+  },
+};
+
+describe.each(Object.keys(frameworks))('the whole chain on %s', (name) => {
+  const open = frameworks[name] as (h: ReturnType<typeof harness>) => Promise<Client>;
+
+  it('passes an authorized request with the context, rate-limit headers and a request id', async () => {
+    const h = harness();
+    const client = await open(h);
+    const res = await client.request('/servers/srv-1', { authorization: `Bearer ${TOKENS.viewer}` });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ id: 'srv-1', by: 'u-viewer' });
+    expect(res.headers.get('ratelimit-policy')).toContain('q=5');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    await h.settle();
+    expect(h.events.map((e) => e.action)).toEqual(['authz.allowed', 'operation.completed']);
+    expect(h.events[1]).toMatchObject({ status: 200, resource: { id: 'srv-1' } });
+    await client.close();
+  });
+
+  it('answers 401, 403 mfa_required and 403 forbidden with JSON bodies', async () => {
+    const h = harness();
+    const client = await open(h);
+    const missing = await client.request('/servers/srv-1');
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toContain('Bearer');
+    expect(missing.body).toMatchObject({ error: 'unauthenticated', code: '401' });
+    const noMfa = await client.request('/servers/srv-1', { authorization: `Bearer ${TOKENS.admin}` }, 'DELETE');
+    expect(noMfa.status).toBe(403);
+    expect(noMfa.body).toMatchObject({ error: 'mfa_required' });
+    const denied = await client.request('/servers/srv-1', { authorization: `Bearer ${TOKENS.freshMfa}` }, 'DELETE');
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatchObject({ error: 'forbidden' });
+    await client.close();
+  });
+
+  it('answers 429 after the per-IP limit', async () => {
+    const h = harness();
+    const client = await open(h);
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++)
+      statuses.push((await client.request('/servers/srv-1', { authorization: `Bearer ${TOKENS.admin}` })).status);
+    // Per-IP 5 and per-principal 3: the principal limit bites first.
+    expect(statuses).toEqual([200, 200, 200, 429, 429, 429]);
+    await client.close();
+  });
+});

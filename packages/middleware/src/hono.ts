@@ -1,0 +1,56 @@
+/**
+ * Hono adapter: `security(chain, route)` is a Hono middleware that runs the
+ * chain and puts the {@link SecurityContext} at `c.get('security')`.
+ *
+ * @module
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import type { RequestInfo, SecurityChain } from './chain.js';
+import type { RouteSecurity, SecurityContext } from './types.js';
+
+/** Variables the middleware sets on the Hono context. */
+export interface SecurityVariables {
+  security: SecurityContext;
+}
+
+/** Options of {@link security}. */
+export interface HonoSecurityOptions {
+  /**
+   * The TCP peer address. Default: `c.env.incoming.socket.remoteAddress`
+   * (`@hono/node-server`), else undefined (the chain then uses forwarding
+   * headers only from trusted proxies, i.e. none).
+   */
+  readonly clientAddress?: (c: Context) => string | undefined;
+}
+
+const nodeAddress = (c: Context): string | undefined =>
+  (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+
+/**
+ * Protects a Hono route (or a group, with `app.use`).
+ *
+ * @example
+ * ```ts
+ * app.get('/servers/:id', security(chain, { action: 'read', resource: (_r, p) => ({ type: 'Provisioning::Server', id: p.id }) }), (c) =>
+ *   c.json({ by: c.get('security').principal?.id }));
+ * ```
+ */
+export function security(
+  chain: SecurityChain,
+  route: RouteSecurity,
+  options: HonoSecurityOptions = {},
+): MiddlewareHandler<{ Variables: SecurityVariables }> {
+  const address = options.clientAddress ?? nodeAddress;
+  return async (c, next) => {
+    const info: RequestInfo = { clientAddress: address(c), params: c.req.param() as Record<string, string> };
+    const result = await chain.check(c.req.raw, route, info);
+    if (!result.ok) return chain.toResponse(result);
+    c.set('security', result.context);
+    await next();
+    for (const [name, value] of Object.entries(result.context.responseHeaders)) {
+      if (!c.res.headers.has(name)) c.header(name, value);
+    }
+    if (!c.res.headers.has('x-request-id')) c.header('x-request-id', result.context.requestId);
+    chain.complete(result.context, c.res.status);
+  };
+}
