@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { codeFor, enrollTotp, harness, rejectsWith } from '../test/helpers.js';
+
+const wrong = (secret: string, h: ReturnType<typeof harness>): string => {
+  const right = codeFor(secret, h.clock);
+  return right === '000000' ? '111111' : '000000';
+};
+
+describe('attempt cap', () => {
+  it('refuses verification after 5 failures in 5 minutes, with a retry-after, even for the right code', async () => {
+    const h = harness();
+    const { secret } = await enrollTotp(h, 'u1');
+    h.clock.advance(30_000);
+    for (let i = 0; i < 5; i++) await rejectsWith(h.mfa.verifyTotp('u1', wrong(secret, h)), 'ERR_MFA_INVALID_CODE');
+    h.clock.advance(10_000);
+    const error = await rejectsWith(h.mfa.verifyTotp('u1', codeFor(secret, h.clock)), 'ERR_MFA_TOO_MANY_ATTEMPTS');
+    expect(error.retryable).toBe(true);
+    expect(error.details.retryAfterSeconds).toBe(290);
+    expect(new Date(error.details.retryAt as string).getTime()).toBe(h.clock.now() + 290_000);
+    // Backup codes are refused too: the cap is per user.
+    await rejectsWith(h.mfa.verifyBackupCode('u1', 'AAAA-AAAA-AAAA-AAAA'), 'ERR_MFA_TOO_MANY_ATTEMPTS');
+    h.clock.advance(290_000);
+    await expect(h.mfa.verifyTotp('u1', codeFor(secret, h.clock))).resolves.toMatchObject({ method: 'totp' });
+  });
+
+  it('resets the count on success', async () => {
+    const h = harness();
+    const { secret } = await enrollTotp(h, 'u1');
+    h.clock.advance(30_000);
+    for (let i = 0; i < 4; i++) await rejectsWith(h.mfa.verifyTotp('u1', wrong(secret, h)), 'ERR_MFA_INVALID_CODE');
+    await h.mfa.verifyTotp('u1', codeFor(secret, h.clock));
+    h.clock.advance(30_000);
+    for (let i = 0; i < 5; i++) await rejectsWith(h.mfa.verifyTotp('u1', wrong(secret, h)), 'ERR_MFA_INVALID_CODE');
+    await rejectsWith(h.mfa.verifyTotp('u1', wrong(secret, h)), 'ERR_MFA_TOO_MANY_ATTEMPTS');
+  });
+
+  it('counts replays as failures', async () => {
+    const h = harness({ attempts: { maxFailures: 2 } });
+    const { secret } = await enrollTotp(h, 'u1');
+    h.clock.advance(30_000);
+    const code = codeFor(secret, h.clock);
+    await h.mfa.verifyTotp('u1', code);
+    await rejectsWith(h.mfa.verifyTotp('u1', code), 'ERR_MFA_CODE_REPLAYED');
+    await rejectsWith(h.mfa.verifyTotp('u1', code), 'ERR_MFA_CODE_REPLAYED');
+    await rejectsWith(h.mfa.verifyTotp('u1', code), 'ERR_MFA_TOO_MANY_ATTEMPTS');
+  });
+
+  it('holds under a concurrent burst: at most maxFailures guesses are ever evaluated', async () => {
+    const h = harness();
+    const { secret } = await enrollTotp(h, 'u1');
+    h.clock.advance(30_000);
+    const burst = await Promise.allSettled(Array.from({ length: 50 }, () => h.mfa.verifyTotp('u1', wrong(secret, h))));
+    const codes = burst.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'));
+    expect(codes.filter((c) => c === 'ERR_MFA_INVALID_CODE')).toHaveLength(5);
+    expect(codes.filter((c) => c === 'ERR_MFA_TOO_MANY_ATTEMPTS')).toHaveLength(45);
+  });
+
+  it('is shared by instances on the same store and kept per user', async () => {
+    const a = harness({ attempts: { maxFailures: 3, windowSeconds: 60 } });
+    const b = harness({
+      store: a.store,
+      kv: a.kv,
+      clock: a.clock,
+      encrypter: a.options.encrypter,
+      attempts: { maxFailures: 3, windowSeconds: 60 },
+    });
+    const { secret } = await enrollTotp(a, 'u1');
+    const other = await enrollTotp(a, 'u2');
+    a.clock.advance(30_000);
+    await rejectsWith(a.mfa.verifyTotp('u1', wrong(secret, a)), 'ERR_MFA_INVALID_CODE');
+    await rejectsWith(b.mfa.verifyTotp('u1', wrong(secret, a)), 'ERR_MFA_INVALID_CODE');
+    await rejectsWith(a.mfa.verifyTotp('u1', wrong(secret, a)), 'ERR_MFA_INVALID_CODE');
+    const e = await rejectsWith(b.mfa.verifyTotp('u1', codeFor(secret, a.clock)), 'ERR_MFA_TOO_MANY_ATTEMPTS');
+    expect(e.details.retryAfterSeconds).toBe(60);
+    await expect(b.mfa.verifyTotp('u2', codeFor(other.secret, a.clock))).resolves.toMatchObject({ userId: 'u2' });
+  });
+
+  it('does not count malformed input', async () => {
+    const h = harness({ attempts: { maxFailures: 1 } });
+    const { secret } = await enrollTotp(h, 'u1');
+    h.clock.advance(30_000);
+    for (let i = 0; i < 3; i++) await rejectsWith(h.mfa.verifyTotp('u1', 'abc'), 'ERR_MFA_MALFORMED_INPUT');
+    await expect(h.mfa.verifyTotp('u1', codeFor(secret, h.clock))).resolves.toMatchObject({ method: 'totp' });
+  });
+});

@@ -1,0 +1,75 @@
+import type { Clock, KeyValueStore } from '@provisioning/core';
+import { clientError, MfaError } from './errors.js';
+
+/**
+ * Limits on failed verifications, per user, shared by every instance through the key/value store.
+ *
+ * @example
+ * ```ts
+ * createMfaService({ ...options, attempts: { maxFailures: 10, windowSeconds: 900 } });
+ * ```
+ */
+export interface AttemptLimits {
+  /** Failed verifications allowed in one window. Default 5. */
+  readonly maxFailures: number;
+  /** Length of the window in seconds, counted from the first failure. Default 300. */
+  readonly windowSeconds: number;
+}
+
+/** The default limits: 5 failures per 5 minutes. */
+export const DEFAULT_ATTEMPT_LIMITS: AttemptLimits = Object.freeze({ maxFailures: 5, windowSeconds: 300 });
+
+/** @internal Validates limits (construction time). */
+export function attemptLimits(input: Partial<AttemptLimits> | undefined): AttemptLimits {
+  const l = { ...DEFAULT_ATTEMPT_LIMITS, ...input };
+  if (!Number.isSafeInteger(l.maxFailures) || l.maxFailures < 1 || !(l.windowSeconds > 0) || l.windowSeconds > 86_400) {
+    throw new MfaError('attempt limits need maxFailures >= 1 and windowSeconds in (0, 86400]', {
+      code: 'ERR_MFA_INVALID_OPTIONS',
+      fault: 'client',
+    });
+  }
+  return Object.freeze(l);
+}
+
+/**
+ * @internal Per-user failure accounting on a {@link KeyValueStore}.
+ *
+ * Every verification first *reserves* an attempt with an atomic `increment`
+ * and is refused once the count exceeds the limit. Reserving before checking
+ * (rather than counting failures afterwards) is what makes the cap hold
+ * under concurrency: a burst of parallel guesses cannot all pass a
+ * "fewer than 5 failures so far?" read before any of them is counted.
+ * A success deletes the counter (the count resets); a failure leaves it.
+ */
+export class AttemptLimiter {
+  constructor(
+    private readonly kv: KeyValueStore,
+    private readonly prefix: string,
+    private readonly limits: AttemptLimits,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Reserves one attempt for `userId`; throws `ERR_MFA_TOO_MANY_ATTEMPTS` when over the limit. */
+  async reserve(userId: string): Promise<void> {
+    const { value, expiresAt } = await this.kv.increment(this.key(userId), { ttlSeconds: this.limits.windowSeconds });
+    if (value > this.limits.maxFailures) {
+      const retryAt = expiresAt ?? new Date(this.clock.now() + this.limits.windowSeconds * 1000);
+      const retryAfterSeconds = Math.max(1, Math.ceil((retryAt.getTime() - this.clock.now()) / 1000));
+      throw clientError(
+        'ERR_MFA_TOO_MANY_ATTEMPTS',
+        `too many failed verifications; try again in ${retryAfterSeconds} s`,
+        { retryAfterSeconds, retryAt: retryAt.toISOString(), maxFailures: this.limits.maxFailures },
+        true,
+      );
+    }
+  }
+
+  /** A verification succeeded: the count starts again from zero. */
+  async reset(userId: string): Promise<void> {
+    await this.kv.delete(this.key(userId));
+  }
+
+  private key(userId: string): string {
+    return `${this.prefix}attempts:${userId}`;
+  }
+}
