@@ -1,0 +1,154 @@
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { task } from '../test/helpers.js';
+import {
+  API_SERVER_ROUTES,
+  apiError,
+  CONTROL_CENTER_ROUTES,
+  EXTENSION_REGISTRY_ROUTES,
+  ExtensionSchema,
+  fail,
+  KMS_ROUTES,
+  LoginResponseSchema,
+  OperationSchema,
+  ORCHESTRATOR_ROUTES,
+  ok,
+  openApiDocument,
+  parseRouteResponse,
+  ROUTES,
+  routePath,
+  SchemaError,
+  SERVICE_NAMES,
+  type WorkflowTask,
+  WorkflowTaskSchema,
+} from './api.js';
+
+describe('the API contract', () => {
+  it('keeps the known routes exactly as PLATFORM-API.md gives them', () => {
+    expect(ORCHESTRATOR_ROUTES.health).toMatchObject({ method: 'GET', path: '/health', auth: false, origin: 'known' });
+    expect(ORCHESTRATOR_ROUTES.listTasks.path).toBe('/tasks');
+    expect(ORCHESTRATOR_ROUTES.getTask.path).toBe('/tasks/{id}');
+    expect(ORCHESTRATOR_ROUTES.createServersWorkflow).toMatchObject({
+      method: 'POST',
+      path: '/workflows/servers/create',
+    });
+    expect(ORCHESTRATOR_ROUTES.generateSecret.path).toBe('/api/v1/secrets/generate');
+    expect(ORCHESTRATOR_ROUTES.revokeSecret.path).toBe('/api/v1/secrets/{id}/revoke');
+    expect(ORCHESTRATOR_ROUTES.listSecrets.path).toBe('/api/v1/secrets/list');
+    expect(CONTROL_CENTER_ROUTES.login).toMatchObject({ method: 'POST', path: '/auth/login', auth: false });
+    expect(CONTROL_CENTER_ROUTES.mfaEnroll.path).toBe('/mfa/enroll/{type}');
+    expect(API_SERVER_ROUTES.login.path).toBe('/v1/auth/login');
+    expect(API_SERVER_ROUTES.createServer).toMatchObject({
+      method: 'POST',
+      path: '/v1/servers/create',
+      envelope: false,
+    });
+    expect(KMS_ROUTES.generateKey.path).toBe('/api/v1/kms/generate-key');
+    expect(EXTENSION_REGISTRY_ROUTES.getExtension.path).toBe('/api/v1/extensions/{type}/{name}');
+    expect(EXTENSION_REGISTRY_ROUTES.listExtensions.auth).toBe(false);
+  });
+
+  it('puts every designed route of the orchestrator under /api/v1', () => {
+    for (const route of Object.values(ORCHESTRATOR_ROUTES)) {
+      if (route.origin === 'designed' && !route.path.startsWith('/workflows/'))
+        expect(route.path).toMatch(/^\/api\/v1\//);
+    }
+  });
+
+  it('has unique method+path pairs per service', () => {
+    for (const service of SERVICE_NAMES) {
+      const keys = Object.values(ROUTES[service]).map((r) => `${r.method} ${r.path}`);
+      expect(new Set(keys).size).toBe(keys.length);
+    }
+  });
+
+  it('validates a task and rejects a bad one with a path', () => {
+    expect(WorkflowTaskSchema.parse(task('a')).id).toBe('a');
+    expect(() => WorkflowTaskSchema.parse({ ...task('a'), args: 'x' })).toThrow(SchemaError);
+    try {
+      WorkflowTaskSchema.parse({ ...task('a'), progress: 101 });
+    } catch (error) {
+      expect((error as SchemaError).issue.path).toBe('$.progress');
+    }
+  });
+
+  it('checks checksums, server ids and the operation status set', () => {
+    const ext = {
+      name: 'upcloud',
+      type: 'provider',
+      version: '1.0.0',
+      description: '',
+      author: 'a',
+      repository: 'r',
+      source: 'oci',
+      published_at: '2026-01-01T00:00:00Z',
+      download_url: 'https://x',
+      checksum: `sha256:${'a'.repeat(64)}`,
+      size: 1,
+      tags: [],
+    };
+    expect(ExtensionSchema.is(ext)).toBe(true);
+    expect(ExtensionSchema.is({ ...ext, checksum: 'md5:abc' })).toBe(false);
+    expect(
+      OperationSchema.is({ id: 'o', status: 'done', created_at: 'x', updated_at: 'x', result: null, error: null }),
+    ).toBe(false);
+    expect(
+      LoginResponseSchema.is({ access_token: 'a', refresh_token: 'r', token_type: 'Bearer', expires_in: 900 }),
+    ).toBe(false);
+  });
+
+  it('builds bodies servers can send: ok(), fail(), apiError()', () => {
+    expect(ok([1])).toEqual({ success: true, data: [1] });
+    expect(fail('nope', 'TASK_NOT_FOUND')).toEqual({
+      success: false,
+      data: null,
+      error: 'nope',
+      code: 'TASK_NOT_FOUND',
+    });
+    expect(apiError(400, 'VALIDATION_ERROR', 'bad')).toEqual({
+      error: 'VALIDATION_ERROR',
+      message: 'bad',
+      code: '400',
+    });
+  });
+
+  it('fills path templates and refuses missing parameters', () => {
+    expect(routePath(EXTENSION_REGISTRY_ROUTES.getExtension, { type: 'provider', name: 'up cloud' })).toBe(
+      '/api/v1/extensions/provider/up%20cloud',
+    );
+    expect(() => routePath(ORCHESTRATOR_ROUTES.getTask, {})).toThrow(TypeError);
+  });
+
+  it('emits an OpenAPI 3.1 document per service whose $refs all resolve', () => {
+    for (const service of SERVICE_NAMES) {
+      const doc = openApiDocument(service) as Record<string, any>;
+      expect(doc.openapi).toBe('3.1.0');
+      const text = JSON.stringify(doc);
+      for (const [, name] of text.matchAll(/"#\/components\/schemas\/(\w+)"/g)) {
+        expect(doc.components.schemas[name as string], `${service}: ${name}`).toBeDefined();
+      }
+      expect(Object.keys(doc.paths).length).toBeGreaterThan(0);
+    }
+    const orch = openApiDocument('orchestrator') as Record<string, any>;
+    expect(orch.paths['/tasks'].get.operationId).toBe('listTasks');
+    expect(orch.paths['/health'].get.security).toEqual([]);
+    expect(orch.components.schemas.WorkflowTask.required).toContain('progress');
+    const api = openApiDocument('apiServer') as Record<string, any>;
+    expect(api.paths['/v1/servers/create'].post.responses.default.content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/ApiErrorBody',
+    );
+  });
+
+  it('types parse results from the schemas', () => {
+    expectTypeOf(WorkflowTaskSchema.parse).returns.toEqualTypeOf<WorkflowTask>();
+  });
+});
+
+describe('parseRouteResponse', () => {
+  it('unwraps envelopes and validates, for servers checking their own answers', () => {
+    expect(parseRouteResponse(ORCHESTRATOR_ROUTES.getTask, { success: true, data: task('a') })).toMatchObject({
+      id: 'a',
+    });
+    expect(() => parseRouteResponse(ORCHESTRATOR_ROUTES.getTask, task('a'))).toThrow(SchemaError);
+    expect(() => parseRouteResponse(API_SERVER_ROUTES.login, { token: 't', refresh_token: 'r' })).toThrow(/expires_in/);
+  });
+});

@@ -1,0 +1,113 @@
+import { type NamedSchema, type Schema, s } from '../schema.js';
+import { HealthStatusSchema, type QueryParam, type Route, timestamp } from './common.js';
+
+/** Extension types (known). */
+export type ExtensionType = 'provider' | 'taskserv' | 'cluster';
+/** Where an extension is published (known). */
+export type ExtensionSource = 'gitea' | 'oci';
+
+/** One extension (known item shape). */
+export interface Extension {
+  readonly name: string;
+  readonly type: ExtensionType;
+  readonly version: string;
+  readonly description: string;
+  readonly author: string;
+  readonly repository: string;
+  readonly source: ExtensionSource;
+  readonly published_at: string;
+  readonly download_url: string;
+  /** `sha256:<hex>`. */
+  readonly checksum: string;
+  /** Bytes. */
+  readonly size: number;
+  readonly tags: readonly string[];
+}
+/** Schema of {@link Extension}. */
+export const ExtensionSchema: NamedSchema<Extension> = s.named(
+  'Extension',
+  s.object({
+    name: s.string(),
+    type: s.literal('provider', 'taskserv', 'cluster'),
+    version: s.string(),
+    description: s.string(),
+    author: s.string(),
+    repository: s.string(),
+    source: s.literal('gitea', 'oci'),
+    published_at: timestamp,
+    download_url: s.string(),
+    checksum: s.string({ pattern: /^sha256:[0-9a-f]{64}$/ }),
+    size: s.number({ integer: true, minimum: 0 }),
+    tags: s.array(s.string()),
+  }),
+);
+
+/** Query of `GET /api/v1/extensions` (known): `limit` default 100, max 1000. */
+export interface ListExtensionsQuery {
+  readonly type?: ExtensionType;
+  readonly source?: ExtensionSource;
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+/** Default and maximum page size of the extension list (known). */
+export const EXTENSION_PAGE_LIMITS: Readonly<{ defaultLimit: number; maxLimit: number }> = Object.freeze({
+  defaultLimit: 100,
+  maxLimit: 1000,
+});
+
+/** Names of the extension registry's routes. */
+export type ExtensionRegistryRouteId = 'listExtensions' | 'getExtension' | 'listVersions' | 'health';
+
+function r(
+  id: ExtensionRegistryRouteId,
+  path: string,
+  summary: string,
+  response: Schema<unknown>,
+  extra: Partial<Route> = {},
+): Route {
+  return {
+    service: 'extensionRegistry',
+    id,
+    method: 'GET',
+    path,
+    summary,
+    origin: 'known',
+    // Reads need no auth: the server holds the Gitea/OCI credentials.
+    auth: false,
+    idempotent: true,
+    response,
+    envelope: true,
+    ...extra,
+  };
+}
+
+const listQuery: readonly QueryParam[] = [
+  { name: 'type', schema: s.literal('provider', 'taskserv', 'cluster') },
+  { name: 'source', schema: s.literal('gitea', 'oci') },
+  { name: 'limit', schema: s.number({ integer: true, minimum: 1, maximum: 1000 }), description: 'default 100' },
+  { name: 'offset', schema: s.number({ integer: true, minimum: 0 }) },
+];
+
+/** Every extension registry route (base `/api/v1`). */
+export const EXTENSION_REGISTRY_ROUTES: Readonly<Record<ExtensionRegistryRouteId, Route>> = Object.freeze({
+  listExtensions: r('listExtensions', '/api/v1/extensions', 'List extensions', s.array(ExtensionSchema), {
+    query: listQuery,
+  }),
+  getExtension: r(
+    'getExtension',
+    '/api/v1/extensions/{type}/{name}',
+    'Latest version of one extension',
+    ExtensionSchema,
+  ),
+  listVersions: r(
+    'listVersions',
+    '/api/v1/extensions/{type}/{name}/versions',
+    'Every version, newest first',
+    s.array(ExtensionSchema),
+    {
+      origin: 'designed',
+    },
+  ),
+  health: r('health', '/api/v1/health', 'Liveness', HealthStatusSchema),
+});

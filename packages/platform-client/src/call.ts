@@ -1,0 +1,92 @@
+import { parseRouteResponse, type Route, routePath } from './api/common.js';
+import { PlatformClientError } from './errors.js';
+import { SchemaError } from './schema.js';
+import { type Authenticator, type CallOptions, isJsonContentType, type Transport } from './transport.js';
+
+/** @internal Input of {@link callRoute}. */
+export interface RouteInput {
+  readonly params?: Readonly<Record<string, string>>;
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly body?: unknown;
+}
+
+/** @internal How a service client reaches its service. */
+export interface ServiceContext {
+  readonly transport: Transport;
+  readonly baseUrl: string;
+  readonly auth: Authenticator | undefined;
+}
+
+function malformed(route: Route, reason: string, cause?: unknown): PlatformClientError {
+  return new PlatformClientError(`${route.service}: ${route.method} ${route.path}: malformed response (${reason})`, {
+    code: 'ERR_CLIENT_MALFORMED_RESPONSE',
+    fault: 'server',
+    service: route.service,
+    request: `${route.method} ${route.path}`,
+    ...(cause instanceof SchemaError ? { details: { path: cause.issue.path, expected: cause.issue.expected } } : {}),
+  });
+}
+
+/**
+ * @internal Calls one contract route: fills the path, sends, checks the
+ * content type, decodes JSON, unwraps the envelope and validates the result
+ * against the route's schema. Never returns data that failed validation.
+ */
+export async function callRoute<T>(
+  ctx: ServiceContext,
+  route: Route,
+  input: RouteInput = {},
+  options: CallOptions = {},
+): Promise<T> {
+  const path = routePath(route, input.params);
+  const response = await ctx.transport.send(
+    {
+      service: route.service,
+      baseUrl: ctx.baseUrl,
+      method: route.method,
+      path,
+      ...(input.query ? { query: input.query } : {}),
+      ...(input.body !== undefined ? { json: input.body } : {}),
+      ...(route.contentType && route.contentType !== 'application/json' ? { headers: { accept: '*/*' } } : {}),
+      idempotent: route.idempotent,
+      auth: route.auth ? ctx.auth : undefined,
+    },
+    options,
+  );
+  const contentType = response.headers.get('content-type');
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(response.body);
+  if (route.contentType && route.contentType !== 'application/json') return text as T;
+  if (response.status === 204 || response.body.byteLength === 0) {
+    // No body: only a contract that allows "nothing" accepts it.
+    try {
+      return route.response.parse(undefined) as T;
+    } catch (error) {
+      throw malformed(route, 'empty body', error);
+    }
+  }
+  if (!isJsonContentType(contentType)) {
+    throw new PlatformClientError(
+      `${route.service}: ${route.method} ${route.path}: expected application/json, got ${contentType ?? 'no content type'}`,
+      {
+        code: 'ERR_CLIENT_UNEXPECTED_CONTENT_TYPE',
+        fault: 'server',
+        status: response.status,
+        service: route.service,
+        request: `${route.method} ${route.path}`,
+      },
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw malformed(route, 'not JSON', error);
+  }
+  try {
+    return parseRouteResponse(route, value) as T;
+  } catch (error) {
+    if (error instanceof SchemaError)
+      throw malformed(route, `${error.issue.path} is not ${error.issue.expected}`, error);
+    throw error;
+  }
+}
