@@ -86,8 +86,8 @@ const NAMESPACE = /^[a-z][a-z0-9_-]{0,62}$/;
  * await migrate(database, 'auth', [{ id: '0001-users', up: (db) => db.schema.createTable('users')…execute() }]);
  * ```
  */
-export async function migrate(
-  database: SqlDatabase,
+export async function migrate<DB>(
+  database: SqlDatabase<DB>,
   namespace: string,
   migrations: readonly Migration[],
 ): Promise<void> {
