@@ -1,0 +1,228 @@
+import { createManualClock, type ManualClock } from '@provisioning/core';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { fakeProvider } from '../test/fake-provider.js';
+import { SecretsError } from './errors.js';
+import type { Lease, LeaseStore } from './lease.js';
+import { createLeaseManager, type LeaseEvent, type LeaseManager } from './manager.js';
+import { memoryLeaseStore } from './stores/memory.js';
+
+describe('lease manager', () => {
+  let clock: ManualClock;
+  let store: LeaseStore;
+  let provider: ReturnType<typeof fakeProvider>;
+  let events: LeaseEvent[];
+  let leases: LeaseManager;
+
+  beforeEach(() => {
+    clock = createManualClock(new Date('2026-01-01T00:00:00Z'));
+    store = memoryLeaseStore();
+    provider = fakeProvider();
+    events = [];
+    leases = createLeaseManager({
+      store,
+      providers: [provider],
+      clock,
+      maxTtlSeconds: 3600,
+      providerTimeoutMs: 50,
+      retry: { initialDelayMs: 1000, maxDelayMs: 8000 },
+      onEvent: (e) => events.push(e),
+    });
+  });
+
+  it('issues a lease with every field and persists it, not the secret', async () => {
+    const { lease, secret } = await leases.issue(provider, { scope: 'db' }, { owner: 'alice', ttlSeconds: 600 });
+    expect(secret).toBe(`secret-for-${lease.id}`);
+    expect(lease).toMatchObject({
+      provider: 'fake',
+      owner: 'alice',
+      ttlSeconds: 600,
+      maxTtlSeconds: 3600,
+      renewable: true,
+      state: 'active',
+      metadata: { scope: 'db' },
+      createdAt: new Date('2026-01-01T00:00:00Z'),
+      expiresAt: new Date('2026-01-01T00:10:00Z'),
+      maxExpiresAt: new Date('2026-01-01T01:00:00Z'),
+    });
+    expect(lease.id).toMatch(/^fake\/[0-9a-f-]{36}$/);
+    expect(await leases.get(lease.id)).toEqual(lease);
+    expect(JSON.stringify(await store.list())).not.toContain('secret-for');
+    expect(events.map((e) => e.type)).toEqual(['lease.created']);
+    expect(JSON.stringify(events)).not.toContain('secret-for');
+  });
+
+  it('rejects invalid TTLs with ERR_SECRETS_INVALID_TTL and stores nothing', async () => {
+    for (const ttlSeconds of [0, -5, 1.5, Number.NaN, 3601]) {
+      await expect(leases.issue(provider, { scope: 'x' }, { owner: 'a', ttlSeconds })).rejects.toMatchObject({
+        code: 'ERR_SECRETS_INVALID_TTL',
+      });
+    }
+    await expect(
+      leases.issue(provider, { scope: 'x' }, { owner: 'a', ttlSeconds: 100, maxTtlSeconds: 50 }),
+    ).rejects.toMatchObject({ code: 'ERR_SECRETS_INVALID_TTL' });
+    await expect(leases.renew('fake/none', { ttlSeconds: -1 })).rejects.toMatchObject({
+      code: 'ERR_SECRETS_LEASE_NOT_FOUND',
+    });
+    expect(await store.list()).toEqual([]);
+    expect(provider.calls).toEqual([]);
+  });
+
+  it('refuses unknown leases and unregistered providers', async () => {
+    await expect(leases.get('fake/nope')).rejects.toMatchObject({ code: 'ERR_SECRETS_LEASE_NOT_FOUND' });
+    await expect(leases.revoke('fake/nope')).rejects.toMatchObject({ code: 'ERR_SECRETS_LEASE_NOT_FOUND' });
+    await expect(leases.renew('fake/nope')).rejects.toMatchObject({ code: 'ERR_SECRETS_LEASE_NOT_FOUND' });
+    await expect(leases.issue(fakeProvider('other'), { scope: 'x' }, { owner: 'a' })).rejects.toMatchObject({
+      code: 'ERR_SECRETS_UNKNOWN_PROVIDER',
+    });
+    expect(() => createLeaseManager({ store, providers: [provider, fakeProvider()] })).toThrow(SecretsError);
+  });
+
+  it('renews up to the maximum TTL and no further', async () => {
+    const { lease } = await leases.issue(provider, { scope: 'x' }, { owner: 'a', ttlSeconds: 1800 });
+    clock.advance(1000 * 1000);
+    const renewed = await leases.renew(lease.id);
+    expect(renewed.expiresAt).toEqual(new Date(clock.now() + 1800 * 1000));
+    clock.advance(1500 * 1000);
+    // now = 2500 s; 2500 + 1800 > 3600: capped at the maximum
+    const capped = await leases.renew(lease.id);
+    expect(capped.expiresAt).toEqual(lease.maxExpiresAt);
+    expect(capped.ttlSeconds).toBe(1100);
+    await expect(leases.renew(lease.id)).rejects.toMatchObject({ code: 'ERR_SECRETS_LEASE_NOT_RENEWABLE' });
+    expect(provider.calls.filter((c) => c.startsWith('renew'))).toHaveLength(2);
+  });
+
+  it('does not renew an expired or non-renewable lease', async () => {
+    const { lease } = await leases.issue(provider, { scope: 'x' }, { owner: 'a', ttlSeconds: 60 });
+    const fixed = await leases.issue(provider, { scope: 'y' }, { owner: 'a', ttlSeconds: 60, renewable: false });
+    await expect(leases.renew(fixed.lease.id)).rejects.toMatchObject({ code: 'ERR_SECRETS_LEASE_NOT_RENEWABLE' });
+    clock.advance(60_000);
+    await expect(leases.renew(lease.id)).rejects.toMatchObject({ code: 'ERR_SECRETS_LEASE_NOT_RENEWABLE' });
+  });
+
+  it('keeps the old expiry when the provider fails to renew', async () => {
+    const { lease } = await leases.issue(provider, { scope: 'x' }, { owner: 'a', ttlSeconds: 60 });
+    provider.state.failRenew = true;
+    clock.advance(10_000);
+    await expect(leases.renew(lease.id)).rejects.toMatchObject({ code: 'ERR_SECRETS_PROVIDER_FAILED' });
+    expect((await leases.get(lease.id)).expiresAt).toEqual(lease.expiresAt);
+  });
+
+  it('revokes through the provider and deletes the lease', async () => {
+    const { lease } = await leases.issue(provider, { scope: 'x' }, { owner: 'a' });
+    expect(provider.live.has(lease.id)).toBe(true);
+    await leases.revoke(lease.id);
+    expect(provider.live.has(lease.id)).toBe(false);
+    await expect(leases.get(lease.id)).rejects.toMatchObject({ code: 'ERR_SECRETS_LEASE_NOT_FOUND' });
+    expect(events.at(-1)).toMatchObject({ type: 'lease.revoked', leaseId: lease.id, reason: 'revoked' });
+  });
+
+  it('never loses a lease whose provider fails to revoke: it is kept, backed off, reported and retried', async () => {
+    const { lease } = await leases.issue(provider, { scope: 'x' }, { owner: 'a' });
+    provider.state.failRevoke = 3;
+    const error = await leases.revoke(lease.id).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SecretsError);
+    expect(error).toMatchObject({ code: 'ERR_SECRETS_PROVIDER_FAILED', retryable: true });
+    const kept = await leases.get(lease.id);
+    expect(kept).toMatchObject({ state: 'revoking', revokeAttempts: 1, lastErrorCode: 'ERR_SECRETS_PROVIDER_FAILED' });
+    expect(kept.nextAttemptAt).toEqual(new Date(clock.now() + 1000));
+    // Not due before the backoff has passed.
+    expect(await leases.sweep()).toEqual({ revoked: [], pending: [] });
+    clock.advance(1000);
+    expect(await leases.sweep()).toEqual({ revoked: [], pending: [lease.id] });
+    expect((await leases.get(lease.id)).nextAttemptAt).toEqual(new Date(clock.now() + 2000));
+    clock.advance(2000);
+    await leases.sweep();
+    expect((await leases.get(lease.id)).nextAttemptAt).toEqual(new Date(clock.now() + 4000));
+    clock.advance(4000);
+    expect(await leases.sweep()).toEqual({ revoked: [lease.id], pending: [] });
+    expect(provider.live.has(lease.id)).toBe(false);
+    const failures = events.filter((e) => e.type === 'lease.revoke_failed');
+    expect(failures.map((e) => (e as { attempts: number }).attempts)).toEqual([1, 2, 3]);
+  });
+
+  it('caps the retry backoff at maxDelayMs', async () => {
+    const { lease } = await leases.issue(provider, { scope: 'x' }, { owner: 'a' });
+    provider.state.failRevoke = 100;
+    await leases.revoke(lease.id).catch(() => {});
+    for (let i = 0; i < 6; i++) {
+      clock.advance(8000);
+      await leases.sweep();
+    }
+    const kept = await leases.get(lease.id);
+    expect(kept.revokeAttempts).toBe(7);
+    expect(kept.nextAttemptAt).toEqual(new Date(clock.now() + 8000));
+  });
+
+  it('treats a revoke timeout as a failure and retries', async () => {
+    const { lease } = await leases.issue(provider, { scope: 'x' }, { owner: 'a' });
+    provider.state.hangRevoke = true;
+    await expect(leases.revoke(lease.id)).rejects.toMatchObject({ code: 'ERR_SECRETS_PROVIDER_TIMEOUT' });
+    provider.state.hangRevoke = false;
+    clock.advance(1000);
+    expect((await leases.sweep()).revoked).toEqual([lease.id]);
+  });
+
+  it('a failed create leaves no lease and no secret; its message holds no backend text', async () => {
+    provider.state.failCreate = true;
+    const error = (await leases
+      .issue(provider, { scope: 'x' }, { owner: 'a' })
+      .catch((e: unknown) => e)) as SecretsError;
+    expect(error.code).toBe('ERR_SECRETS_PROVIDER_FAILED');
+    expect(JSON.stringify(error.toJSON())).not.toContain('hunter2');
+    expect(String(error.cause ?? '')).not.toContain('hunter2');
+    expect(await store.list()).toEqual([]);
+  });
+
+  it('a create that times out keeps the lease and revokes what may have been created', async () => {
+    provider.state.hangCreate = true;
+    await expect(leases.issue(provider, { scope: 'x' }, { owner: 'a' })).rejects.toMatchObject({
+      code: 'ERR_SECRETS_PROVIDER_TIMEOUT',
+    });
+    expect(provider.live.size).toBe(1);
+    const [pending] = await store.list();
+    expect(pending?.state).toBe('revoking');
+    expect((await leases.sweep()).revoked).toEqual([pending?.id]);
+    expect(provider.live.size).toBe(0);
+  });
+
+  it('sweeps expired leases, and only those', async () => {
+    const short = await leases.issue(provider, { scope: 'a' }, { owner: 'a', ttlSeconds: 60 });
+    const long = await leases.issue(provider, { scope: 'b' }, { owner: 'a', ttlSeconds: 600 });
+    clock.advance(60_000);
+    expect(await leases.sweep()).toEqual({ revoked: [short.lease.id], pending: [] });
+    expect(provider.live.has(long.lease.id)).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'lease.revoked', reason: 'expired' });
+  });
+
+  it('revokes by owner and by prefix', async () => {
+    const other = fakeProvider('other');
+    const multi = createLeaseManager({ store, providers: [provider, other], clock });
+    const a1 = await multi.issue(provider, { scope: '1' }, { owner: 'alice' });
+    const a2 = await multi.issue(other, { scope: '2' }, { owner: 'alice' });
+    const b1 = await multi.issue(provider, { scope: '3' }, { owner: 'bob' });
+    const b2 = await multi.issue(other, { scope: '4' }, { owner: 'bob' });
+    expect((await multi.revokeByOwner('alice')).revoked.sort()).toEqual([a1.lease.id, a2.lease.id].sort());
+    expect(await multi.revokeByPrefix('other/')).toEqual({ revoked: [b2.lease.id], pending: [] });
+    expect((await multi.list()).map((l: Lease) => l.id)).toEqual([b1.lease.id]);
+    await expect(multi.revokeByPrefix('')).rejects.toMatchObject({ code: 'ERR_SECRETS_INVALID_REQUEST' });
+  });
+
+  it('a lease whose provider is no longer registered is kept and reported, not dropped', async () => {
+    const { lease } = await leases.issue(provider, { scope: 'x' }, { owner: 'a', ttlSeconds: 60 });
+    const without = createLeaseManager({ store, providers: [], clock, retry: { initialDelayMs: 1000 } });
+    clock.advance(60_000);
+    expect(await without.sweep()).toEqual({ revoked: [], pending: [lease.id] });
+    expect((await store.get(lease.id))?.lastErrorCode).toBe('ERR_SECRETS_UNKNOWN_PROVIDER');
+    clock.advance(1000);
+    expect((await leases.sweep()).revoked).toEqual([lease.id]);
+  });
+
+  it('two instances sweeping the same store revoke each lease once', async () => {
+    const second = createLeaseManager({ store, providers: [provider], clock });
+    for (let i = 0; i < 10; i++) await leases.issue(provider, { scope: String(i) }, { owner: 'a', ttlSeconds: 60 });
+    clock.advance(60_000);
+    const [r1, r2] = await Promise.all([leases.sweep(), second.sweep()]);
+    expect(r1.revoked.length + r2.revoked.length).toBe(10);
+    expect(provider.calls.filter((c) => c.startsWith('revoke'))).toHaveLength(10);
+  });
+});

@@ -1,0 +1,84 @@
+import type { Clock } from '@provisioning/core';
+import type { Lease } from './lease.js';
+
+/** What a provider is told when it creates a secret. */
+export interface ProviderCreateContext {
+  /** The lease the secret will belong to (already persisted, state `creating`). */
+  readonly leaseId: string;
+  readonly owner: string;
+  /** The TTL granted, in seconds. */
+  readonly ttlSeconds: number;
+  /** When the secret must stop working; providers that can, make the backend enforce it too. */
+  readonly expiresAt: Date;
+  /** Aborted when the manager's provider timeout elapses. */
+  readonly signal: AbortSignal;
+  readonly clock: Clock;
+}
+
+/** What a provider returns from {@link SecretProvider.create}. */
+export interface ProviderCreateResult<S> {
+  /** The secret handed to the caller once; never persisted by the manager. */
+  readonly secret: S;
+  /**
+   * Secret-free strings needed to renew and revoke (a role name, a key
+   * fingerprint, a Vault lease id). Persisted with the lease.
+   */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * When the backend itself ends the secret, if earlier than the lease's
+   * expiry (a Vault lease duration, an STS expiration): the lease is
+   * shortened to it.
+   */
+  readonly expiresAt?: Date;
+}
+
+/** What a provider may return from {@link SecretProvider.renew}. */
+export interface ProviderRenewResult {
+  /** The expiry the backend granted, if shorter than asked: the lease follows it. */
+  readonly expiresAt?: Date;
+}
+
+/** What a provider is told when a lease is renewed. */
+export interface ProviderRenewContext {
+  /** The TTL granted from now, in seconds. */
+  readonly ttlSeconds: number;
+  /** The new expiry. */
+  readonly expiresAt: Date;
+  readonly signal: AbortSignal;
+}
+
+/** What a provider is told when a lease is revoked. */
+export interface ProviderRevokeContext {
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A dynamic-secret backend plugged into the lease manager.
+ *
+ * Contract:
+ * - `create` makes the secret; if it throws, it must have made nothing (or
+ *   cleaned up). A timeout is treated as "maybe created": the lease is kept
+ *   and revoked, so `revoke` must tolerate a secret that does not exist.
+ * - `revoke` must be idempotent: after a crash or a lost answer it is called
+ *   again for the same lease.
+ * - `renew` is optional; without it leases of this provider are not renewable.
+ *
+ * @typeParam R - the request `create` takes.
+ * @typeParam S - the secret `create` returns.
+ * @example
+ * ```ts
+ * const tokens: SecretProvider<{ scope: string }, string> = {
+ *   name: 'demo-token',
+ *   async create(req, ctx) { return { secret: await api.mint(req.scope, ctx.expiresAt), metadata: { scope: req.scope } }; },
+ *   async revoke(lease) { await api.burn(lease.id); },
+ * };
+ * ```
+ */
+export interface SecretProvider<R = unknown, S = unknown> {
+  /** Unique name: lowercase letters, digits, `-`, `_`, `.`; the prefix of its lease ids. */
+  readonly name: string;
+  create(request: R, context: ProviderCreateContext): Promise<ProviderCreateResult<S>>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: providers with nothing to report simply return
+  renew?(lease: Lease, context: ProviderRenewContext): Promise<ProviderRenewResult | undefined | void>;
+  revoke(lease: Lease, context: ProviderRevokeContext): Promise<void>;
+}

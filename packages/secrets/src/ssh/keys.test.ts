@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { nobleEd25519, nodeEd25519 } from './ed25519.js';
+import { generateSshKeyPair, parseEd25519PrivateKey, parseSshPublicKey } from './keys.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sshkeys-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ssh key pairs', () => {
+  it('generates an Ed25519 pair in OpenSSH formats that ssh-keygen reads back', () => {
+    const pair = generateSshKeyPair({ comment: 'deploy@ci' });
+    expect(pair.publicKey).toMatch(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43} deploy@ci$/);
+    expect(pair.privateKey).toMatch(
+      /^-----BEGIN OPENSSH PRIVATE KEY-----\n[\s\S]+-----END OPENSSH PRIVATE KEY-----\n?$/,
+    );
+    expect(pair.fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
+    const file = join(dir, 'id');
+    writeFileSync(file, pair.privateKey, { mode: 0o600 });
+    // ssh-keygen derives the public key from our private key file, and fingerprints it the same way.
+    expect(execFileSync('ssh-keygen', ['-y', '-f', file], { encoding: 'utf8' }).trim()).toBe(pair.publicKey);
+    writeFileSync(`${file}.pub`, `${pair.publicKey}\n`);
+    expect(execFileSync('ssh-keygen', ['-l', '-f', `${file}.pub`], { encoding: 'utf8' })).toContain(pair.fingerprint);
+  });
+
+  it('noble and node:crypto derive the same keys from the same seed', () => {
+    const seed = new Uint8Array(32).map((_, i) => i * 7);
+    const random = { bytes: () => seed.slice() };
+    const a = generateSshKeyPair({ engine: nobleEd25519, random });
+    const b = generateSshKeyPair({ engine: nodeEd25519, random });
+    expect(a.publicKey).toBe(b.publicKey);
+    const message = new TextEncoder().encode('certificate blob');
+    expect(Buffer.from(nobleEd25519.signer(seed)(message))).toEqual(Buffer.from(nodeEd25519.signer(seed)(message)));
+  });
+
+  it('private keys stay out of JSON, inspection and enumeration', () => {
+    const pair = generateSshKeyPair();
+    const body = pair.privateKey.split('\n')[1] as string;
+    expect(JSON.stringify(pair)).not.toContain(body);
+    expect(inspect(pair, { showHidden: true, depth: 5 })).not.toContain(body);
+    expect(Object.keys(pair)).not.toContain('privateKey');
+    expect(`${pair}`).not.toContain(body);
+  });
+
+  it('parses a private key back to its seed', () => {
+    const pair = generateSshKeyPair();
+    const parsed = parseEd25519PrivateKey(pair.privateKey);
+    const again = generateSshKeyPair({ random: { bytes: () => parsed.seed } });
+    expect(again.publicKey).toBe(pair.publicKey);
+  });
+
+  it('refuses malformed keys with ERR_SECRETS_MALFORMED_KEY without echoing them', () => {
+    for (const bad of [
+      '',
+      'ssh-ed25519 AAAA',
+      'hello',
+      'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI\nssh-rsa x',
+      42 as never,
+    ]) {
+      let error: unknown;
+      try {
+        parseSshPublicKey(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ code: 'ERR_SECRETS_MALFORMED_KEY' });
+      if (typeof bad === 'string' && bad.length > 0) expect((error as Error).message).not.toContain(bad);
+    }
+    expect(() =>
+      parseEd25519PrivateKey('-----BEGIN OPENSSH PRIVATE KEY-----\nnope\n-----END OPENSSH PRIVATE KEY-----'),
+    ).toThrow(expect.objectContaining({ code: 'ERR_SECRETS_MALFORMED_KEY' }));
+  });
+
+  it('refuses a private key where a public key is expected', () => {
+    const pair = generateSshKeyPair();
+    expect(() => parseSshPublicKey(pair.privateKey)).toThrow(
+      expect.objectContaining({ code: 'ERR_SECRETS_MALFORMED_KEY' }),
+    );
+    expect(parseSshPublicKey(pair.publicKey).type).toBe('ed25519');
+  });
+});

@@ -1,0 +1,194 @@
+import { inspect } from 'node:util';
+import type { RandomSource } from '@provisioning/core';
+import sshpk from 'sshpk';
+import { clientError } from '../errors.js';
+import type { Ed25519Engine } from './ed25519.js';
+import { newSeed, nodeEd25519 } from './ed25519.js';
+
+/**
+ * An Ed25519 SSH key pair. The private key lives only in memory: it is not
+ * enumerable, `JSON.stringify` and `util.inspect` leave it out, and nothing
+ * in this package logs or persists it.
+ */
+export interface SshKeyPair {
+  readonly type: 'ssh-ed25519';
+  /** OpenSSH public key line: `ssh-ed25519 AAAA… comment`. */
+  readonly publicKey: string;
+  /** `SHA256:…` fingerprint of the public key, as `ssh-keygen -l` prints it. */
+  readonly fingerprint: string;
+  /** The comment written into both formats. */
+  readonly comment: string;
+  /** OpenSSH private key (`-----BEGIN OPENSSH PRIVATE KEY-----`), unencrypted: hand it over a secure channel only. */
+  readonly privateKey: string;
+}
+
+/** Options of {@link generateSshKeyPair}. */
+export interface GenerateSshKeyPairOptions {
+  /** Comment of the key (printable ASCII, no newline). Default empty. */
+  readonly comment?: string;
+  /** Ed25519 implementation. Default `nodeEd25519` (OpenSSL); `nobleEd25519` gives the same keys. */
+  readonly engine?: Ed25519Engine;
+  /** Randomness for the seed. Default: the OS CSPRNG. */
+  readonly random?: RandomSource;
+}
+
+const COMMENT = /^[\x20-\x7e]{0,256}$/;
+
+/** @internal Where a generated pair keeps its parsed sshpk public key (saves re-parsing its line). */
+export const SSHPK_KEY: unique symbol = Symbol('sshpk-key');
+
+/** @internal The sshpk key of a generated pair, if it is one. */
+export function sshpkKeyOf(value: unknown): sshpk.Key | undefined {
+  return typeof value === 'object' && value !== null ? (value as { [SSHPK_KEY]?: sshpk.Key })[SSHPK_KEY] : undefined;
+}
+
+/** @internal Checks a key comment. */
+export function checkComment(comment: string): string {
+  if (typeof comment !== 'string' || !COMMENT.test(comment)) {
+    throw clientError('ERR_SECRETS_INVALID_REQUEST', 'key comments are up to 256 printable ASCII characters');
+  }
+  return comment;
+}
+
+/** @internal The sshpk public and private key of an Ed25519 seed. */
+export function sshpkKeys(
+  seed: Uint8Array,
+  publicKey: Uint8Array,
+  comment: string,
+): { pub: sshpk.Key; priv: sshpk.PrivateKey } {
+  const A = { name: 'A', data: Buffer.from(publicKey) };
+  const pub = new sshpk.Key({ type: 'ed25519', parts: [A] } as never);
+  const priv = new sshpk.PrivateKey({ type: 'ed25519', parts: [A, { name: 'k', data: Buffer.from(seed) }] } as never);
+  pub.comment = comment;
+  priv.comment = comment;
+  return { pub, priv };
+}
+
+/** @internal Builds the {@link SshKeyPair} object with a hidden, lazily formatted private key. */
+export function keyPairObject(seed: Uint8Array, publicKey: Uint8Array, comment: string): SshKeyPair {
+  const { pub, priv } = sshpkKeys(seed, publicKey, comment);
+  const line = pub.toString('ssh');
+  const pair = {
+    type: 'ssh-ed25519' as const,
+    publicKey: line,
+    fingerprint: pub.fingerprint('sha256').toString(),
+    comment,
+  };
+  Object.defineProperty(pair, SSHPK_KEY, { enumerable: false, value: pub });
+  let formatted: string | undefined;
+  Object.defineProperty(pair, 'privateKey', {
+    enumerable: false,
+    get: () => {
+      formatted ??= priv.toString('openssh');
+      return formatted;
+    },
+  });
+  // Logging the object shows that there is a private key, never the key.
+  Object.defineProperty(pair, inspect.custom, {
+    enumerable: false,
+    value: () => `SshKeyPair { ${pair.fingerprint} ${comment} [private key redacted] }`,
+  });
+  return Object.freeze(pair) as SshKeyPair;
+}
+
+/**
+ * Generates an Ed25519 SSH key pair in OpenSSH formats.
+ *
+ * @throws SecretsError `ERR_SECRETS_INVALID_REQUEST` for a bad comment.
+ * @example
+ * ```ts
+ * const pair = generateSshKeyPair({ comment: 'deploy@ci' });
+ * pair.publicKey;   // "ssh-ed25519 AAAAC3Nza… deploy@ci"
+ * pair.fingerprint; // "SHA256:…"
+ * ```
+ */
+export function generateSshKeyPair(options: GenerateSshKeyPairOptions = {}): SshKeyPair {
+  const comment = checkComment(options.comment ?? '');
+  const engine = options.engine ?? nodeEd25519;
+  if (options.random === undefined && engine.generate !== undefined) {
+    const { seed, publicKey } = engine.generate();
+    return keyPairObject(seed, publicKey, comment);
+  }
+  const seed = newSeed(options.random);
+  return keyPairObject(seed, engine.publicKey(seed), comment);
+}
+
+/** What {@link parseSshPublicKey} returns. */
+export interface ParsedSshPublicKey {
+  /** `ed25519`, `ecdsa` or `rsa`. */
+  readonly type: string;
+  /** Key size in bits. */
+  readonly bits: number;
+  /** The key as a normalised OpenSSH line (no comment). */
+  readonly publicKey: string;
+  /** `SHA256:` fingerprint. */
+  readonly fingerprint: string;
+}
+
+/**
+ * Parses and checks an OpenSSH public key line (`ssh-ed25519 …`,
+ * `ecdsa-sha2-…`, `ssh-rsa …` of at least 2048 bits).
+ *
+ * @throws SecretsError `ERR_SECRETS_MALFORMED_KEY` (the key text is not echoed).
+ * @example
+ * ```ts
+ * const { fingerprint } = parseSshPublicKey(readFileSync('id_ed25519.pub', 'utf8'));
+ * ```
+ */
+export function parseSshPublicKey(text: string): ParsedSshPublicKey {
+  const key = parseSshpkPublicKey(text);
+  return Object.freeze({
+    type: key.type,
+    bits: key.size,
+    publicKey: key.toString('ssh').split(' ').slice(0, 2).join(' '),
+    fingerprint: key.fingerprint('sha256').toString(),
+  });
+}
+
+/** @internal {@link parseSshPublicKey} returning the sshpk key. */
+export function parseSshpkPublicKey(text: string): sshpk.Key {
+  let key: sshpk.Key;
+  try {
+    if (typeof text !== 'string' || text.length > 16_384 || /[\r\n]./.test(text.trim())) throw new Error('shape');
+    key = sshpk.parseKey(text.trim(), 'ssh');
+  } catch {
+    throw clientError('ERR_SECRETS_MALFORMED_KEY', 'not an OpenSSH public key');
+  }
+  if (sshpk.PrivateKey.isPrivateKey(key, [1, 0]))
+    throw clientError('ERR_SECRETS_MALFORMED_KEY', 'expected a public key');
+  if (key.type === 'dsa' || (key.type === 'rsa' && key.size < 2048)) {
+    throw clientError('ERR_SECRETS_MALFORMED_KEY', `${key.type} keys of ${key.size} bits are refused`, {
+      type: key.type,
+      bits: key.size,
+    });
+  }
+  return key;
+}
+
+/**
+ * Parses an unencrypted Ed25519 private key (OpenSSH or PKCS#8 PEM) and
+ * returns its seed and public key.
+ *
+ * @internal Used by the certificate authority; throws `ERR_SECRETS_MALFORMED_KEY`
+ * without echoing the key.
+ */
+export function parseEd25519PrivateKey(text: string): { seed: Uint8Array; publicKey: Uint8Array } {
+  let key: sshpk.PrivateKey;
+  try {
+    key = sshpk.parsePrivateKey(text, 'auto');
+  } catch {
+    throw clientError('ERR_SECRETS_MALFORMED_KEY', 'not an unencrypted private key');
+  }
+  if (key.type !== 'ed25519') {
+    // sshpk signs RSA certificates with SHA-1 (ssh-rsa), which OpenSSH 9.2 refuses.
+    throw clientError('ERR_SECRETS_MALFORMED_KEY', 'only Ed25519 keys are accepted', { type: key.type });
+  }
+  // @types/sshpk names parts by algorithm; sshpk keys them by part name (A, k).
+  const parts = key.part as unknown as Record<string, { data: Buffer } | undefined>;
+  const k = parts.k?.data;
+  const A = parts.A?.data;
+  if (k === undefined || A === undefined || k.length < 32 || A.length !== 32) {
+    throw clientError('ERR_SECRETS_MALFORMED_KEY', 'malformed Ed25519 key');
+  }
+  return { seed: new Uint8Array(k.subarray(0, 32)), publicKey: new Uint8Array(A) };
+}

@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { json, startFixture } from '../test/http-fixture.js';
+import { createLeaseManager } from './manager.js';
+import { memoryLeaseStore } from './stores/memory.js';
+import { upCloudSubaccountProvider } from './upcloud.js';
+
+// An in-process fixture following UpCloud API 1.3: POST /1.3/account/sub
+// ({ sub_account: … }) and DELETE /1.3/account/sub/{username}.
+const PROFILE = {
+  first_name: 'Platform',
+  last_name: 'Lease',
+  company: 'Example Oy',
+  address: 'Street 1',
+  postal_code: '00100',
+  city: 'Helsinki',
+  email: 'ops@example.com',
+  phone: '+358.31245434',
+  state: '',
+  country: 'FIN',
+  currency: 'EUR',
+  language: 'en',
+  vat_number: '',
+  timezone: 'UTC',
+};
+const BASIC = `Basic ${Buffer.from('main:main-password').toString('base64')}`;
+
+async function upcloudFixture() {
+  const accounts = new Map<string, unknown>();
+  const fixture = await startFixture((req, res) => {
+    if (req.headers.authorization !== BASIC) return json(res, 401, { error: { error_code: 'AUTHENTICATION_FAILED' } });
+    if (req.method === 'POST' && req.url === '/1.3/account/sub') {
+      const sub = (req.body as { sub_account: { username: string } }).sub_account;
+      if (accounts.has(sub.username)) return json(res, 409, { error: { error_code: 'USERNAME_EXISTS' } });
+      accounts.set(sub.username, sub);
+      return json(res, 201, { sub_account: { username: sub.username } });
+    }
+    const m = /^\/1\.3\/account\/sub\/([^/]+)$/.exec(req.url);
+    if (req.method === 'DELETE' && m) {
+      const username = decodeURIComponent(m[1] as string);
+      if (!accounts.delete(username)) return json(res, 404, { error: { error_code: 'ACCOUNT_NOT_FOUND' } });
+      return json(res, 204);
+    }
+    return json(res, 404);
+  });
+  return { ...fixture, accounts };
+}
+
+let close: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+describe('UpCloud subaccount provider (HTTP fixture)', () => {
+  it('creates an API-only subaccount scoped to the given servers, and deletes it on revoke', async () => {
+    const api = await upcloudFixture();
+    close = api.close;
+    const provider = upCloudSubaccountProvider({
+      auth: { username: 'main', password: 'main-password' },
+      profile: PROFILE,
+      baseUrl: `${api.url}/1.3`,
+    });
+    const leases = createLeaseManager({ store: memoryLeaseStore(), providers: [provider] });
+    const server = '00798b85-efdc-41ca-8021-f6ef457b8531';
+    const { lease, secret } = await leases.issue(
+      provider,
+      { servers: [server], ipFilters: ['10.0.0.0/8'] },
+      { owner: 'ci', ttlSeconds: 600 },
+    );
+    expect(secret.username).toMatch(/^lease[0-9a-f]{32}$/);
+    expect(secret.password).toMatch(/[A-Z]/);
+    expect(secret.password).toMatch(/[0-9]/);
+    const sent = api.accounts.get(secret.username) as Record<string, unknown>;
+    expect(sent).toMatchObject({
+      username: secret.username,
+      password: secret.password,
+      allow_api: 'yes',
+      allow_gui: 'no',
+      roles: { role: ['api'] },
+      server_access: { server: [{ uuid: server, storage: 'yes' }] },
+      ip_filters: { ip_filter: ['10.0.0.0/8'] },
+      country: 'FIN',
+    });
+    expect(JSON.stringify(lease)).not.toContain(secret.password);
+    await leases.revoke(lease.id);
+    expect(api.accounts.size).toBe(0);
+    // Idempotent: the subaccount is already gone (404 counts as revoked).
+    await provider.revoke(lease, { signal: new AbortController().signal });
+  });
+
+  it('maps refused credentials to ERR_SECRETS_PROVIDER_FAILED and keeps no lease', async () => {
+    const api = await upcloudFixture();
+    close = api.close;
+    const provider = upCloudSubaccountProvider({
+      auth: { username: 'main', password: 'bad' },
+      profile: PROFILE,
+      baseUrl: `${api.url}/1.3`,
+    });
+    const leases = createLeaseManager({ store: memoryLeaseStore(), providers: [provider] });
+    const error = await leases.issue(provider, {}, { owner: 'ci', ttlSeconds: 600 }).catch((e: Error) => e);
+    expect(error).toMatchObject({ code: 'ERR_SECRETS_PROVIDER_FAILED', details: { status: 401 } });
+    expect(JSON.stringify(error)).not.toContain('bad');
+    expect(await leases.list()).toEqual([]);
+  });
+
+  it('uses a Bearer token when given one and refuses bad requests', async () => {
+    const api = await upcloudFixture();
+    close = api.close;
+    const provider = upCloudSubaccountProvider({
+      auth: { token: 'ucat_x' },
+      profile: PROFILE,
+      baseUrl: `${api.url}/1.3`,
+    });
+    const leases = createLeaseManager({ store: memoryLeaseStore(), providers: [provider] });
+    await leases.issue(provider, {}, { owner: 'ci', ttlSeconds: 600 }).catch(() => {});
+    expect(api.received[0]?.headers.authorization).toBe('Bearer ucat_x');
+    await expect(
+      leases.issue(provider, { servers: ['not-a-uuid'] }, { owner: 'ci', ttlSeconds: 600 }),
+    ).rejects.toMatchObject({
+      code: 'ERR_SECRETS_INVALID_REQUEST',
+    });
+    expect(() => upCloudSubaccountProvider({ auth: {} as never, profile: PROFILE })).toThrow(
+      expect.objectContaining({ code: 'ERR_SECRETS_INVALID_OPTIONS' }),
+    );
+  });
+});
