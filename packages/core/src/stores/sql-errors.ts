@@ -1,4 +1,4 @@
-import { CoreError } from '../errors.js';
+import { CoreError, isSdkError, type SdkError } from '../errors.js';
 import type { SqlDialectName } from './sql-database.js';
 
 // SQLSTATE classes and codes after which the same statement may succeed on a
@@ -22,8 +22,9 @@ const PG_NET_MESSAGES =
  * without copying its message when that message could hold data: the SQL
  * text and parameters stay in `cause` only.
  */
-export function mapSqlError(dialect: SqlDialectName, error: unknown, operation: string): CoreError {
-  if (error instanceof CoreError) return error;
+export function mapSqlError(dialect: SqlDialectName, error: unknown, operation: string): CoreError | SdkError {
+  // The SDK's own errors (a store's validation inside run()) pass through unchanged.
+  if (isSdkError(error)) return error;
   const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined;
   const message = error instanceof Error ? error.message : String(error);
   let retryable = false;

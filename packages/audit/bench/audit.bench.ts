@@ -1,0 +1,230 @@
+// Audit log throughput and record() latency, side by side:
+//   JSONL with hash chain, SQLite, PostgreSQL (this package)
+//   pino writing the same events to a file (peer)
+//   raw appends of the same bytes to a file (limit)
+// Run: npm run bench -- audit
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type AuditEventInput,
+  type AuditLog,
+  createAuditLog,
+  ed25519Signer,
+  generateCheckpointKeyPair,
+  jsonlSink,
+} from '@provisioning/audit';
+import { postgresAuditStore } from '@provisioning/audit/postgres';
+import { sqliteAuditStore } from '@provisioning/audit/sqlite';
+import { startPostgres, tempDir } from '@provisioning/testing';
+import pg from 'pg';
+import pino from 'pino';
+import { Bench } from 'tinybench';
+
+const CHUNK = 256;
+const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
+const signer = ed25519Signer({ privateKey: generateCheckpointKeyPair().privateKey });
+const dir = tempDir('audit-bench-');
+
+const input = (n: number): AuditEventInput => ({
+  action: n % 5 === 0 ? 'auth.login.failed' : 'authz.allowed',
+  outcome: n % 5 === 0 ? 'failure' : 'success',
+  actor: {
+    id: `user-${n % 1000}`,
+    type: 'user',
+    roles: ['operator'],
+    ip: `198.51.100.${n % 250}`,
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0',
+  },
+  resource: { type: 'kms_key', id: `key-${n % 50}` },
+  requestId: `req-${n}`,
+  sessionId: `sess-${n % 300}`,
+  policyVersion: 'v42',
+  metadata: { route: '/v1/kms/encrypt', method: 'POST' },
+});
+
+interface Row {
+  name: string;
+  events: number;
+  seconds: number;
+  latencies: number[];
+}
+const rows: Row[] = [];
+
+/** One benchmark: `call(n)` is measured per event; the run ends with `finish()` (flush), which counts in the rate. */
+interface Subject {
+  call(n: number): unknown;
+  /** Hands everything to the OS (timed). */
+  finish(): Promise<void>;
+  /** Releases resources (not timed: a final fsync is not part of the rate). */
+  dispose?(): Promise<void>;
+}
+
+const ONLY = process.env.BENCH_ONLY;
+
+function add(bench: Bench, name: string, open: () => Promise<Subject>): void {
+  if (ONLY !== undefined && !name.includes(ONLY)) return;
+  let subject: Subject;
+  const row: Row = { name, events: 0, seconds: 0, latencies: [] };
+  let start = 0n;
+  bench.add(
+    name,
+    async () => {
+      if (start === 0n) start = process.hrtime.bigint();
+      let last: unknown;
+      for (let i = 0; i < CHUNK; i++) {
+        const t0 = process.hrtime.bigint();
+        last = subject.call(row.events++);
+        row.latencies.push(Number(process.hrtime.bigint() - t0) / 1000);
+      }
+      // Backpressure: when the log's queue is full, record() returns pending promises,
+      // admitted in order: waiting for the last one waits for room for all.
+      if (last instanceof Promise) await last;
+      // Let the writer run, as a server's event loop would between requests.
+      await new Promise((r) => setImmediate(r));
+    },
+    {
+      beforeAll: async () => {
+        subject = await open();
+      },
+      afterAll: async () => {
+        await subject.finish();
+        row.seconds += Number(process.hrtime.bigint() - start) / 1e9;
+        start = 0n;
+        if (!rows.includes(row)) rows.push(row);
+        await subject.dispose?.();
+      },
+    },
+  );
+}
+
+// The machine is shared: several short rounds, interleaved (A B C … A B C …), so
+// every subject sees the same mix of background load.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const bench = new Bench({ time: TIME_MS / ROUNDS, warmup: false, iterations: 5 });
+
+// Limit: the same bytes, appended in 256-line writes.
+add(bench, 'raw append (limit)', async () => {
+  const fd = openSync(join(dir.path, `raw-${Date.now()}-${Math.random()}.jsonl`), 'a');
+  const line = `${JSON.stringify({ seq: 1, hash: 'f'.repeat(64), event: { v: 1, id: '0193', time: new Date().toISOString(), ...input(1) } })}\n`;
+  let buf = '';
+  return {
+    call() {
+      buf += line;
+      if (buf.length > CHUNK * line.length - 1) {
+        writeSync(fd, buf);
+        buf = '';
+      }
+    },
+    async finish() {
+      writeSync(fd, buf);
+      closeSync(fd);
+    },
+  };
+});
+
+add(bench, 'pino to a file (peer)', async () => {
+  const dest = pino.destination({
+    dest: join(dir.path, `pino-${Date.now()}-${Math.random()}.log`),
+    sync: false,
+    minLength: 4096,
+  });
+  const logger = pino({ base: null }, dest);
+  return {
+    call(n: number) {
+      logger.info(input(n));
+    },
+    async finish() {
+      await new Promise<void>((resolve) => dest.flush(() => resolve()));
+    },
+  };
+});
+
+const logBench = (log: AuditLog): Subject => ({
+  call: (n: number) => log.record(input(n)),
+  finish: () => log.flush(),
+  dispose: () => log.close(),
+});
+
+add(bench, 'audit JSONL + hash chain', async () =>
+  logBench(
+    await createAuditLog({
+      sinks: [jsonlSink({ directory: join(dir.path, `jsonl-${Date.now()}-${Math.random()}`) })],
+      signer,
+    }),
+  ),
+);
+add(bench, 'audit SQLite', async () =>
+  logBench(
+    await createAuditLog({
+      sinks: [await sqliteAuditStore({ filename: join(dir.path, `audit-${Date.now()}-${Math.random()}.db`) })],
+      signer,
+    }),
+  ),
+);
+
+const server = await startPostgres();
+const pool = new pg.Pool({ connectionString: server.url, max: 4 });
+pool.on('error', () => {});
+add(bench, 'audit PostgreSQL', async () =>
+  logBench(
+    await createAuditLog({
+      sinks: [await postgresAuditStore({ pool, tablePrefix: `b${rows.length}_${Math.floor(Math.random() * 1e9)}` })],
+      signer,
+    }),
+  ),
+);
+
+// Durable: every record() waits for fdatasync; 64 callers at a time share each group commit.
+add(bench, 'audit JSONL durable (64 in flight)', async () => {
+  const log = await createAuditLog({
+    sinks: [jsonlSink({ directory: join(dir.path, `durable-${Date.now()}-${Math.random()}`) })],
+    signer,
+    durable: true,
+  });
+  let inflight: Promise<unknown>[] = [];
+  return {
+    call(n: number) {
+      inflight.push(log.record(input(n)));
+      if (inflight.length >= 64) {
+        const wait = Promise.all(inflight);
+        inflight = [];
+        return wait;
+      }
+      return undefined;
+    },
+    async finish() {
+      await Promise.all(inflight);
+    },
+    dispose: () => log.close(),
+  };
+});
+
+try {
+  for (let round = 0; round < ROUNDS; round++) await bench.run();
+} finally {
+  await pool.end();
+  await server.stop();
+  dir.remove();
+}
+
+const rate = (r: Row): number => r.events / r.seconds;
+const p = (values: number[], q: number): number => {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+};
+const pinoRow = rows.find((r) => r.name.startsWith('pino'));
+const rawRow = rows.find((r) => r.name.startsWith('raw'));
+console.table(
+  rows.map((r) => ({
+    name: r.name,
+    'events/s': Math.round(rate(r)).toLocaleString('en-US'),
+    'p50 µs': p(r.latencies, 0.5).toFixed(1),
+    'p99 µs': p(r.latencies, 0.99).toFixed(1),
+    'vs pino': pinoRow ? (rate(r) / rate(pinoRow)).toFixed(2) : '-',
+    'vs raw': rawRow ? (rate(r) / rate(rawRow)).toFixed(3) : '-',
+    events: r.events,
+  })),
+);
+console.log(
+  'events/s include the final flush; p99 is the time of one record() (or logger.info()) call, waits for backpressure included.',
+);

@@ -1,0 +1,525 @@
+import type { SqlDatabase } from '@provisioning/core/sql';
+import { migrate } from '@provisioning/core/sql';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { ChainedRecord, ChainHead, PurgeRecord, SignedCheckpoint, StoredEntry } from '../chain.js';
+import { AuditError } from '../errors.js';
+import type { AuditEvent } from '../events.js';
+import { AUDIT_CATEGORIES, actionsOf } from '../events.js';
+import type {
+  AuditQuery,
+  AuditStore,
+  CountBy,
+  CountRow,
+  PurgePlan,
+  QueryPage,
+  QueryResult,
+  SinkState,
+  StoredRecord,
+  WriteOptions,
+} from '../store.js';
+import { compileQuery, decodeCursor, encodeCursor, expiresAtMs, pageLimit, toRanges } from '../store.js';
+
+/** Options shared by the SQLite and PostgreSQL audit stores. */
+export interface SqlAuditStoreOptions {
+  /** Prefix of the tables (`<prefix>_events`, `_checkpoints`, `_purges`, `_tombstones`). Lowercase identifier. Default `audit`. */
+  readonly tablePrefix?: string;
+  /** Days each retention class is kept, used to compute `expires_at` when writing. Default standard 365, break_glass 2,555. */
+  readonly retentionDays?: Readonly<Record<string, number>>;
+  /** @internal SQLite: switch `synchronous` to FULL for durable batches and NORMAL for the others. */
+  readonly synchronousPerBatch?: boolean;
+}
+
+const PREFIX = /^[a-z][a-z0-9_]{0,30}$/;
+const COLUMNS = [
+  'seq',
+  'id',
+  'ts',
+  'action',
+  'category',
+  'outcome',
+  'actor_id',
+  'actor_ip',
+  'resource_type',
+  'resource_id',
+  'session_id',
+  'request_id',
+  'retention',
+  'expires_at',
+  'hash',
+  'event',
+] as const;
+const INSERT_CHUNK = 400;
+const PAGE = 1000;
+
+// biome-ignore lint/suspicious/noExplicitAny: the audit tables are not part of the caller's Kysely table map
+type AnyDb = Kysely<any>;
+
+interface EventRow {
+  seq: number | string | bigint;
+  hash: string;
+  event: string;
+  ts?: number | string | bigint;
+  action?: string;
+  actor_id?: string;
+  outcome?: string;
+}
+
+/** @internal The one SQL implementation of {@link AuditStore} for SQLite and PostgreSQL. */
+export async function sqlAuditStore(
+  database: SqlDatabase,
+  options: SqlAuditStoreOptions,
+  ownsDatabase: boolean,
+): Promise<AuditStore> {
+  const prefix = options.tablePrefix ?? 'audit';
+  if (!PREFIX.test(prefix)) {
+    throw new AuditError('tablePrefix must be a short lowercase SQL identifier', {
+      code: 'ERR_AUDIT_INVALID_OPTIONS',
+      fault: 'client',
+    });
+  }
+  const retentionDays = { standard: 365, break_glass: 2555, ...options.retentionDays };
+  const pg = database.dialect === 'postgres';
+  const t = {
+    events: `${prefix}_events`,
+    checkpoints: `${prefix}_checkpoints`,
+    purges: `${prefix}_purges`,
+    tombstones: `${prefix}_tombstones`,
+  };
+  const id = `${database.dialect}:${t.events}`;
+  const T = (name: string) => sql.table(name);
+  const raw = (text: string) => sql.raw(text);
+
+  await migrate(database, `audit-${prefix.replace(/_/g, '-')}`, [
+    {
+      id: '0001-create',
+      async up(k) {
+        const big = raw(pg ? 'BIGINT' : 'INTEGER');
+        await sql`CREATE TABLE ${T(t.events)} (
+          seq ${big} PRIMARY KEY, id TEXT NOT NULL, ts ${big} NOT NULL, action TEXT NOT NULL, category TEXT NOT NULL,
+          outcome TEXT NOT NULL, actor_id TEXT NOT NULL, actor_ip TEXT, resource_type TEXT, resource_id TEXT,
+          session_id TEXT, request_id TEXT, retention TEXT NOT NULL, expires_at ${big} NOT NULL, hash TEXT NOT NULL, event TEXT NOT NULL)`.execute(
+          k,
+        );
+        // Every index costs each append a B-tree insert, so only selective ones: a category
+        // filter becomes an action list (action index), outcome is combined with others, the
+        // purge selects by retention and time (ts index). Event ids are unique by construction (UUIDv7).
+        for (const [name, cols] of [
+          ['ts', 'ts'],
+          ['actor', 'actor_id, seq'],
+          ['action', 'action, seq'],
+          ['resource', 'resource_type, resource_id'],
+          ['ip', 'actor_ip'],
+          ['session', 'session_id'],
+          ['request', 'request_id'],
+        ] as const) {
+          await sql`CREATE INDEX ${raw(`${t.events}_${name}_idx`)} ON ${T(t.events)} (${raw(cols)})`.execute(k);
+        }
+        await sql`CREATE TABLE ${T(t.checkpoints)} (seq ${big} PRIMARY KEY, body TEXT NOT NULL)`.execute(k);
+        await sql`CREATE TABLE ${T(t.purges)} (id TEXT PRIMARY KEY, body TEXT NOT NULL)`.execute(k);
+        await sql`CREATE TABLE ${T(t.tombstones)} (seq ${big} PRIMARY KEY, hash TEXT NOT NULL, purge_id TEXT NOT NULL)`.execute(
+          k,
+        );
+        // Append-only at the database level: UPDATE and DELETE are refused by
+        // triggers, so a bug or a stolen application credential cannot rewrite
+        // history quietly. The one exception is the retention purge: a row may
+        // be deleted only once it has expired by the database's own clock AND a
+        // tombstone with its hash (part of a signed purge record) exists.
+        if (pg) {
+          await sql`CREATE FUNCTION ${raw(`${prefix}_append_only`)}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'audit tables are append-only' USING ERRCODE = '42501'; END $$`.execute(k);
+          await sql`CREATE FUNCTION ${raw(`${prefix}_events_guard`)}() RETURNS trigger LANGUAGE plpgsql AS ${raw(`$$
+            BEGIN
+              IF TG_OP = 'DELETE' AND OLD.expires_at <= (extract(epoch from clock_timestamp()) * 1000)::bigint
+                 AND EXISTS (SELECT 1 FROM ${t.tombstones} tb WHERE tb.seq = OLD.seq AND tb.hash = OLD.hash) THEN
+                RETURN OLD;
+              END IF;
+              RAISE EXCEPTION 'audit events are append-only; only expired, tombstoned events may be purged' USING ERRCODE = '42501';
+            END $$`)}`.execute(k);
+          await sql`CREATE TRIGGER ${raw(`${t.events}_guard`)} BEFORE UPDATE OR DELETE ON ${T(t.events)} FOR EACH ROW EXECUTE FUNCTION ${raw(`${prefix}_events_guard`)}()`.execute(
+            k,
+          );
+          for (const table of [t.events, t.checkpoints, t.purges, t.tombstones]) {
+            if (table !== t.events) {
+              await sql`CREATE TRIGGER ${raw(`${table}_no_change`)} BEFORE UPDATE OR DELETE ON ${T(table)} FOR EACH ROW EXECUTE FUNCTION ${raw(`${prefix}_append_only`)}()`.execute(
+                k,
+              );
+            }
+            await sql`CREATE TRIGGER ${raw(`${table}_no_truncate`)} BEFORE TRUNCATE ON ${T(table)} FOR EACH STATEMENT EXECUTE FUNCTION ${raw(`${prefix}_append_only`)}()`.execute(
+              k,
+            );
+          }
+        } else {
+          await sql`CREATE TRIGGER ${raw(`${t.events}_no_update`)} BEFORE UPDATE ON ${T(t.events)}
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END`.execute(k);
+          await sql`CREATE TRIGGER ${raw(`${t.events}_guard_delete`)} BEFORE DELETE ON ${T(t.events)}
+            WHEN OLD.expires_at > CAST(strftime('%s', 'now') AS INTEGER) * 1000
+              OR NOT EXISTS (SELECT 1 FROM ${T(t.tombstones)} tb WHERE tb.seq = OLD.seq AND tb.hash = OLD.hash)
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only; only expired, tombstoned events may be purged'); END`.execute(
+            k,
+          );
+          for (const table of [t.checkpoints, t.purges, t.tombstones]) {
+            await sql`CREATE TRIGGER ${raw(`${table}_no_update`)} BEFORE UPDATE ON ${T(table)}
+              BEGIN SELECT RAISE(ABORT, 'audit tables are append-only'); END`.execute(k);
+            await sql`CREATE TRIGGER ${raw(`${table}_no_delete`)} BEFORE DELETE ON ${T(table)}
+              BEGIN SELECT RAISE(ABORT, 'audit tables are append-only'); END`.execute(k);
+          }
+        }
+      },
+    },
+  ]);
+
+  const num = (v: number | string | bigint): number => Number(v);
+  const READS = new Set(['open', 'scan', 'query', 'count', 'checkpoints', 'purges']);
+  const run = <R>(operation: string, fn: (k: AnyDb) => Promise<R>): Promise<R> =>
+    database.run(operation, fn as (k: Kysely<unknown>) => Promise<R>).catch((error: unknown) => {
+      // Our own errors thrown inside a query or transaction come back wrapped by core's driver-error mapping.
+      const cause = (error as { cause?: unknown }).cause;
+      if (error instanceof AuditError) throw error;
+      if (cause instanceof AuditError) throw cause;
+      throw new AuditError(`${id}: ${operation} failed`, {
+        code: READS.has(operation) ? 'ERR_AUDIT_STORE_READ' : 'ERR_AUDIT_SINK_WRITE',
+        fault: 'server',
+        retryable: (error as { retryable?: boolean }).retryable === true,
+        cause: error,
+        details: { sink: id, operation, storeCode: (error as { code?: string }).code },
+      });
+    });
+
+  function toRow(r: ChainedRecord): Record<string, unknown> {
+    const e = r.event;
+    const ts = Date.parse(e.time);
+    return {
+      seq: r.seq,
+      id: e.id,
+      ts,
+      action: e.action,
+      category: e.category,
+      outcome: e.outcome,
+      actor_id: e.actor.id,
+      actor_ip: e.actor.ip ?? null,
+      resource_type: e.resource?.type ?? null,
+      resource_id: e.resource?.id ?? null,
+      session_id: e.sessionId ?? null,
+      request_id: e.requestId ?? null,
+      retention: e.retention,
+      expires_at: expiresAtMs(e, retentionDays),
+      hash: r.hash,
+      event: r.json,
+    };
+  }
+
+  function parseRow(row: EventRow): StoredRecord {
+    let event: AuditEvent;
+    try {
+      event = JSON.parse(row.event) as AuditEvent;
+    } catch (error) {
+      throw new AuditError(`${id}: a stored event is malformed`, {
+        code: 'ERR_AUDIT_CORRUPT',
+        fault: 'server',
+        cause: error,
+        details: { seq: num(row.seq) },
+      });
+    }
+    return { seq: num(row.seq), hash: row.hash, event };
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: dynamic query building over an untyped table
+  function applyFilter(qb: any, filter: AuditQuery | undefined): any {
+    const q = compileQuery(filter);
+    let out = qb;
+    if (q.fromMs !== undefined) out = out.where('ts', '>=', q.fromMs);
+    if (q.toMs !== undefined) out = out.where('ts', '<', q.toMs);
+    if (q.actorId !== undefined) out = out.where('actor_id', '=', q.actorId);
+    if (q.actions !== undefined) out = out.where('action', 'in', [...q.actions]);
+    if (q.categories !== undefined) {
+      // Through the action index: a category is a fixed set of actions.
+      const actions = AUDIT_CATEGORIES.filter((c) => q.categories?.has(c)).flatMap((c) => actionsOf(c));
+      out = actions.length === 0 ? out.where(sql`1 = 0`) : out.where('action', 'in', actions);
+    }
+    if (q.outcomes !== undefined) out = out.where('outcome', 'in', [...q.outcomes]);
+    if (q.resourceType !== undefined) out = out.where('resource_type', '=', q.resourceType);
+    if (q.resourceId !== undefined) out = out.where('resource_id', '=', q.resourceId);
+    if (q.ip !== undefined) out = out.where('actor_ip', '=', q.ip);
+    if (q.sessionId !== undefined) out = out.where('session_id', '=', q.sessionId);
+    if (q.requestId !== undefined) out = out.where('request_id', '=', q.requestId);
+    if (q.text !== undefined) {
+      // LIKE with the wildcards of the search text escaped: `%` and `_` match themselves.
+      const pattern = `%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      out = out.where(sql`lower(event) LIKE ${pattern} ESCAPE '\\'`);
+    }
+    return out;
+  }
+
+  async function head(k: AnyDb): Promise<ChainHead | undefined> {
+    const last = await k
+      .selectFrom(t.events)
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    const tomb = await k
+      .selectFrom(t.tombstones)
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    const a = last ? { seq: num(last.seq), hash: last.hash as string } : undefined;
+    const b = tomb ? { seq: num(tomb.seq), hash: tomb.hash as string } : undefined;
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return a.seq >= b.seq ? a : b;
+  }
+
+  async function* pages(
+    filter: AuditQuery | undefined,
+    order: 'asc' | 'desc',
+    columns: readonly string[],
+  ): AsyncGenerator<EventRow> {
+    let after: number | undefined;
+    for (;;) {
+      const rows = (await run('scan', (k) => {
+        let qb = applyFilter(k.selectFrom(t.events).select(columns as string[]), filter);
+        if (after !== undefined) qb = qb.where('seq', order === 'asc' ? '>' : '<', after);
+        return qb.orderBy('seq', order).limit(PAGE).execute();
+      })) as EventRow[];
+      yield* rows;
+      if (rows.length < PAGE) return;
+      after = num((rows.at(-1) as EventRow).seq);
+    }
+  }
+
+  let closed = false;
+  // Whether this store may switch SQLite's synchronous mode per batch (only on a database it opened itself).
+  const managesSync = options.synchronousPerBatch === true;
+  let syncFull = true;
+  const store: AuditStore = {
+    id,
+    durability: 'commit',
+    async open(): Promise<SinkState> {
+      return run('open', async (k) => {
+        const h = await head(k);
+        const cp = await k.selectFrom(t.checkpoints).select('body').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+        return {
+          ...(h ? { head: h } : {}),
+          ...(cp ? { checkpoint: JSON.parse(cp.body as string) as SignedCheckpoint } : {}),
+        };
+      });
+    },
+    async write(records: readonly ChainedRecord[], writeOptions: WriteOptions) {
+      if (records.length === 0) return;
+      if (!pg && syncFull !== writeOptions.durable && managesSync) {
+        // SQLite in WAL mode: FULL fsyncs every commit (a durable record() survives power loss);
+        // NORMAL fsyncs only at checkpoints (a process crash loses nothing, power loss may lose the last commits).
+        await run('pragma', (k) =>
+          sql.raw(`PRAGMA synchronous = ${writeOptions.durable ? 'FULL' : 'NORMAL'}`).execute(k),
+        );
+        syncFull = writeOptions.durable;
+      }
+      await run('append', (k) =>
+        k.transaction().execute(async (trx) => {
+          let inserted = 0n;
+          if (pg) {
+            // One statement with 16 array parameters (unnest) instead of 16 per row: PostgreSQL
+            // parses and binds it in a fraction of the time of a multi-row VALUES list.
+            const rows = records.map(toRow);
+            const col = (name: string) => rows.map((r) => r[name] ?? null);
+            const result = await sql`INSERT INTO ${T(t.events)} (${raw(COLUMNS.join(', '))})
+              SELECT * FROM unnest(${col('seq')}::bigint[], ${col('id')}::text[], ${col('ts')}::bigint[], ${col('action')}::text[],
+                ${col('category')}::text[], ${col('outcome')}::text[], ${col('actor_id')}::text[], ${col('actor_ip')}::text[],
+                ${col('resource_type')}::text[], ${col('resource_id')}::text[], ${col('session_id')}::text[], ${col('request_id')}::text[],
+                ${col('retention')}::text[], ${col('expires_at')}::bigint[], ${col('hash')}::text[], ${col('event')}::text[])
+              ON CONFLICT (seq) DO NOTHING`.execute(trx);
+            inserted = BigInt(result.numAffectedRows ?? 0n);
+          } else {
+            for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+              const rows = records.slice(i, i + INSERT_CHUNK).map(toRow);
+              // DO NOTHING on a seq already present: a retry after a commit whose acknowledgement was lost.
+              const result = await trx
+                .insertInto(t.events)
+                .values(rows)
+                .onConflict((oc) => oc.column('seq').doNothing())
+                .executeTakeFirst();
+              inserted += BigInt(result.numInsertedOrUpdatedRows ?? 0n);
+            }
+          }
+          if (inserted !== BigInt(records.length)) {
+            // Some seqs were already there: they must be exactly ours, or two writers share one chain.
+            const first = records[0] as ChainedRecord;
+            const last = records[records.length - 1] as ChainedRecord;
+            const existing = await trx
+              .selectFrom(t.events)
+              .select(['seq', 'hash'])
+              .where('seq', '>=', first.seq)
+              .where('seq', '<=', last.seq)
+              .execute();
+            const mine = new Map(records.map((r) => [r.seq, r.hash]));
+            if (existing.some((row) => mine.get(num(row.seq)) !== row.hash)) {
+              throw new AuditError(`${id}: another writer appended to this chain`, {
+                code: 'ERR_AUDIT_SINK_WRITE',
+                fault: 'server',
+              });
+            }
+          }
+        }),
+      );
+    },
+    async writeCheckpoint(cp: SignedCheckpoint) {
+      await run('checkpoint', (k) =>
+        k
+          .insertInto(t.checkpoints)
+          .values({ seq: cp.seq, body: JSON.stringify(cp) })
+          .onConflict((oc) => oc.column('seq').doNothing())
+          .execute(),
+      );
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (ownsDatabase) await database.close();
+    },
+    async *read(): AsyncGenerator<StoredEntry> {
+      for await (const row of pages(undefined, 'asc', [
+        'seq',
+        'hash',
+        'event',
+        'ts',
+        'action',
+        'actor_id',
+        'outcome',
+      ])) {
+        let event: unknown;
+        try {
+          const parsed = JSON.parse(row.event) as AuditEvent;
+          // The indexed columns must say what the hashed JSON says, or queries could be steered.
+          const consistent =
+            parsed.action === row.action &&
+            parsed.outcome === row.outcome &&
+            parsed.actor?.id === row.actor_id &&
+            Date.parse(parsed.time) === num(row.ts as number);
+          event = consistent ? parsed : { inconsistentColumns: true, ...parsed };
+        } catch {
+          event = undefined;
+        }
+        yield { seq: num(row.seq), hash: row.hash, event, at: `${t.events}#${num(row.seq)}` };
+      }
+    },
+    async checkpoints() {
+      const rows = await run('checkpoints', (k) => k.selectFrom(t.checkpoints).select('body').orderBy('seq').execute());
+      return rows.map((r) => JSON.parse(r.body as string) as SignedCheckpoint);
+    },
+    async purges() {
+      const rows = await run('purges', (k) => k.selectFrom(t.purges).select('body').execute());
+      return rows.map((r) => JSON.parse(r.body as string) as PurgeRecord);
+    },
+    async query(filter?: AuditQuery, page?: QueryPage): Promise<QueryResult> {
+      const limit = pageLimit(page);
+      const order = page?.order ?? 'asc';
+      if (order !== 'asc' && order !== 'desc')
+        throw new AuditError('invalid audit query: order', { code: 'ERR_AUDIT_INVALID_QUERY', fault: 'client' });
+      const after = decodeCursor(page?.cursor, order);
+      const rows = (await run('query', (k) => {
+        let qb = applyFilter(k.selectFrom(t.events).select(['seq', 'hash', 'event']), filter);
+        if (after !== undefined) qb = qb.where('seq', order === 'asc' ? '>' : '<', after);
+        return qb
+          .orderBy('seq', order)
+          .limit(limit + 1)
+          .execute();
+      })) as EventRow[];
+      const more = rows.length > limit;
+      const records = (more ? rows.slice(0, limit) : rows).map(parseRow);
+      const last = records.at(-1);
+      return { records, ...(more && last ? { nextCursor: encodeCursor(last.seq, order) } : {}) };
+    },
+    async count(filter: AuditQuery | undefined, by: CountBy): Promise<readonly CountRow[]> {
+      const bucketMs = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as Record<string, number>;
+      const width = { minute: 16, hour: 13, day: 10 } as Record<string, number>;
+      const rows = (await run('count', (k) => {
+        if (by === 'action' || by === 'category' || by === 'outcome') {
+          return applyFilter(k.selectFrom(t.events), filter)
+            .select([sql.ref(by).as('k'), sql`count(*)`.as('n')])
+            .groupBy(by)
+            .execute();
+        }
+        const ms = bucketMs[by];
+        if (ms === undefined)
+          throw new AuditError('invalid audit query: by', { code: 'ERR_AUDIT_INVALID_QUERY', fault: 'client' });
+        const bucket = sql`(ts / ${sql.lit(ms)}) * ${sql.lit(ms)}`;
+        return applyFilter(k.selectFrom(t.events), filter)
+          .select([bucket.as('k'), sql`count(*)`.as('n')])
+          .groupBy(bucket)
+          .execute();
+      })) as { k: string | number | bigint; n: number | string | bigint }[];
+      return rows
+        .map((r) => ({
+          key: by in bucketMs ? new Date(Number(r.k)).toISOString().slice(0, width[by]) : String(r.k),
+          count: Number(r.n),
+        }))
+        .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    },
+    async *scan(filter?: AuditQuery, order: 'asc' | 'desc' = 'asc'): AsyncGenerator<StoredRecord> {
+      compileQuery(filter);
+      for await (const row of pages(filter, order, ['seq', 'hash', 'event'])) yield parseRow(row);
+    },
+    async purge(plan: PurgePlan) {
+      return run('purge', (k) =>
+        k.transaction().execute(async (trx) => {
+          // The log's retention classes decide; the expires_at column (written with this store's classes) is the database's safety net.
+          const classes = Object.entries(plan.retentionDays);
+          const standard = plan.retentionDays.standard ?? 365;
+          const expired = (await trx
+            .selectFrom(t.events)
+            .select(['seq', 'hash'])
+            .where((eb) =>
+              eb.or([
+                ...classes.map(([name, days]) =>
+                  eb.and([eb('retention', '=', name), eb('ts', '<=', plan.nowMs - days * 86_400_000)]),
+                ),
+                eb.and([
+                  eb(
+                    'retention',
+                    'not in',
+                    classes.map(([name]) => name),
+                  ),
+                  eb('ts', '<=', plan.nowMs - standard * 86_400_000),
+                ]),
+              ]),
+            )
+            .orderBy('seq')
+            .execute()) as { seq: number | string | bigint; hash: string }[];
+          if (expired.length === 0) return { purged: 0 };
+          const items = expired.map((r) => ({ seq: num(r.seq), hash: r.hash }));
+          const record = plan.sign({
+            id: plan.newId(),
+            time: new Date(plan.nowMs).toISOString(),
+            ranges: toRanges(items),
+            count: items.length,
+          });
+          // The signed record and the tombstones first: the delete trigger demands them.
+          await trx
+            .insertInto(t.purges)
+            .values({ id: record.id, body: JSON.stringify(record) })
+            .execute();
+          for (let i = 0; i < items.length; i += INSERT_CHUNK) {
+            await trx
+              .insertInto(t.tombstones)
+              .values(
+                items.slice(i, i + INSERT_CHUNK).map((it) => ({ seq: it.seq, hash: it.hash, purge_id: record.id })),
+              )
+              .execute();
+            await trx
+              .deleteFrom(t.events)
+              .where(
+                'seq',
+                'in',
+                items.slice(i, i + INSERT_CHUNK).map((it) => it.seq),
+              )
+              .execute();
+          }
+          return { purged: items.length, record };
+        }),
+      );
+    },
+  };
+  return store;
+}

@@ -1,0 +1,96 @@
+import { createManualClock } from '@provisioning/core';
+import { createTestDatabase, integrationServers } from '@provisioning/testing';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditLog } from '../../src/log.js';
+import { postgresAuditStore } from '../../src/postgres.js';
+import type { AuditStore } from '../../src/store.js';
+import { sampleInput } from '../helpers.js';
+import { conformanceSigner, describeAuditStore } from '../store-conformance.js';
+
+let url: string;
+let drop: () => Promise<void>;
+const pools: pg.Pool[] = [];
+const newPool = (): pg.Pool => {
+  const pool = new pg.Pool({ connectionString: url, max: 5 });
+  // Idle connections killed by the server emit here; the owner of a pool must listen.
+  pool.on('error', () => {});
+  pools.push(pool);
+  return pool;
+};
+
+beforeAll(async () => {
+  ({ url, drop } = await createTestDatabase(integrationServers().postgresUrl));
+});
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.end()));
+  await drop();
+});
+
+let n = 0;
+const prefixes = new WeakMap<AuditStore, string>();
+describeAuditStore({
+  name: 'postgres',
+  async open() {
+    const tablePrefix = `a${n++}`;
+    const store = await postgresAuditStore({ pool: newPool(), tablePrefix });
+    prefixes.set(store, tablePrefix);
+    return store;
+  },
+  // Another pool: a restarted instance of the application.
+  async reopen(first) {
+    const tablePrefix = prefixes.get(first) as string;
+    const store = await postgresAuditStore({ pool: newPool(), tablePrefix });
+    prefixes.set(store, tablePrefix);
+    return store;
+  },
+});
+
+describe('postgres append-only', () => {
+  it('append-only: the database refuses UPDATE, DELETE and TRUNCATE outside the retention purge', async () => {
+    const pool = newPool();
+    const log = await createAuditLog({
+      sinks: [await postgresAuditStore({ pool, tablePrefix: 'ro' })],
+      clock: createManualClock(new Date('2020-01-01T00:00:00Z')),
+      signer: conformanceSigner,
+    });
+    for (let i = 0; i < 3; i++) await log.record(sampleInput(i), { durable: true });
+    await log.close();
+    await expect(pool.query("UPDATE ro_events SET outcome = 'failure' WHERE seq = 2")).rejects.toThrow(/append-only/);
+    await expect(pool.query('DELETE FROM ro_events WHERE seq = 2')).rejects.toThrow(/append-only/);
+    await expect(pool.query('TRUNCATE ro_events')).rejects.toThrow(/append-only/);
+    await expect(pool.query('DELETE FROM ro_checkpoints')).rejects.toThrow(/append-only/);
+    await expect(pool.query("UPDATE ro_purges SET body = '{}'")).resolves.toBeDefined(); // no rows: nothing to refuse
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM ro_events');
+    expect(rows[0]).toEqual({ n: 3 });
+  });
+
+  it('uses its indexes for filtered queries', async () => {
+    const pool = newPool();
+    await postgresAuditStore({ pool, tablePrefix: 'ix' });
+    const { rows } = await pool.query(
+      "SELECT indexname FROM pg_indexes WHERE tablename = 'ix_events' ORDER BY indexname",
+    );
+    expect(rows.map((r: { indexname: string }) => r.indexname)).toEqual(
+      expect.arrayContaining([
+        'ix_events_actor_idx',
+        'ix_events_action_idx',
+        'ix_events_ts_idx',
+        'ix_events_session_idx',
+      ]),
+    );
+  });
+
+  it('two stores on one database: a second writer on the same chain is detected, not merged', async () => {
+    const a = await createAuditLog({ sinks: [await postgresAuditStore({ pool: newPool(), tablePrefix: 'dup' })] });
+    const b = await createAuditLog({
+      sinks: [await postgresAuditStore({ pool: newPool(), tablePrefix: 'dup' })],
+      retry: { attempts: 1 },
+      onError: () => {},
+    });
+    await a.record(sampleInput(1), { durable: true });
+    await expect(b.record(sampleInput(2), { durable: true })).rejects.toMatchObject({ code: 'ERR_AUDIT_SINK_WRITE' });
+    await a.close();
+    await b.close();
+  });
+});
