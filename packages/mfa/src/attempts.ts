@@ -54,7 +54,12 @@ export class AttemptLimiter {
     const { value, expiresAt } = await this.kv.increment(this.key(userId), { ttlSeconds: this.limits.windowSeconds });
     if (value > this.limits.maxFailures) {
       const retryAt = expiresAt ?? new Date(this.clock.now() + this.limits.windowSeconds * 1000);
-      const retryAfterSeconds = Math.max(1, Math.ceil((retryAt.getTime() - this.clock.now()) / 1000));
+      // Clamped to the window: a store on its own clock (Redis) may report an
+      // expiry a few milliseconds beyond ours, which must not round up past it.
+      const retryAfterSeconds = Math.min(
+        this.limits.windowSeconds,
+        Math.max(1, Math.ceil((retryAt.getTime() - this.clock.now()) / 1000)),
+      );
       throw clientError(
         'ERR_MFA_TOO_MANY_ATTEMPTS',
         `too many failed verifications; try again in ${retryAfterSeconds} s`,

@@ -71,9 +71,11 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       // Store keys are printable ASCII; IPv6 and user ids are, but encode anything else.
       const key = `${prefix}${/^[\x21-\x7e]{1,200}$/.test(subject) ? subject : encodeURIComponent(subject).slice(0, 200)}`;
       const { value, expiresAt } = await options.store.increment(key, { ttlSeconds: windowSeconds });
-      const resetSeconds = Math.max(
-        1,
-        Math.ceil(((expiresAt?.getTime() ?? clock.now() + windowSeconds * 1000) - clock.now()) / 1000),
+      // Clamped to the window: a store on its own clock (Redis) may report an
+      // expiry slightly beyond ours.
+      const resetSeconds = Math.min(
+        windowSeconds,
+        Math.max(1, Math.ceil(((expiresAt?.getTime() ?? clock.now() + windowSeconds * 1000) - clock.now()) / 1000)),
       );
       const remaining = Math.max(0, limit - value);
       const allowed = value <= limit;
