@@ -1,0 +1,62 @@
+import { ok, openApiDocument } from '@provisioning/platform-client/api';
+import type { Hono } from 'hono';
+import { createServiceApp } from '../kit/app.js';
+import type { Platform } from '../kit/platform.js';
+import type { ServiceModule } from '../kit/service.js';
+import { authRoutes } from './auth-routes.js';
+import { bootstrapRoutes } from './bootstrap.js';
+import { createAuditor, createGuards } from './guards.js';
+import { type CcEnv, installErrorHandling } from './http.js';
+import { mfaRoutes } from './mfa-routes.js';
+import { type PolicyAdmin, policyRoutes } from './policies-routes.js';
+import { userRoutes } from './users-routes.js';
+
+export { BOOTSTRAP_KEY, prepareBootstrap } from './bootstrap.js';
+export type { PolicyAdmin } from './policies-routes.js';
+
+/** Options of {@link createControlCenterApp}. */
+export interface ControlCenterOptions {
+  /** The policy engine behind `/policies`; without it those routes answer 503 `NOT_CONFIGURED`. */
+  readonly policies?: PolicyAdmin;
+}
+
+/**
+ * The Control Center's Hono app over a platform: health, authentication
+ * (login with MFA, refresh, logout, verify, sessions), the one-time
+ * bootstrap, MFA, users and roles, API tokens and policies. Routes and shapes
+ * follow `CONTROL_CENTER_ROUTES`; the designed ones are in this folder's README.
+ *
+ * @example
+ * ```ts
+ * const app = createControlCenterApp(platform);
+ * const res = await app.request('/health');
+ * ```
+ */
+export function createControlCenterApp(platform: Platform, options: ControlCenterOptions = {}): Hono {
+  const frame = createServiceApp({
+    service: 'controlCenter',
+    logger: platform.logger,
+    metrics: platform.metrics,
+    openapi: openApiDocument('controlCenter'),
+  });
+  installErrorHandling(frame, platform.logger);
+  const app = frame as unknown as Hono<CcEnv>;
+  const guards = createGuards(platform);
+  const audit = createAuditor(platform);
+  app.get('/health', (c) => c.json(ok({ status: 'healthy' as const })));
+  authRoutes(app, platform, guards, audit);
+  bootstrapRoutes(app, platform, guards, audit);
+  mfaRoutes(app, platform, guards, audit);
+  userRoutes(app, platform, guards, audit);
+  policyRoutes(app, guards, options.policies, audit);
+  return frame;
+}
+
+/** The Control Center reference server (default :9090). */
+export const controlCenterService: ServiceModule = {
+  name: 'controlCenter',
+  port: 9090,
+  async create(platform) {
+    return { app: createControlCenterApp(platform) };
+  },
+};

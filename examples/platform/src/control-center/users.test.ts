@@ -1,0 +1,129 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { controlCenter, expectNoSecretsInErrors, PASSWORD, type TestPlatform } from './test-helpers.js';
+
+const platforms: TestPlatform[] = [];
+afterEach(async () => {
+  for (const p of platforms.splice(0)) await p.dispose();
+});
+afterAll(() => expectNoSecretsInErrors());
+async function setup() {
+  const cc = await controlCenter();
+  platforms.push(cc.platform);
+  const adminId = await cc.addUser('root', PASSWORD, ['Admin']);
+  const admin = (await cc.login('root', PASSWORD)).json.data.access_token as string;
+  return { ...cc, adminId, admin };
+}
+async function actions(platform: TestPlatform, action: string) {
+  await platform.auditLog.flush();
+  return (await platform.auditLog.query({ action: action as never })).records.map((r) => r.event);
+}
+
+describe('control center: users and roles', () => {
+  it('lets an admin create, list, change roles of and disable users', async () => {
+    const { call, login, admin, adminId, platform } = await setup();
+    const created = await call('POST', '/users', {
+      token: admin,
+      body: { username: 'Ada', password: PASSWORD, email: 'ada@example.com', roles: ['Developer'] },
+    });
+    expect(created.status).toBe(201);
+    expect(created.json.data).toMatchObject({
+      username: 'ada',
+      email: 'ada@example.com',
+      roles: ['Developer'],
+      mfa_enabled: false,
+    });
+    expect(created.text).not.toContain('argon2');
+    const id = created.json.data.id as string;
+    const list = await call('GET', '/users', { token: admin });
+    expect(list.json.data.map((u: any) => u.username).sort()).toEqual(['ada', 'root']);
+    expect(list.text).not.toContain('argon2');
+
+    const ada = (await login('ada', PASSWORD)).json.data.access_token as string;
+    const roles = await call('PUT', `/users/${id}/roles`, { token: admin, body: { roles: ['Operator', 'Viewer'] } });
+    expect(roles.json.data.roles).toEqual(['Operator', 'Viewer']);
+    // The old token carried the old roles: the user's sessions ended.
+    expect((await call('GET', '/auth/verify', { token: ada })).status).toBe(401);
+    const fresh = (await login('ada', PASSWORD)).json.data;
+    expect(fresh.user.roles).toEqual(['Operator', 'Viewer']);
+
+    const disabled = await call('POST', `/users/${id}/disable`, { token: admin });
+    expect(disabled.json.data.disabled).toBe(true);
+    expect((await call('GET', '/auth/verify', { token: fresh.access_token })).status).toBe(401);
+    expect((await call('POST', '/auth/refresh', { body: { refresh_token: fresh.refresh_token } })).status).toBe(401);
+    expect((await login('ada', PASSWORD)).status).toBe(401);
+
+    expect((await call('POST', `/users/${adminId}/disable`, { token: admin })).status).toBe(409);
+    expect((await call('PUT', `/users/${adminId}/roles`, { token: admin, body: { roles: ['Viewer'] } })).status).toBe(
+      409,
+    );
+    expect((await call('PUT', `/users/nobody/roles`, { token: admin, body: { roles: ['Viewer'] } })).status).toBe(404);
+    expect((await call('PUT', `/users/${id}/roles`, { token: admin, body: { roles: ['Wizard'] } })).json.code).toBe(
+      'INVALID_ROLE',
+    );
+    expect(await actions(platform, 'admin.user.created')).toHaveLength(1);
+    expect(await actions(platform, 'admin.user.updated')).toHaveLength(2);
+  });
+
+  it('refuses user management to non-admins and duplicates', async () => {
+    const { call, login, admin, addUser } = await setup();
+    await addUser('viewer', PASSWORD, ['Viewer']);
+    const viewer = (await login('viewer', PASSWORD)).json.data.access_token as string;
+    expect((await call('GET', '/users', { token: viewer })).status).toBe(403);
+    expect((await call('GET', '/users')).status).toBe(401);
+    const denied = await call('POST', '/users', { token: viewer, body: { username: 'x', password: PASSWORD } });
+    expect(denied.status).toBe(403);
+    const dup = await call('POST', '/users', { token: admin, body: { username: 'VIEWER', password: PASSWORD } });
+    expect(dup.status).toBe(409);
+    expect(dup.json.code).toBe('USER_EXISTS');
+  });
+});
+
+describe('control center: API tokens', () => {
+  it('creates a token shown once, lists it without the secret, and revokes it', async () => {
+    const { call, admin, platform, login, addUser } = await setup();
+    const created = await call('POST', '/api-tokens', {
+      token: admin,
+      body: { name: 'ci', scopes: ['read'], expires_in_days: 30 },
+    });
+    expect(created.status).toBe(201);
+    const key = created.json.data.token as string;
+    expect(key.length).toBeGreaterThan(20);
+    expect(created.json.data.expires_at).toBe(new Date(platform.clock.now() + 30 * 86_400_000).toISOString());
+    const list = await call('GET', '/api-tokens', { token: admin });
+    expect(list.json.data).toHaveLength(1);
+    expect(list.text).not.toContain(key);
+    expect((await call('GET', '/users', { headers: { authorization: `ApiKey ${key}` } })).status).toBe(200);
+    // Another user can neither see nor revoke it.
+    await addUser('bob', PASSWORD, ['Viewer']);
+    const bob = (await login('bob', PASSWORD)).json.data.access_token as string;
+    expect((await call('GET', '/api-tokens', { token: bob })).json.data).toEqual([]);
+    expect((await call('DELETE', `/api-tokens/${created.json.data.id}`, { token: bob })).status).toBe(404);
+    const revoked = await call('DELETE', `/api-tokens/${created.json.data.id}`, { token: admin });
+    expect(revoked.json.data).toEqual({ revoked: 1 });
+    expect((await call('GET', '/users', { headers: { authorization: `ApiKey ${key}` } })).status).toBe(401);
+    expect(await actions(platform, 'auth.api_key.created')).toHaveLength(1);
+    expect(await actions(platform, 'auth.api_key.revoked')).toHaveLength(1);
+    expect(JSON.stringify(await actions(platform, 'auth.api_key.created'))).not.toContain(key);
+  });
+});
+
+describe('control center: policies', () => {
+  it('answers 503 NOT_CONFIGURED until the engine is wired, after authentication and validation', async () => {
+    const { call, admin } = await setup();
+    expect((await call('GET', '/policies')).status).toBe(401);
+    const list = await call('GET', '/policies', { token: admin });
+    expect(list.status).toBe(503);
+    expect(list.json).toMatchObject({ success: false, code: 'NOT_CONFIGURED' });
+    expect((await call('GET', '/policies/prod-deploy-mfa', { token: admin })).status).toBe(503);
+    expect(
+      (
+        await call('POST', '/policies/validate', {
+          token: admin,
+          body: { source: 'permit(principal, action, resource);' },
+        })
+      ).status,
+    ).toBe(503);
+    expect((await call('POST', '/policies/validate', { token: admin, body: { source: 1 } })).status).toBe(400);
+    expect((await call('POST', '/policies/reload', { token: admin })).status).toBe(503);
+  });
+});

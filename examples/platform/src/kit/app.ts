@@ -1,0 +1,77 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+/** Options of {@link createServiceApp}. */
+export interface ServiceAppOptions {
+  readonly service: string;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Largest request body in bytes. Default 1 MiB. */
+  readonly bodyLimitBytes?: number;
+  /** The service's OpenAPI document, served at `/openapi.json`. */
+  readonly openapi?: unknown;
+  /** Shape of error bodies: the envelope services answer `{ success: false, … }`, the API server `{ error, message, code }`. */
+  readonly errorShape?: 'envelope' | 'api';
+}
+
+/** An error body in the service's shape. */
+export function errorBody(shape: 'envelope' | 'api', status: number, error: string, message: string): Record<string, unknown> {
+  return shape === 'api'
+    ? { error, message, code: String(status) }
+    : { success: false, data: null, error, code: String(status), message };
+}
+
+/**
+ * The common frame of every reference server: request logging without bodies
+ * or headers, Prometheus metrics at `/metrics`, the OpenAPI document at
+ * `/openapi.json`, a request body limit (413), and JSON answers for 404 and
+ * unexpected errors (500, nothing internal in the body).
+ */
+export function createServiceApp(options: ServiceAppOptions): Hono {
+  const app = new Hono();
+  const shape = options.errorShape ?? 'envelope';
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath ?? 'unknown';
+    const seconds = (performance.now() - started) / 1000;
+    options.metrics.requests.inc({
+      service: options.service,
+      method: c.req.method,
+      route,
+      status: String(c.res.status),
+    });
+    options.metrics.duration.observe({ service: options.service, method: c.req.method, route }, seconds);
+    options.logger.info(
+      { method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) },
+      'request',
+    );
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: options.bodyLimitBytes ?? 1024 * 1024,
+      onError: (c) => c.json(errorBody(shape, 413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.'), 413),
+    }),
+  );
+  app.get('/metrics', async (c) => {
+    c.header('content-type', options.metrics.registry.contentType);
+    return c.body(await options.metrics.registry.metrics());
+  });
+  if (options.openapi !== undefined) app.get('/openapi.json', (c) => c.json(options.openapi as object));
+  app.notFound((c) => c.json(errorBody(shape, 404, 'NOT_FOUND', 'No such route.'), 404));
+  app.onError((error, c) => {
+    const status = (error as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return c.json(
+        errorBody(shape, status, (error as { code?: string }).code ?? 'BAD_REQUEST', error.message),
+        status as 400,
+      );
+    }
+    options.logger.error({ err: { name: error.name, code: (error as { code?: unknown }).code } }, 'unhandled error');
+    return c.json(errorBody(shape, 500, 'INTERNAL_ERROR', 'The request could not be processed.'), 500);
+  });
+  return app;
+}

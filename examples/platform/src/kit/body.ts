@@ -1,0 +1,58 @@
+import { namedDefinition, type Schema } from '@provisioning/platform-client/api';
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+
+/** A 4xx with a machine-readable code; the service frame turns it into the service's error body. */
+export class RequestError extends HTTPException {
+  constructor(
+    status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429,
+    readonly code: string,
+    message: string,
+  ) {
+    super(status, { message });
+  }
+}
+
+/**
+ * Reads a JSON body and validates it against the shared contract schema,
+ * strictly: malformed JSON, a wrong content type, wrong types and unknown
+ * fields are all 4xx with a code, before any state is touched.
+ */
+export async function readBody<T>(c: Context, schema: Schema<T>): Promise<T> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/json\b/i.test(type))
+    throw new RequestError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send application/json.');
+  let value: unknown;
+  try {
+    value = await c.req.json();
+  } catch {
+    throw new RequestError(400, 'MALFORMED_JSON', 'The body is not valid JSON.');
+  }
+  rejectUnknownFields(value, (schema as { definition?: Record<string, unknown> }).definition ?? schema.json, '$');
+  try {
+    return schema.parse(value);
+  } catch (error) {
+    const issue = (error as { issue?: { path: string; expected: string } }).issue;
+    throw new RequestError(
+      400,
+      'INVALID_REQUEST',
+      issue === undefined ? 'The body is invalid.' : `${issue.path}: expected ${issue.expected}`,
+    );
+  }
+}
+
+// The contract's schemas keep unknown fields (a client must tolerate new
+// ones); a server must not: an unexpected field is a client bug or a probe.
+function rejectUnknownFields(value: unknown, schemaJson: Record<string, unknown>, path: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  const ref = typeof schemaJson.$ref === 'string' ? schemaJson.$ref.split('/').pop() : undefined;
+  const json = (ref === undefined ? schemaJson : namedDefinition(ref)) as Record<string, unknown> | undefined;
+  if (json === undefined) return;
+  const properties = json.properties as Record<string, Record<string, unknown>> | undefined;
+  if (json.type !== 'object' || properties === undefined) return;
+  for (const key of Object.keys(value)) {
+    const property = properties[key];
+    if (property === undefined) throw new RequestError(400, 'UNKNOWN_FIELD', `${path}.${key} is not a known field`);
+    rejectUnknownFields((value as Record<string, unknown>)[key], property, `${path}.${key}`);
+  }
+}

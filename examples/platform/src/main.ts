@@ -1,0 +1,130 @@
+/**
+ * `npm start`: the whole platform in one process on embedded defaults —
+ * SQLite under ./data, generated signing, MFA, audit and KMS keys, the five
+ * services on their documented ports. Configuration is optional
+ * (config/*.toml, environment overrides) and validated before anything starts.
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { apiServerService } from './api-server/index.js';
+import * as controlCenter from './control-center/index.js';
+import { extensionRegistryService } from './extension-registry/index.js';
+import { ConfigError, loadConfig } from './kit/config.js';
+import { createLogger } from './kit/logger.js';
+import { createMetrics } from './kit/metrics.js';
+import { createPlatform } from './kit/platform.js';
+import { type RunningServer, serve } from './kit/serve.js';
+import type { ServiceInstance, ServiceModule } from './kit/service.js';
+import { kmsService } from './kms-service/index.js';
+import { orchestratorService } from './orchestrator/index.js';
+
+const SERVICES: ReadonlyArray<[file: string, module: ServiceModule]> = [
+  ['orchestrator', orchestratorService],
+  ['control-center', controlCenter.controlCenterService],
+  ['kms-service', kmsService],
+  ['api-server', apiServerService],
+  ['extension-registry', extensionRegistryService],
+];
+
+const PLATFORM_SPEC = {
+  storage: { data_dir: { type: 'string', default: './data', env: 'PROVISIONING_DATA_DIR' } },
+  security: {
+    rate_limit_per_minute: { type: 'integer', default: 100, min: 1, max: 1_000_000, env: 'PROVISIONING_RATE_LIMIT' },
+    trusted_proxies: { type: 'strings', default: [], env: 'PROVISIONING_TRUSTED_PROXIES' },
+    public_origin: { type: 'string', default: 'http://localhost:9090', env: 'PROVISIONING_PUBLIC_ORIGIN' },
+  },
+  log: {
+    level: {
+      type: 'string',
+      default: 'info',
+      oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      env: 'LOG_LEVEL',
+    },
+  },
+} as const;
+
+const serviceSpec = (name: string, port: number) =>
+  ({
+    server: {
+      host: { type: 'string', default: '127.0.0.1', env: 'PROVISIONING_HOST' },
+      port: {
+        type: 'integer',
+        default: port,
+        min: 0,
+        max: 65_535,
+        env: `PROVISIONING_${name.toUpperCase().replace(/-/g, '_')}_PORT`,
+      },
+    },
+  }) as const;
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  let config: ReturnType<typeof loadConfig<typeof PLATFORM_SPEC>>;
+  let serviceConfigs: Array<{ host: string; port: number }>;
+  try {
+    config = loadConfig('platform', PLATFORM_SPEC);
+    serviceConfigs = SERVICES.map(([file, module]) => loadConfig(file, serviceSpec(file, module.port)).server);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.log.level });
+  const platform = await createPlatform({
+    dataDir: config.storage.data_dir,
+    logger,
+    metrics: createMetrics(),
+    rateLimitPerMinute: config.security.rate_limit_per_minute,
+    trustedProxies: config.security.trusted_proxies,
+    origin: config.security.public_origin,
+  });
+
+  const running: Array<{ name: string; instance: ServiceInstance; server: RunningServer }> = [];
+  for (const [index, [file, module]] of SERVICES.entries()) {
+    const instance = await module.create(platform);
+    const { host, port } = serviceConfigs[index] as { host: string; port: number };
+    const server = await serve(instance.app, { host, port });
+    instance.attach?.(server.node as Server);
+    running.push({ name: file, instance, server });
+  }
+
+  const ms = Math.round(performance.now() - started);
+  console.log(`Provisioning platform ready in ${ms} ms (data in ${config.storage.data_dir}):`);
+  for (const { name, server } of running) console.log(`  ${name.padEnd(20)} ${server.url}`);
+  if ('prepareBootstrap' in controlCenter && typeof controlCenter.prepareBootstrap === 'function') {
+    const secret = await (controlCenter.prepareBootstrap as (p: typeof platform) => Promise<string | undefined>)(
+      platform,
+    );
+    if (secret !== undefined) {
+      const cc = running.find((r) => r.name === 'control-center')?.server.url;
+      // Printed once, to the operator's console only (never to the JSON log).
+      console.log('\nNo users yet. Create the first administrator with this one-time bootstrap secret:');
+      console.log(`  curl -X POST ${cc}/auth/bootstrap -H 'content-type: application/json' \\`);
+      console.log(`       -d '{"secret":"${secret}","username":"admin","password":"<a long password>"}'\n`);
+    }
+  }
+  console.log('Press Ctrl-C to stop.');
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    // Drain HTTP first, then background work, then flush the audit log and close stores.
+    await Promise.allSettled(running.map(({ server }) => server.close(10_000)));
+    await Promise.allSettled(running.map(({ instance }) => instance.close?.()));
+    await platform.close();
+    console.log('Stopped.');
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  await once(process, 'beforeExit');
+}
+
+main().catch((error: unknown) => {
+  console.error('The platform failed to start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,115 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { addUser, createTestPlatform } from '../../test/platform-fixture.js';
+import { orchestratorService } from './index.js';
+
+const disposers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const d of disposers.splice(0)) await d();
+});
+
+async function setup() {
+  const platform = await createTestPlatform();
+  const service = await orchestratorService.create(platform);
+  disposers.push(async () => {
+    await service.close?.();
+    await platform.dispose();
+  });
+  const token = async (username: string, roles: string[]) => {
+    await addUser(platform, username, 'a long enough password', roles);
+    const result = await platform.login.login({ username, password: 'a long enough password' });
+    return result.tokens?.accessToken as string;
+  };
+  return { platform, app: service.app, token };
+}
+
+const json = (token: string, body: unknown) => ({
+  method: 'POST',
+  headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+});
+
+describe('orchestrator server', () => {
+  it('answers health without a token in the platform envelope', async () => {
+    const { app } = await setup();
+    const res = await app.request('/health');
+    expect(await res.json()).toEqual({ success: true, data: 'Orchestrator is healthy' });
+  });
+
+  it('submits a servers workflow, lists and reads its tasks, and runs it to completion', async () => {
+    const { app, token } = await setup();
+    const admin = await token('root', ['Admin']);
+    const res = await app.request(
+      '/workflows/servers/create',
+      json(admin, { infra: 'prod', params: { hostname: 'web-1' } }),
+    );
+    expect(res.status).toBe(200);
+    const { data: workflowId } = (await res.json()) as { data: string };
+    let tasks: Array<{ id: string; status: string; name: string }> = [];
+    for (let i = 0; i < 100; i++) {
+      const list = await app.request('/tasks?limit=100', { headers: { authorization: `Bearer ${admin}` } });
+      tasks = (
+        (await list.json()) as { data: Array<{ id: string; status: string; name: string; workflow_id: string }> }
+      ).data.filter((t) => t.workflow_id === workflowId);
+      if (tasks.length === 4 && tasks.every((t) => t.status === 'Completed')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(tasks.map((t) => t.status)).toEqual(['Completed', 'Completed', 'Completed', 'Completed']);
+    const one = await app.request(`/tasks/${tasks[0]?.id}`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(((await one.json()) as { data: { progress: number } }).data.progress).toBe(100);
+  });
+
+  it('refuses bad input with 4xx and creates nothing', async () => {
+    const { app, token } = await setup();
+    const admin = await token('root', ['Admin']);
+    const cases: Array<[unknown, number, string]> = [
+      ['{not json', 400, 'MALFORMED_JSON'],
+      [{ infra: 5, params: {} }, 400, 'INVALID_REQUEST'],
+      [{ infra: 'x', params: {}, extra: true }, 400, 'UNKNOWN_FIELD'],
+      [{ infra: 'x', params: { big: 'y'.repeat(2 * 1024 * 1024) } }, 413, 'PAYLOAD_TOO_LARGE'],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await app.request('/workflows/servers/create', json(admin, body));
+      expect(res.status).toBe(status);
+      expect(await res.json()).toMatchObject({ success: false, error: code });
+    }
+    const wrongType = await app.request('/workflows/servers/create', {
+      ...json(admin, {}),
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(wrongType.status).toBe(415);
+    expect((await app.request('/tasks?limit=5000', { headers: { authorization: `Bearer ${admin}` } })).status).toBe(
+      400,
+    );
+    expect((await app.request('/tasks?status=Bogus', { headers: { authorization: `Bearer ${admin}` } })).status).toBe(
+      400,
+    );
+    const list = await app.request('/tasks', { headers: { authorization: `Bearer ${admin}` } });
+    expect(((await list.json()) as { data: unknown[] }).data).toEqual([]);
+  });
+
+  it('requires a token, and a forged or revoked one is refused', async () => {
+    const { app, token, platform } = await setup();
+    expect((await app.request('/tasks')).status).toBe(401);
+    const viewer = await token('ann', ['Viewer']);
+    expect((await app.request('/tasks', { headers: { authorization: `Bearer ${viewer}` } })).status).toBe(200);
+    const [h, p] = viewer.split('.');
+    const forged = `${h}.${p}.${'A'.repeat(342)}`;
+    expect((await app.request('/tasks', { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401);
+    await platform.tokens.revokeSession((await platform.tokens.verify(viewer)).sid);
+    expect((await app.request('/tasks', { headers: { authorization: `Bearer ${viewer}` } })).status).toBe(401);
+  });
+
+  it('cancels a workflow and 404s unknown tasks', async () => {
+    const { app, token } = await setup();
+    const admin = await token('root', ['Admin']);
+    const res = await app.request('/workflows/cluster/create', json(admin, { infra: 'dev', params: {} }));
+    const { data: workflowId } = (await res.json()) as { data: string };
+    const cancel = await app.request(`/tasks/${workflowId}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(cancel.status).toBe(200);
+    const missing = await app.request('/tasks/nope', { headers: { authorization: `Bearer ${admin}` } });
+    expect(missing.status).toBe(404);
+  });
+});

@@ -1,0 +1,146 @@
+import { createNodeWebSocket } from '@hono/node-ws';
+import { security } from '@provisioning/middleware/hono';
+import {
+  TASK_STATUSES as CONTRACT_TASK_STATUSES,
+  ORCHESTRATOR_ROUTES,
+  openApiDocument,
+  WorkflowRequestSchema,
+} from '@provisioning/platform-client/api';
+import type { Hono } from 'hono';
+import { createServiceApp } from '../kit/app.js';
+import { RequestError, readBody } from '../kit/body.js';
+import type { ServiceModule } from '../kit/service.js';
+import { type EngineEvent, type TaskStatus, WorkflowEngine } from './engine.js';
+import { processExecutor } from './executor.js';
+import { DEFAULT_TEMPLATES } from './templates.js';
+
+const ok = <T>(data: T) => ({ success: true as const, data });
+const KINDS = ['servers', 'taskserv', 'cluster', 'batch'] as const;
+
+/** The Orchestrator reference server (default :8080): tasks, workflows, status events. */
+export const orchestratorService: ServiceModule = {
+  name: 'orchestrator',
+  port: 8080,
+  async create(platform) {
+    const engine = new WorkflowEngine({
+      database: platform.database,
+      executor: processExecutor({ timeoutMs: 300_000 }),
+      templates: DEFAULT_TEMPLATES,
+      clock: platform.clock,
+      maxConcurrent: 4,
+    });
+    await engine.start();
+    const app = createServiceApp({
+      service: 'orchestrator',
+      logger: platform.logger,
+      metrics: platform.metrics,
+      openapi: openApiDocument('orchestrator'),
+    });
+    const { upgradeWebSocket, injectWebSocket } = createNodeWebSocket({ app: app as unknown as Hono });
+
+    app.get(ORCHESTRATOR_ROUTES.health.path, (c) => c.json(ok('Orchestrator is healthy')));
+
+    app.get(
+      '/tasks',
+      security(platform.chain, { action: 'list', resource: () => ({ type: 'Provisioning::Workflow', id: 'tasks' }) }),
+      async (c) => {
+        const status = c.req.query('status');
+        if (status !== undefined && !(CONTRACT_TASK_STATUSES as readonly string[]).includes(status)) {
+          throw new RequestError(400, 'INVALID_QUERY', `status must be one of ${CONTRACT_TASK_STATUSES.join(', ')}`);
+        }
+        const limit = integer(c.req.query('limit'), 50, 1, 1000, 'limit');
+        const offset = integer(c.req.query('offset'), 0, 0, Number.MAX_SAFE_INTEGER, 'offset');
+        return c.json(ok(await engine.listTasks({ status: status as TaskStatus | undefined, limit, offset })));
+      },
+    );
+
+    app.get(
+      '/tasks/:id',
+      security(platform.chain, {
+        action: 'read',
+        resource: (_r, p) => ({ type: 'Provisioning::Workflow', id: p.id ?? '' }),
+      }),
+      async (c) => c.json(ok(await engine.getTask(c.req.param('id')))),
+    );
+
+    // Designed: cancel a task, or a whole workflow by its id.
+    app.post(
+      '/tasks/:id/cancel',
+      security(platform.chain, {
+        action: 'update',
+        resource: (_r, p) => ({ type: 'Provisioning::Workflow', id: p.id ?? '' }),
+      }),
+      async (c) => c.json(ok(await engine.cancel(c.req.param('id')))),
+    );
+
+    for (const kind of KINDS) {
+      app.post(
+        `/workflows/${kind}/create`,
+        security(platform.chain, {
+          action: 'create',
+          resource: () => ({ type: 'Provisioning::Workflow', id: `workflow:${kind}` }),
+        }),
+        async (c) => {
+          const body = await readBody(c, WorkflowRequestSchema);
+          const { workflow_id } = await engine.submit(kind, body);
+          return c.json(ok(workflow_id));
+        },
+      );
+    }
+
+    // Status events: /ws?token=…&events=task,batch,system. The token is the
+    // same JWT as in the Authorization header (browsers cannot set headers on
+    // WebSockets); it is verified, with revocation, before the upgrade.
+    app.get(
+      '/ws',
+      async (c, next) => {
+        const token = c.req.query('token');
+        if (token === undefined)
+          return c.json({ success: false, data: null, error: 'UNAUTHENTICATED', code: '401' }, 401);
+        try {
+          await platform.tokens.verify(token);
+        } catch {
+          return c.json({ success: false, data: null, error: 'INVALID_TOKEN', code: '401' }, 401);
+        }
+        await next();
+      },
+      upgradeWebSocket((c) => {
+        const wanted = new Set((c.req.query('events') ?? 'task,batch,system').split(',').map((e) => e.trim()));
+        let listener: ((event: EngineEvent) => void) | undefined;
+        return {
+          onOpen(_evt, ws) {
+            listener = (event) => {
+              if (!wanted.has(event.type)) return;
+              const message =
+                event.type === 'task' && typeof event.data === 'object' && event.data !== null && 'status' in event.data
+                  ? { event_type: event.type, timestamp: event.timestamp, task: event.data }
+                  : {
+                      event_type: event.type,
+                      timestamp: event.timestamp,
+                      data: { event: event.event, ...(event.data as object) },
+                    };
+              ws.send(JSON.stringify(message));
+            };
+            engine.on('event', listener);
+          },
+          onClose() {
+            if (listener) engine.off('event', listener);
+          },
+        };
+      }),
+    );
+
+    return {
+      app,
+      attach: (server) => injectWebSocket(server),
+      close: () => engine.stop(10_000),
+    };
+  },
+};
+
+function integer(raw: string | undefined, fallback: number, min: number, max: number, name: string): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new RequestError(400, 'INVALID_QUERY', `${name} must be an integer from ${min} to ${max}`);
+  return Number(raw);
+}
