@@ -63,7 +63,9 @@ async function main(): Promise<void> {
   let serviceConfigs: Array<{ host: string; port: number }>;
   try {
     config = loadConfig('platform', PLATFORM_SPEC);
-    serviceConfigs = SERVICES.map(([file, module]) => loadConfig(file, serviceSpec(file, module.port)).server);
+    serviceConfigs = SERVICES.map(
+      ([file, module]) => loadConfig(file, { ...module.config, ...serviceSpec(file, module.port) }).server,
+    );
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

@@ -1,3 +1,4 @@
+import { apiError, fail } from '@provisioning/platform-client/api';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from './logger.js';
@@ -16,11 +17,18 @@ export interface ServiceAppOptions {
   readonly errorShape?: 'envelope' | 'api';
 }
 
-/** An error body in the service's shape. */
-export function errorBody(shape: 'envelope' | 'api', status: number, error: string, message: string): Record<string, unknown> {
-  return shape === 'api'
-    ? { error, message, code: String(status) }
-    : { success: false, data: null, error, code: String(status), message };
+/**
+ * An error body in the service's shape: the contract's failure envelope
+ * `{ success: false, data: null, error: <message>, code: <CODE> }`, or the API
+ * server's `{ error: <CODE>, message, code: "<status>" }`.
+ */
+export function errorBody(
+  shape: 'envelope' | 'api',
+  status: number,
+  code: string,
+  message: string,
+): Record<string, unknown> {
+  return shape === 'api' ? { ...apiError(status, code, message) } : { ...fail(message, code) };
 }
 
 /**

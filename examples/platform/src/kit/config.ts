@@ -48,7 +48,12 @@ export class ConfigError extends Error {
 export function loadConfig<Spec extends ConfigSpec>(
   service: string,
   spec: Spec,
-  options: { dir?: string; env?: Readonly<Record<string, string | undefined>> } = {},
+  options: {
+    dir?: string;
+    env?: Readonly<Record<string, string | undefined>>;
+    /** Sections another loader validates (main.ts's `[server]`): not reported as unknown. */
+    otherSections?: readonly string[];
+  } = {},
 ): Config<Spec> {
   const dir = options.dir ?? 'config';
   const env = options.env ?? process.env;
@@ -63,6 +68,7 @@ export function loadConfig<Spec extends ConfigSpec>(
     }
   }
   for (const [section, value] of Object.entries(raw)) {
+    if (options.otherSections?.includes(section)) continue;
     if (!(section in spec)) problems.push(`${file}: unknown section [${section}]`);
     else if (typeof value !== 'object' || value === null || Array.isArray(value))
       problems.push(`${file}: [${section}] must be a table`);

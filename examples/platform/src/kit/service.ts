@@ -16,5 +16,7 @@ export interface ServiceModule {
   readonly name: ServiceName;
   /** Default port (the platform's documented one). */
   readonly port: number;
+  /** The service's own config sections, validated by main.ts at start-up beside `[server]`. */
+  readonly config?: import('./config.js').ConfigSpec;
   create(platform: Platform): Promise<ServiceInstance>;
 }

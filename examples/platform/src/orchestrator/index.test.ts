@@ -70,7 +70,7 @@ describe('orchestrator server', () => {
     for (const [body, status, code] of cases) {
       const res = await app.request('/workflows/servers/create', json(admin, body));
       expect(res.status).toBe(status);
-      expect(await res.json()).toMatchObject({ success: false, error: code });
+      expect(await res.json()).toMatchObject({ success: false, code });
     }
     const wrongType = await app.request('/workflows/servers/create', {
       ...json(admin, {}),

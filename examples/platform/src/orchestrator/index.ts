@@ -7,7 +7,7 @@ import {
   WorkflowRequestSchema,
 } from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
-import { createServiceApp } from '../kit/app.js';
+import { createServiceApp, errorBody } from '../kit/app.js';
 import { RequestError, readBody } from '../kit/body.js';
 import type { ServiceModule } from '../kit/service.js';
 import { type EngineEvent, type TaskStatus, WorkflowEngine } from './engine.js';
@@ -96,11 +96,11 @@ export const orchestratorService: ServiceModule = {
       async (c, next) => {
         const token = c.req.query('token');
         if (token === undefined)
-          return c.json({ success: false, data: null, error: 'UNAUTHENTICATED', code: '401' }, 401);
+          return c.json(errorBody('envelope', 401, 'UNAUTHENTICATED', 'A token is required.'), 401);
         try {
           await platform.tokens.verify(token);
         } catch {
-          return c.json({ success: false, data: null, error: 'INVALID_TOKEN', code: '401' }, 401);
+          return c.json(errorBody('envelope', 401, 'INVALID_TOKEN', 'The token was refused.'), 401);
         }
         await next();
       },
