@@ -2,3 +2,5 @@ export { integrationServers } from './inject.js';
 export { createTestDatabase } from './postgres.js';
 export type { TestServer } from './servers.js';
 export { freePort, MissingServerError, postgresBinDir, startPostgres, startRedis, tempDir } from './servers.js';
+export type { TestPostgres } from './use-postgres.js';
+export { usePostgresDatabase } from './use-postgres.js';

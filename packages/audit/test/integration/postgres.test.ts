@@ -1,6 +1,6 @@
 import { createManualClock } from '@provisioning/core';
-import { createTestDatabase, integrationServers } from '@provisioning/testing';
-import pg from 'pg';
+import { usePostgresDatabase } from '@provisioning/testing';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/log.js';
 import { postgresAuditStore } from '../../src/postgres.js';
@@ -8,24 +8,8 @@ import type { AuditStore } from '../../src/store.js';
 import { sampleInput } from '../helpers.js';
 import { conformanceSigner, describeAuditStore } from '../store-conformance.js';
 
-let url: string;
-let drop: () => Promise<void>;
-const pools: pg.Pool[] = [];
-const newPool = (): pg.Pool => {
-  const pool = new pg.Pool({ connectionString: url, max: 5 });
-  // Idle connections killed by the server emit here; the owner of a pool must listen.
-  pool.on('error', () => {});
-  pools.push(pool);
-  return pool;
-};
-
-beforeAll(async () => {
-  ({ url, drop } = await createTestDatabase(integrationServers().postgresUrl));
-});
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.end()));
-  await drop();
-});
+const db = usePostgresDatabase();
+const newPool = (max = 5): pg.Pool => db.pool(max);
 
 let n = 0;
 const prefixes = new WeakMap<AuditStore, string>();

@@ -1,4 +1,4 @@
-import { createTestDatabase, integrationServers } from '@provisioning/testing';
+import { usePostgresDatabase } from '@provisioning/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/clock.js';
@@ -7,24 +7,8 @@ import { postgresDatabase, postgresStore } from '../../src/postgres.js';
 import { migrate } from '../../src/stores/sql-database.js';
 import { describeKeyValueStore } from '../kv-conformance.js';
 
-let url: string;
-let drop: () => Promise<void>;
-const pools: pg.Pool[] = [];
-const newPool = (max = 20): pg.Pool => {
-  const pool = new pg.Pool({ connectionString: url, max });
-  // Idle connections killed by the server emit here; the owner of a pool must listen.
-  pool.on('error', () => {});
-  pools.push(pool);
-  return pool;
-};
-
-beforeAll(async () => {
-  ({ url, drop } = await createTestDatabase(integrationServers().postgresUrl));
-});
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.end()));
-  await drop();
-});
+const db = usePostgresDatabase();
+const newPool = (max = 20): pg.Pool => db.pool(max);
 
 let n = 0;
 const tables = new WeakMap<object, string>();
@@ -47,8 +31,9 @@ describe('postgres failures', () => {
       connectionString: 'postgres://postgres@127.0.0.1:1/postgres',
       connectionTimeoutMillis: 2000,
     });
-    pools.push(dead);
+    dead.on('error', () => {});
     const down = await postgresStore({ database: postgresDatabase({ pool: dead }) }).catch((e: unknown) => e);
+    await dead.end();
     expect(down).toBeInstanceOf(CoreError);
     expect(down).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', retryable: true, fault: 'server' });
     await store.close();

@@ -1,29 +1,13 @@
 import { postgresDatabase, postgresStore } from '@provisioning/core/postgres';
-import { createTestDatabase, integrationServers } from '@provisioning/testing';
-import pg from 'pg';
+import { usePostgresDatabase } from '@provisioning/testing';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqlMfaStore } from '../../src/sql.js';
 import { describeMfaStore } from '../mfa-store-conformance.js';
 import { describeMfaServiceOn } from '../service-conformance.js';
 
-let url: string;
-let drop: () => Promise<void>;
-const pools: pg.Pool[] = [];
-const newPool = (max = 10): pg.Pool => {
-  const pool = new pg.Pool({ connectionString: url, max });
-  // Idle connections killed by the server emit here; the owner of a pool must listen.
-  pool.on('error', () => {});
-  pools.push(pool);
-  return pool;
-};
-
-beforeAll(async () => {
-  ({ url, drop } = await createTestDatabase(integrationServers().postgresUrl));
-});
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.end()));
-  await drop();
-});
+const db = usePostgresDatabase();
+const newPool = (max?: number): pg.Pool => db.pool(max);
 
 describeMfaStore({
   name: 'postgres',

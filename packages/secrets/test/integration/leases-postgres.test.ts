@@ -1,31 +1,15 @@
 import { createManualClock } from '@provisioning/core';
 import { postgresDatabase } from '@provisioning/core/postgres';
-import { createTestDatabase, integrationServers } from '@provisioning/testing';
-import pg from 'pg';
+import { usePostgresDatabase } from '@provisioning/testing';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLeaseManager } from '../../src/manager.js';
 import { sqlLeaseStore } from '../../src/stores/sql.js';
 import { fakeProvider } from '../fake-provider.js';
 import { describeLeaseStore } from '../lease-store-conformance.js';
 
-let url: string;
-let drop: () => Promise<void>;
-const pools: pg.Pool[] = [];
-const newPool = (): pg.Pool => {
-  const pool = new pg.Pool({ connectionString: url, max: 5 });
-  // Idle connections killed by the server emit here; the owner of a pool must listen.
-  pool.on('error', () => {});
-  pools.push(pool);
-  return pool;
-};
-
-beforeAll(async () => {
-  ({ url, drop } = await createTestDatabase(integrationServers().postgresUrl));
-});
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.end()));
-  await drop();
-});
+const db = usePostgresDatabase();
+const newPool = (max = 5): pg.Pool => db.pool(max);
 
 let n = 0;
 const tables = new WeakMap<object, string>();
