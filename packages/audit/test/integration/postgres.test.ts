@@ -1,7 +1,7 @@
 import { createManualClock } from '@provisioning/core';
 import { usePostgresDatabase } from '@provisioning/testing';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/log.js';
 import { postgresAuditStore } from '../../src/postgres.js';
 import type { AuditStore } from '../../src/store.js';

@@ -1,6 +1,6 @@
 import { usePostgresDatabase } from '@provisioning/testing';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/clock.js';
 import { CoreError } from '../../src/errors.js';
 import { postgresDatabase, postgresStore } from '../../src/postgres.js';

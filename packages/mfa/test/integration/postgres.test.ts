@@ -1,7 +1,7 @@
 import { postgresDatabase, postgresStore } from '@provisioning/core/postgres';
 import { usePostgresDatabase } from '@provisioning/testing';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sqlMfaStore } from '../../src/sql.js';
 import { describeMfaStore } from '../mfa-store-conformance.js';
 import { describeMfaServiceOn } from '../service-conformance.js';

@@ -2,7 +2,7 @@ import { createManualClock } from '@provisioning/core';
 import { postgresDatabase } from '@provisioning/core/postgres';
 import { usePostgresDatabase } from '@provisioning/testing';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLeaseManager } from '../../src/manager.js';
 import { sqlLeaseStore } from '../../src/stores/sql.js';
 import { fakeProvider } from '../fake-provider.js';
