@@ -97,7 +97,6 @@ export {
   subjectKeyPseudonymizer,
   truncateIp,
 } from './pii.js';
-export { pooledRandom } from './random.js';
 export type { PurgeableLog, RetentionJobOptions } from './retention.js';
 export { DEFAULT_RETENTION_DAYS, startRetentionJob } from './retention.js';
 export type { JsonlAuditStore, JsonlSinkOptions } from './sinks/jsonl.js';

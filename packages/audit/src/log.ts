@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock, RandomSource } from '@provisioning/core';
-import { systemClock, uuidv7 } from '@provisioning/core';
+import { pooledRandom, systemClock, uuidv7 } from '@provisioning/core';
 import { canonicalJson } from './canonical.js';
 import type {
   ChainedRecord,
@@ -16,7 +16,6 @@ import type { AuditEvent, AuditEventInput, AuditSink, EventLimits } from './even
 import { AUDIT_ACTIONS, assertEventSize, DEFAULT_MAX_EVENT_BYTES, normalizeEvent } from './events.js';
 import type { ExportFormat, ExportOptions } from './exports.js';
 import { exportRecords, toReadableStream } from './exports.js';
-import { pooledRandom } from './random.js';
 import { DEFAULT_RETENTION_DAYS } from './retention.js';
 import type {
   AuditQuery,

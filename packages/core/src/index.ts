@@ -11,7 +11,7 @@ export {
   ttlToMs,
 } from './kv.js';
 export type { RandomSource } from './random.js';
-export { randomToken, systemRandom, uuidv7 } from './random.js';
+export { pooledRandom, randomToken, systemRandom, uuidv7 } from './random.js';
 export type { RedactOptions } from './redact.js';
 export { isSensitiveFieldName, REDACTED, redact, redactString, SENSITIVE_FIELD_NAMES } from './redact.js';
 export type { MemoryStoreOptions } from './stores/memory.js';

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { security as expressSecurity } from './express.js';
 import { security as fastifySecurity } from './fastify.js';
@@ -134,5 +134,36 @@ describe.each(Object.keys(frameworks))('the whole chain on %s', (name) => {
     // Per-IP 5 and per-principal 3: the principal limit bites first.
     expect(statuses).toEqual([200, 200, 200, 429, 429, 429]);
     await client.close();
+  });
+});
+
+describe('Hono response headers', () => {
+  const mount = (handler: (c: Context) => Response | Promise<Response>) => {
+    const h = harness();
+    const app = new Hono<{ Variables: SecurityVariables }>();
+    app.get('/servers/:id', honoSecurity(h.chain, route, { clientAddress: () => '198.51.100.1' }), handler);
+    return app;
+  };
+  const auth = { authorization: `Bearer ${TOKENS.admin}` };
+
+  it('puts the request id and rate-limit headers on responses built with the context', async () => {
+    const res = await mount((c) => c.json({ ok: true })).request('/servers/a', { headers: auth });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers.get('ratelimit-policy')).toContain('"ip"');
+  });
+
+  it('puts them on a plain Response too', async () => {
+    const res = await mount(() => new Response('plain')).request('/servers/a', { headers: auth });
+    expect(await res.text()).toBe('plain');
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("keeps the handler's own value", async () => {
+    const res = await mount((c) => {
+      c.header('x-request-id', 'from-handler');
+      return c.json({});
+    }).request('/servers/a', { headers: auth });
+    expect(res.headers.get('x-request-id')).toBe('from-handler');
   });
 });

@@ -1,0 +1,313 @@
+// The same route bare and behind the full security chain, on Hono
+// (@hono/node-server), Express and Fastify, loaded with autocannon over
+// loopback. The full chain is the real thing: rate limit (memory store, limits
+// high enough never to refuse), RS256 access-token verification by
+// @provisioning/auth (verified-token cache + revocation check on a memory
+// store, every request), a Cedar decision by @provisioning/authz with the
+// shipped policies (entities from a cached provider), and two audit events per
+// request into a @provisioning/audit log with a JSONL file sink (hash chain).
+//
+// The server runs in a child process pinned to one core (taskset), the load
+// generator in this process on another, so each gets a core. Per adapter and
+// mode: a warm-up, a maximum-throughput run, and fixed-rate runs at 5,000
+// requests/s (autocannon `overallRate`) for the latency comparison. Latencies
+// are taken from autocannon's per-response times in µs precision (its own
+// histogram rounds to whole milliseconds).
+//
+// Run: `npm run bench -- middleware`. Env: BENCH_SECONDS (default 5),
+// BENCH_CONNECTIONS (10), BENCH_RATES (5000,1000: the issue's rate, and one every mode sustains here), BENCH_ADAPTERS (hono,express,fastify), BENCH_MODES (bare,chain,cached), BENCH_AUDIT (jsonl|memory|none).
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve as honoServe } from '@hono/node-server';
+import { createAuditLog, jsonlSink, memoryAuditStore } from '@provisioning/audit';
+import { createKeySet, createTokenService } from '@provisioning/auth';
+import { cachedEntityProvider, createAuthorizer, shippedPolicyDir, staticEntityProvider } from '@provisioning/authz';
+import { memoryStore } from '@provisioning/core';
+import autocannon from 'autocannon';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { createSecurityChain, type SecurityChain } from '../src/chain.js';
+import { security as expressSecurity } from '../src/express.js';
+import { security as fastifySecurity } from '../src/fastify.js';
+import { security as honoSecurity } from '../src/hono.js';
+import { auditRecorderFrom, authenticatorFrom, authorizerFrom } from '../src/provisioning.js';
+
+type Adapter = 'hono' | 'express' | 'fastify';
+type Mode = 'bare' | 'chain' | 'cached';
+const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'hono,express,fastify').split(',') as Adapter[];
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const RATES = (process.env.BENCH_RATES ?? '5000,1000').split(',').map(Number);
+const PATH = '/servers/prod-web';
+const MODES = (process.env.BENCH_MODES ?? 'bare,chain,cached').split(',') as Mode[];
+// Where the audit events go: a JSONL file (default), the audit log's memory store, or nowhere (for profiling).
+const AUDIT = process.env.BENCH_AUDIT ?? 'jsonl';
+
+// ---------------------------------------------------------------------------
+// Server side (child process)
+// ---------------------------------------------------------------------------
+
+async function serve(adapter: Adapter, mode: Mode): Promise<void> {
+  let chain: SecurityChain | undefined;
+  let token = '';
+  let cleanup = async (): Promise<void> => {};
+  if (mode !== 'bare') {
+    const store = memoryStore();
+    const keys = await createKeySet(); // RS256
+    const tokens = createTokenService({ keys, issuer: 'https://auth.bench', audience: 'provisioning', store });
+    const ns = 'Provisioning';
+    const ref = (type: string, id: string) => ({ __entity: { type: `${ns}::${type}`, id } });
+    const authz = await createAuthorizer({
+      policyDir: shippedPolicyDir,
+      entities: cachedEntityProvider(
+        staticEntityProvider([
+          {
+            uid: { type: `${ns}::Environment`, id: 'prod' },
+            attrs: { name: 'prod', tier: 'production', requires_approval: true, requires_mfa: true },
+            parents: [],
+          },
+          {
+            uid: { type: `${ns}::Workspace`, id: 'ws-prod' },
+            attrs: { name: 'ws-prod', owner: ref('User', 'root'), environment: ref('Environment', 'prod') },
+            parents: [{ type: `${ns}::Environment`, id: 'prod' }],
+          },
+          {
+            uid: { type: `${ns}::Server`, id: 'prod-web' },
+            attrs: {
+              hostname: 'prod-web.example.com',
+              provider: 'upcloud',
+              status: 'running',
+              workspace: ref('Workspace', 'ws-prod'),
+              environment: ref('Environment', 'prod'),
+            },
+            parents: [{ type: `${ns}::Workspace`, id: 'ws-prod' }],
+          },
+        ]),
+        { ttlSeconds: 60 },
+      ),
+    });
+    const directory = mkdtempSync(join(tmpdir(), 'mw-bench-audit-'));
+    const log = await createAuditLog({ sinks: [AUDIT === 'memory' ? memoryAuditStore() : jsonlSink({ directory })] });
+    const auditErrors = new Map<string, number>();
+    chain = createSecurityChain({
+      authenticator: authenticatorFrom({ tokens }),
+      // The load comes from loopback: count it as a trusted network for the production IP guard.
+      authorizer: authorizerFrom(authz, {
+        context: { trustedRanges: ['127.0.0.0/8'] },
+        decisionCache: mode === 'cached',
+      }),
+      ...(AUDIT === 'none' ? {} : { audit: auditRecorderFrom(log) }),
+      onAuditError: (error) => {
+        const code = String((error as { code?: unknown })?.code ?? 'unknown');
+        auditErrors.set(code, (auditErrors.get(code) ?? 0) + 1);
+      },
+      rateLimit: { store: memoryStore(), perIp: 1e9, perPrincipal: 1e9, windowSeconds: 60 },
+    });
+    token = (await tokens.issue({ subject: 'vera', roles: ['Viewer'], accessTtlSeconds: 4 * 3600, refresh: false }))
+      .accessToken;
+    cleanup = async () => {
+      // The chain records after the response is handed back: let the last events reach the log.
+      await new Promise((r) => setTimeout(r, 50));
+      const stats = log.stats();
+      await log.close();
+      authz.close();
+      rmSync(directory, { recursive: true, force: true });
+      if (auditErrors.size > 0) console.error(`audit errors (${mode}): ${JSON.stringify([...auditErrors])}`);
+      if (stats.lost > 0 || stats.dropped > 0) console.error(`audit lost ${stats.lost}, dropped ${stats.dropped}`);
+    };
+  }
+  const route = {
+    action: 'read',
+    resource: (_r: unknown, p: Readonly<Record<string, string>>) => ({ type: 'Provisioning::Server', id: p.id ?? '' }),
+  };
+
+  let port: number;
+  let close: () => Promise<void>;
+  if (adapter === 'hono') {
+    const app = new Hono();
+    const handler = (c: { req: { param(n: string): string }; json(b: unknown): Response }) =>
+      c.json({ id: c.req.param('id') });
+    if (chain === undefined) app.get('/servers/:id', handler);
+    else app.get('/servers/:id', honoSecurity(chain, route), handler);
+    const server = honoServe({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    port = (server.address() as AddressInfo).port;
+    close = () => new Promise((r) => server.close(() => r()));
+  } else if (adapter === 'express') {
+    const app = express();
+    const handler = (req: express.Request, res: express.Response) => void res.json({ id: req.params.id });
+    if (chain === undefined) app.get('/servers/:id', handler);
+    else app.get('/servers/:id', expressSecurity(chain, route), handler);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    port = (server.address() as AddressInfo).port;
+    close = () => new Promise((r) => server.close(() => r()));
+  } else {
+    const app = Fastify({ logger: false });
+    const handler = async (request: { params: unknown }) => ({ id: (request.params as { id: string }).id });
+    if (chain === undefined) app.get('/servers/:id', handler);
+    else app.get('/servers/:id', { preHandler: fastifySecurity(chain, route) }, handler);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    port = (app.server.address() as AddressInfo).port;
+    close = () => app.close();
+  }
+  const shutdown = async (): Promise<void> => {
+    await close();
+    await cleanup();
+    process.exit(0);
+  };
+  // Under the runner: IPC. By hand (e.g. with --cpu-prof): the port is printed and the token
+  // written to a 0600 file (never printed), stop with Ctrl-C.
+  if (process.send === undefined) {
+    const tokenFile = join(mkdtempSync(join(tmpdir(), 'mw-bench-')), 'token');
+    writeFileSync(tokenFile, token, { mode: 0o600 });
+    console.log(JSON.stringify({ port, tokenFile }));
+  } else process.send({ port, token });
+  process.on('message', (message) => void (message === 'stop' && shutdown()));
+  process.once('SIGINT', () => void shutdown());
+}
+
+// ---------------------------------------------------------------------------
+// Load side (this process)
+// ---------------------------------------------------------------------------
+
+interface Measured {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+const canPin = cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+
+async function start(adapter: Adapter, mode: Mode): Promise<{ child: ChildProcess; port: number; token: string }> {
+  const self = fileURLToPath(import.meta.url);
+  const node = [...process.execArgv, self, '--server', adapter, mode];
+  const [command, args] = canPin ? ['taskset', ['-c', '1', process.execPath, ...node]] : [process.execPath, node];
+  const child = spawn(command as string, args as string[], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = await new Promise<{ port: number; token: string }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { port: number; token: string }));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  child.once('exit', (code, signal) => {
+    if (!stopping.has(child))
+      console.error(`the ${adapter} ${mode} server died (${code ?? signal}): its figures are not valid`);
+  });
+  return { child, ...ready };
+}
+
+const stopping = new WeakSet<ChildProcess>();
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.connected) return; // it died: reported by the run
+  stopping.add(child);
+  const exited = new Promise((r) => child.once('exit', r));
+  child.send('stop');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const quantile = (sorted: Float64Array, q: number): number =>
+  sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+
+async function load(port: number, token: string, seconds: number, rate?: number): Promise<Measured> {
+  const times: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `http://127.0.0.1:${port}${PATH}`,
+        headers: token === '' ? {} : { authorization: `Bearer ${token}` },
+        connections: CONNECTIONS,
+        duration: seconds,
+        ...(rate === undefined ? {} : { overallRate: rate }),
+      },
+      (error, done) => (error ? reject(error) : resolve(done)),
+    );
+    instance.on('response', (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) times.push(ms);
+    });
+  });
+  const sorted = Float64Array.from(times).sort();
+  return {
+    rps: result.requests.total / (result.duration || seconds),
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+async function main(): Promise<void> {
+  if (canPin) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  console.log(
+    `autocannon, ${CONNECTIONS} connections, ${SECONDS} s per run, fixed rates ${RATES.join(', ')} req/s; server ${
+      canPin ? 'pinned to CPU 1, load generator to CPU 0' : 'not pinned (taskset missing or one CPU)'
+    }; load average before: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  const rows: Record<string, string>[] = [];
+  const summary: string[] = [];
+  for (const adapter of ADAPTERS) {
+    const results: Partial<Record<Mode, { max: Measured; fixed: Measured[] }>> = {};
+    for (const mode of MODES) {
+      const { child, port, token } = await start(adapter, mode);
+      try {
+        await load(port, token, 2); // warm-up: JIT, caches, the first Cedar calls
+        const max = await load(port, token, SECONDS);
+        const fixed: Measured[] = [];
+        for (const rate of RATES) fixed.push(await load(port, token, SECONDS, rate));
+        results[mode] = { max, fixed };
+        for (const [kind, m] of [
+          ['max', max] as const,
+          ...RATES.map((r, i) => [`${r}/s`, fixed[i] as Measured] as const),
+        ]) {
+          rows.push({
+            adapter,
+            route: { bare: 'bare', chain: 'full chain', cached: 'full chain, decision cache' }[mode],
+            load: kind,
+            'req/s': Math.round(m.rps).toLocaleString('en-US'),
+            'p50 ms': m.p50.toFixed(3),
+            'p99 ms': m.p99.toFixed(3),
+            'non-2xx/errors': `${m.non2xx}/${m.errors}`,
+          });
+        }
+      } finally {
+        await stop(child);
+      }
+    }
+    const bare = results.bare;
+    for (const mode of ['chain', 'cached'] as const) {
+      const full = results[mode];
+      if (bare === undefined || full === undefined) continue;
+      const share = `${((100 * full.max.rps) / bare.max.rps).toFixed(0)}%`;
+      const added = RATES.map((rate, i) => {
+        const f = full.fixed[i] as Measured;
+        const b = bare.fixed[i] as Measured;
+        return `+${(f.p50 - b.p50).toFixed(3)} ms p50 / +${(f.p99 - b.p99).toFixed(3)} ms p99 at ${rate}/s offered (${Math.round(f.rps)} served)`;
+      });
+      summary.push(
+        `${adapter}, ${mode === 'chain' ? 'full chain' : 'full chain + decision cache'}: ${share} of bare max throughput (target >= 60%); ${added.join('; ')} (target <= 0.5 ms at 5000/s)`,
+      );
+    }
+  }
+  console.table(rows);
+  for (const line of summary) console.log(line);
+  console.log(
+    `load average after: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+}
+
+const serverAt = process.argv.indexOf('--server');
+if (serverAt >= 0) await serve(process.argv[serverAt + 1] as Adapter, process.argv[serverAt + 2] as Mode);
+else await main();
