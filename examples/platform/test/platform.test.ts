@@ -25,4 +25,25 @@ describe('platform composition', () => {
     const refused = await platform.chain.handle(request(), { action: 'read' }, {}, () => new Response('done'));
     expect(refused.status).toBe(401);
   });
+
+  it('writes the chain decisions to the tamper-evident audit log, where they are queryable', async () => {
+    const platform = await createTestPlatform();
+    platforms.push(platform);
+    const userId = await addUser(platform, 'bob', 'correct horse battery staple', ['Viewer']);
+    const result = await platform.login.login({ username: 'bob', password: 'correct horse battery staple' });
+    const headers = { authorization: `Bearer ${result.tokens?.accessToken}`, 'x-request-id': 'req-audit-1' };
+    const denied = await platform.chain.handle(
+      new Request('http://local/x', { headers }),
+      { action: 'delete' },
+      {},
+      () => new Response(),
+    );
+    expect(denied.status).toBe(403);
+    // The recorder runs after the response; give it a turn, then flush the log.
+    await new Promise((r) => setImmediate(r));
+    await platform.auditLog.flush();
+    const found = await platform.auditLog.query({ requestId: 'req-audit-1' });
+    expect(found.records.map((r) => [r.event.action, r.event.outcome, r.event.actor.id])).toEqual([['authz.denied', 'denied', userId]]);
+    expect((await platform.auditLog.verify()).ok).toBe(true);
+  });
 });

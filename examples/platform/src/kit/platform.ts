@@ -28,9 +28,9 @@ import {
   type Authorizer,
   createSecurityChain,
   type Principal,
-  type SecurityAuditEvent,
   type SecurityChain,
 } from '@provisioning/middleware';
+import { auditRecorderFrom } from '@provisioning/middleware/provisioning';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { loadOrCreateSecret } from './secrets-dir.js';
@@ -53,8 +53,8 @@ export interface Platform {
   readonly authorizer: Authorizer;
   /** The tamper-evident audit log (SQLite, Ed25519-signed checkpoints). */
   readonly auditLog: AuditLog;
-  /** The chain's audit recorder. */
-  readonly audit: AuditRecorder & { readonly events: SecurityAuditEvent[] };
+  /** The chain's audit recorder: its decision and operation events go to {@link Platform.auditLog}. */
+  readonly audit: AuditRecorder;
   readonly chain: SecurityChain;
   /** The token issuer and audience every service accepts. */
   readonly issuer: string;
@@ -113,8 +113,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     clock,
     onError: (error) => options.logger.error({ err: { code: error.code } }, 'audit log failure'),
   });
-  const events: SecurityAuditEvent[] = [];
-  const audit = { events, record: (event: SecurityAuditEvent) => void events.push(event) };
+  const audit = auditRecorderFrom(auditLog);
   const authorizer = roleAuthorizer();
   const chain = createSecurityChain({
     clock,
