@@ -43,7 +43,9 @@ describe('platform composition', () => {
     await new Promise((r) => setImmediate(r));
     await platform.auditLog.flush();
     const found = await platform.auditLog.query({ requestId: 'req-audit-1' });
-    expect(found.records.map((r) => [r.event.action, r.event.outcome, r.event.actor.id])).toEqual([['authz.denied', 'denied', userId]]);
+    expect(found.records.map((r) => [r.event.action, r.event.outcome, r.event.actor.id])).toEqual([
+      ['authz.denied', 'denied', userId],
+    ]);
     expect((await platform.auditLog.verify()).ok).toBe(true);
   });
 });
