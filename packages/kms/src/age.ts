@@ -1,14 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { armor, Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
-import type {
-  BackendCiphertext,
-  DataKey,
-  GenerateDataKeyOptions,
-  HealthStatus,
-  KeyMetadata,
-  KmsBackend,
-} from './backend.js';
-import { dataKeyBytes, frameWithContext, measureHealth, unframeWithContext } from './backend.js';
+import type { BackendCiphertext, HealthStatus, KeyMetadata, KmsBackend } from './backend.js';
+import { clientSideKeyOps, frameWithContext, measureHealth, unframeWithContext } from './backend.js';
 import type { EncryptionContext } from './context.js';
 import type { KmsErrorCode } from './errors.js';
 import { clientError, KmsError } from './errors.js';
@@ -174,19 +166,8 @@ export async function ageBackend(options: AgeBackendOptions): Promise<KmsBackend
     maxPlaintextBytes: Number.POSITIVE_INFINITY,
     encrypt,
     decrypt,
-    async generateDataKey(context?: EncryptionContext, opts?: GenerateDataKeyOptions): Promise<DataKey> {
-      const plaintext = new Uint8Array(randomBytes(dataKeyBytes(opts)));
-      return { plaintext, ciphertext: await encrypt(plaintext, context) };
-    },
-    async rewrap(ciphertext: BackendCiphertext, context?: EncryptionContext): Promise<BackendCiphertext> {
-      // Re-encrypts to the current recipient set: how age keys "rotate".
-      const pt = await decrypt(ciphertext, context);
-      try {
-        return await encrypt(pt, context);
-      } finally {
-        pt.fill(0);
-      }
-    },
+    // rewrap re-encrypts to the current recipient set: how age keys "rotate".
+    ...clientSideKeyOps(encrypt, decrypt),
     async rotate(): Promise<KeyMetadata> {
       throw clientError('ERR_KMS_UNSUPPORTED', 'age keys have no versions: change recipients and rewrap');
     },

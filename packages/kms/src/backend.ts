@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { EncryptionContext } from './context.js';
 import { contextDigest, hasContext } from './context.js';
 import { clientError } from './errors.js';
@@ -160,4 +160,31 @@ export function dataKeyBytes(options: GenerateDataKeyOptions | undefined): numbe
     throw clientError('ERR_KMS_INVALID_OPTIONS', 'data key length must be an integer from 16 to 64 bytes');
   }
   return n;
+}
+
+/**
+ * @internal `generateDataKey` and `rewrap` for backends whose server has no
+ * data-key or re-encrypt operation (age, Cosmian, RustyVault, local): a random
+ * key made here and encrypted by the backend, and decrypt-then-encrypt under
+ * the current key with the plaintext wiped afterwards.
+ */
+export function clientSideKeyOps(
+  encrypt: KmsBackend['encrypt'],
+  decrypt: KmsBackend['decrypt'],
+  random: (length: number) => Uint8Array = (length) => new Uint8Array(randomBytes(length)),
+): Pick<KmsBackend, 'generateDataKey' | 'rewrap'> {
+  return {
+    async generateDataKey(context?: EncryptionContext, opts?: GenerateDataKeyOptions): Promise<DataKey> {
+      const plaintext = random(dataKeyBytes(opts));
+      return { plaintext, ciphertext: await encrypt(plaintext, context) };
+    },
+    async rewrap(ciphertext: BackendCiphertext, context?: EncryptionContext): Promise<BackendCiphertext> {
+      const pt = await decrypt(ciphertext, context);
+      try {
+        return await encrypt(pt, context);
+      } finally {
+        pt.fill(0);
+      }
+    },
+  };
 }

@@ -1,13 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import type {
-  BackendCiphertext,
-  DataKey,
-  GenerateDataKeyOptions,
-  HealthStatus,
-  KeyMetadata,
-  KmsBackend,
-} from './backend.js';
-import { dataKeyBytes, measureHealth } from './backend.js';
+import type { BackendCiphertext, HealthStatus, KeyMetadata, KmsBackend } from './backend.js';
+import { clientSideKeyOps, measureHealth } from './backend.js';
 import type { EncryptionContext } from './context.js';
 import { canonicalContext } from './context.js';
 import type { KmsErrorCode } from './errors.js';
@@ -184,19 +176,8 @@ export function cosmianBackend(options: CosmianOptions): KmsBackend {
     maxPlaintextBytes: 16 * 1024 * 1024,
     encrypt,
     decrypt,
-    async generateDataKey(context?: EncryptionContext, opts?: GenerateDataKeyOptions): Promise<DataKey> {
-      const plaintext = new Uint8Array(randomBytes(dataKeyBytes(opts)));
-      return { plaintext, ciphertext: await encrypt(plaintext, context) };
-    },
-    async rewrap(ciphertext: BackendCiphertext, context?: EncryptionContext): Promise<BackendCiphertext> {
-      // KMIP has no re-encrypt: the data key passes through this process briefly.
-      const pt = await decrypt(ciphertext, context);
-      try {
-        return await encrypt(pt, context);
-      } finally {
-        pt.fill(0);
-      }
-    },
+    // KMIP has no re-encrypt: on rewrap the data key passes through this process briefly.
+    ...clientSideKeyOps(encrypt, decrypt),
     async rotate(): Promise<KeyMetadata> {
       const res = await kmip('rekey', {
         tag: 'ReKey',

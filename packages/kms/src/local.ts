@@ -3,15 +3,8 @@ import { readFile } from 'node:fs/promises';
 import type { Clock, RandomSource } from '@provisioning/core';
 import { systemClock, systemRandom } from '@provisioning/core';
 import { writeFileAtomic } from './atomic-file.js';
-import type {
-  BackendCiphertext,
-  DataKey,
-  GenerateDataKeyOptions,
-  HealthStatus,
-  KeyMetadata,
-  KmsBackend,
-} from './backend.js';
-import { dataKeyBytes, measureHealth } from './backend.js';
+import type { BackendCiphertext, HealthStatus, KeyMetadata, KmsBackend } from './backend.js';
+import { clientSideKeyOps, measureHealth } from './backend.js';
 import type { EncryptionContext } from './context.js';
 import { canonicalContext } from './context.js';
 import { clientError, decryptFailed, serverError } from './errors.js';
@@ -200,18 +193,7 @@ export async function localBackend(options: LocalBackendOptions): Promise<LocalB
     maxPlaintextBytes: Number.POSITIVE_INFINITY,
     encrypt,
     decrypt,
-    async generateDataKey(context?: EncryptionContext, opts?: GenerateDataKeyOptions): Promise<DataKey> {
-      const plaintext = random.bytes(dataKeyBytes(opts));
-      return { plaintext, ciphertext: await encrypt(plaintext, context) };
-    },
-    async rewrap(ciphertext: BackendCiphertext, context?: EncryptionContext): Promise<BackendCiphertext> {
-      const pt = await decrypt(ciphertext, context);
-      try {
-        return await encrypt(pt, context);
-      } finally {
-        pt.fill(0);
-      }
-    },
+    ...clientSideKeyOps(encrypt, decrypt, (length) => random.bytes(length)),
     async rotate(): Promise<KeyMetadata> {
       const k = current();
       const latest = (k.versions[k.versions.length - 1] as StoredVersion).version;

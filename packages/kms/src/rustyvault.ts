@@ -1,13 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import type {
-  BackendCiphertext,
-  DataKey,
-  GenerateDataKeyOptions,
-  HealthStatus,
-  KeyMetadata,
-  KmsBackend,
-} from './backend.js';
-import { dataKeyBytes, measureHealth } from './backend.js';
+import type { BackendCiphertext, HealthStatus, KeyMetadata, KmsBackend } from './backend.js';
+import { clientSideKeyOps, measureHealth } from './backend.js';
 import type { EncryptionContext } from './context.js';
 import { canonicalContext } from './context.js';
 import type { KmsErrorCode } from './errors.js';
@@ -103,18 +95,7 @@ export function rustyVaultBackend(options: RustyVaultOptions): KmsBackend {
     maxPlaintextBytes: 16 * 1024 * 1024,
     encrypt,
     decrypt,
-    async generateDataKey(context?: EncryptionContext, opts?: GenerateDataKeyOptions): Promise<DataKey> {
-      const plaintext = new Uint8Array(randomBytes(dataKeyBytes(opts)));
-      return { plaintext, ciphertext: await encrypt(plaintext, context) };
-    },
-    async rewrap(ciphertext: BackendCiphertext, context?: EncryptionContext): Promise<BackendCiphertext> {
-      const pt = await decrypt(ciphertext, context);
-      try {
-        return await encrypt(pt, context);
-      } finally {
-        pt.fill(0);
-      }
-    },
+    ...clientSideKeyOps(encrypt, decrypt),
     async rotate(): Promise<KeyMetadata> {
       throw clientError('ERR_KMS_UNSUPPORTED', 'RustyVault keys have no versions');
     },
