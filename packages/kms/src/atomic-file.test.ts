@@ -40,13 +40,22 @@ describe('writeFileAtomic', () => {
       process.stdout.write('ready\\n');
       for (;;) await writeFileAtomic(${JSON.stringify(path)}, data);`;
     for (let round = 0; round < 5; round++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      // The source condition: `npm test` runs before (and without) a build.
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', '--conditions=@provisioning/source', '--input-type=module', '-e', script],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      // A writer that dies before it is ready fails the test at once instead of hanging it.
+      const ready = await Promise.race([
+        new Promise<true>((resolve) => child.stdout.once('data', () => resolve(true))),
+        exited.then(() => false as const),
+      ]);
+      expect(ready, 'the writer exited before it was ready').toBe(true);
       await new Promise((r) => setTimeout(r, 20 + round * 37)); // let it get somewhere mid-write
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       const now = await readFile(path);
       expect(now.length).toBe(8 << 20);
       const first = now[0];
