@@ -1,9 +1,9 @@
-// Operations per second of the KeyValueStore drivers: get, set, consume and
-// increment, one awaited operation at a time (latency-bound, as a request
+// Operations per second of the KeyValueStore drivers: get, getMany of three
+// keys (beside three parallel gets), set, consume and increment, one awaited operation at a time (latency-bound, as a request
 // handler sees it). PostgreSQL and Redis are real servers started on loopback.
 
 import { join } from 'node:path';
-import { startPostgres, startRedis, tempDir } from '@provisioning/testing';
+import { benchFigures, formatOps, machineLine, startPostgres, startRedis, tempDir } from '@provisioning/testing';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Bench } from 'tinybench';
@@ -35,6 +35,12 @@ for (const [name, store] of drivers) {
     .add('get', async () => {
       await store.get('bench:get');
     })
+    .add('3 gets (parallel)', async () => {
+      await Promise.all([store.get('bench:get'), store.get('bench:none:1'), store.get('bench:none:2')]);
+    })
+    .add('getMany (3 keys)', async () => {
+      await store.getMany(['bench:get', 'bench:none:1', 'bench:none:2']);
+    })
     .add('set', async () => {
       await store.set(`bench:set:${i++ % 10_000}`, 'value-of-a-typical-size-0123456789abcdef', { ttlSeconds: 60 });
     })
@@ -49,13 +55,11 @@ for (const [name, store] of drivers) {
     });
   await bench.run();
   rows[name] = Object.fromEntries(
-    bench.tasks.map((t) => {
-      const hz = t.result && 'throughput' in t.result ? (t.result.throughput as { mean: number }).mean : 0;
-      return [t.name === 'consume' ? 'set+consume' : t.name, Math.round(hz).toLocaleString('en-US')];
-    }),
+    benchFigures(bench).map((f) => [f.name === 'consume' ? 'set+consume' : f.name, formatOps(f)]),
   );
   await store.close();
 }
+console.log(machineLine());
 console.log('operations per second, one at a time (higher is better)');
 console.table(rows);
 

@@ -2,11 +2,19 @@ export type { Clock, ManualClock } from './clock.js';
 export { createManualClock, systemClock } from './clock.js';
 export type { CoreErrorCode, ErrorFault, SdkErrorOptions } from './errors.js';
 export { CoreError, isSdkError, SdkError } from './errors.js';
-export type { CounterResult, IncrementOptions, KeyValueStore, ListOptions, SetOptions } from './kv.js';
+export type {
+  CounterResult,
+  IncrementOptions,
+  KeyValueStore,
+  ListOptions,
+  SetIfAbsentOptions,
+  SetOptions,
+} from './kv.js';
 export {
   assertValidKey,
   assertValidValue,
   DEFAULT_MAX_VALUE_BYTES,
+  MAX_GET_MANY,
   MAX_KEY_LENGTH,
   ttlToMs,
 } from './kv.js';

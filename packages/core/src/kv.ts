@@ -6,6 +6,16 @@ export interface SetOptions {
   readonly ttlSeconds?: number;
 }
 
+/** Options of {@link KeyValueStore.setIfAbsent}. */
+export interface SetIfAbsentOptions extends SetOptions {
+  /**
+   * Keys to delete in the same atomic operation if, and only if, this write
+   * wins: e.g. the failed-attempt counter that a successful one-time code
+   * resets. At most 16, none equal to the key written. Default none.
+   */
+  readonly alsoDelete?: readonly string[];
+}
+
 /** Options of {@link KeyValueStore.increment}. */
 export interface IncrementOptions {
   /** Amount to add: a safe integer, default 1. Negative amounts decrement. */
@@ -57,6 +67,14 @@ export interface KeyValueStore {
   readonly id: string;
   /** The value under `key`, or `undefined` if absent or expired. Counters read as decimal strings. */
   get(key: string): Promise<string | undefined>;
+  /**
+   * The values under `keys` (at most 1,000), in the same order, `undefined`
+   * where absent or expired: one round trip (one statement, one `MGET`) and
+   * one consistent read, where separate `get`s could each see a different
+   * moment. Use it where a decision needs several entries, such as a
+   * revocation check of a token, its session and its user.
+   */
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   /** Stores `value` under `key`, replacing any value or counter (and its TTL). */
   set(key: string, value: string, options?: SetOptions): Promise<void>;
   /** Removes `key`; resolves `true` if a live entry was removed. */
@@ -70,9 +88,11 @@ export interface KeyValueStore {
   /**
    * Stores `value` only if `key` holds no live entry. **Exactly one** of any
    * number of concurrent writers wins and receives `true`. Use it for replay
-   * protection (`jti`, TOTP steps, nonces) and locks.
+   * protection (`jti`, TOTP steps, nonces) and locks. With `alsoDelete`, the
+   * winner also deletes those keys in the same atomic operation (a loser
+   * deletes nothing).
    */
-  setIfAbsent(key: string, value: string, options?: SetOptions): Promise<boolean>;
+  setIfAbsent(key: string, value: string, options?: SetIfAbsentOptions): Promise<boolean>;
   /**
    * Atomically adds `by` (default 1) to the counter under `key`, creating it at
    * `by` if absent or expired; the TTL is set only on creation. N concurrent
@@ -94,6 +114,9 @@ export interface KeyValueStore {
 export const MAX_KEY_LENGTH: number = 512;
 /** The default largest value, in UTF-8 bytes (64 KiB). */
 export const DEFAULT_MAX_VALUE_BYTES: number = 64 * 1024;
+/** The most keys one {@link KeyValueStore.getMany} call reads. */
+export const MAX_GET_MANY: number = 1000;
+const MAX_ALSO_DELETE = 16;
 const MAX_LIST_LIMIT = 10_000;
 const KEY_PATTERN = /^[\x21-\x7e]+$/;
 
@@ -157,6 +180,40 @@ export function ttlToMs(ttlSeconds: number | undefined): number | undefined {
     });
   }
   return Math.max(1, Math.round(ttlSeconds * 1000));
+}
+
+/** Throws unless `keys` is an array of at most {@link MAX_GET_MANY} valid keys. */
+export function assertValidKeys(keys: unknown): asserts keys is readonly string[] {
+  if (!Array.isArray(keys) || keys.length > MAX_GET_MANY) {
+    throw new CoreError(`getMany reads an array of at most ${MAX_GET_MANY} keys`, {
+      code: 'ERR_INVALID_OPTIONS',
+      fault: 'client',
+      details: { count: Array.isArray(keys) ? keys.length : undefined },
+    });
+  }
+  for (const key of keys) assertValidKey(key);
+}
+
+/** Validates `alsoDelete` of {@link KeyValueStore.setIfAbsent} and returns its distinct keys. */
+export function alsoDeleteKeys(key: string, options: SetIfAbsentOptions | undefined): string[] {
+  const keys = options?.alsoDelete;
+  if (keys === undefined) return [];
+  if (!Array.isArray(keys) || keys.length > MAX_ALSO_DELETE) {
+    throw new CoreError(`alsoDelete is an array of at most ${MAX_ALSO_DELETE} keys`, {
+      code: 'ERR_INVALID_OPTIONS',
+      fault: 'client',
+    });
+  }
+  for (const k of keys) {
+    assertValidKey(k);
+    if (k === key) {
+      throw new CoreError('alsoDelete cannot name the key being written', {
+        code: 'ERR_INVALID_OPTIONS',
+        fault: 'client',
+      });
+    }
+  }
+  return [...new Set(keys)];
 }
 
 /** Validates an increment amount (a safe integer) and returns it. */

@@ -8,9 +8,18 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from './clock.js';
 import { CoreError } from './errors.js';
-import type { CounterResult, IncrementOptions, KeyValueStore, ListOptions, SetOptions } from './kv.js';
+import type {
+  CounterResult,
+  IncrementOptions,
+  KeyValueStore,
+  ListOptions,
+  SetIfAbsentOptions,
+  SetOptions,
+} from './kv.js';
 import {
+  alsoDeleteKeys,
   assertValidKey,
+  assertValidKeys,
   assertValidPrefix,
   assertValidValue,
   incrementAmount,
@@ -53,6 +62,19 @@ else
   redis.call('SET', KEYS[1], '#' .. ARGV[1])
 end
 return {ARGV[1], redis.call('PTTL', KEYS[1])}
+`;
+
+// SET NX, and only if it wrote, DEL of the other keys: one atomic script.
+const SET_IF_ABSENT_ALSO_DELETE = `
+local ok
+if ARGV[2] ~= '' then
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX')
+else
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+end
+if not ok then return 0 end
+redis.call('DEL', unpack(KEYS, 2))
+return 1
 `;
 
 const NET =
@@ -116,6 +138,12 @@ export function redisStore(options: RedisStoreOptions): KeyValueStore {
       assertValidKey(key);
       return run('get', async () => decode(await client.get(k(key))));
     },
+    async getMany(keys: readonly string[]) {
+      assertValidKeys(keys);
+      if (keys.length === 0) return run('getMany', async () => []);
+      // MGET reads every key in one atomic command.
+      return run('getMany', async () => (await client.mget(keys.map(k))).map(decode));
+    },
     async set(key: string, value: string, opts?: SetOptions) {
       assertValidKey(key);
       assertValidValue(value, maxValueBytes);
@@ -132,11 +160,23 @@ export function redisStore(options: RedisStoreOptions): KeyValueStore {
       assertValidKey(key);
       return run('consume', async () => decode(await client.getdel(k(key))));
     },
-    async setIfAbsent(key: string, value: string, opts?: SetOptions) {
+    async setIfAbsent(key: string, value: string, opts?: SetIfAbsentOptions) {
       assertValidKey(key);
       assertValidValue(value, maxValueBytes);
       const ttl = ttlToMs(opts?.ttlSeconds);
+      const alsoDelete = alsoDeleteKeys(key, opts);
       return run('setIfAbsent', async () => {
+        if (alsoDelete.length > 0) {
+          const reply = await client.eval(
+            SET_IF_ABSENT_ALSO_DELETE,
+            1 + alsoDelete.length,
+            k(key),
+            ...alsoDelete.map(k),
+            `=${value}`,
+            ttl === undefined ? '' : String(ttl),
+          );
+          return Number(reply) === 1;
+        }
         const reply =
           ttl === undefined
             ? await client.set(k(key), `=${value}`, 'NX')

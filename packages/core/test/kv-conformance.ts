@@ -90,6 +90,41 @@ export function describeKeyValueStore(driver: KvDriver): void {
       });
     });
 
+    describe('getMany', () => {
+      it('reads values and counters in the order asked, undefined where absent or expired', async () => {
+        await store.set('m:a', 'alpha');
+        await store.increment('m:count', { by: 7 });
+        await store.set('m:short', 'soon gone', { ttlSeconds: 0.2 });
+        await store.set('m:empty', '');
+        expect(await store.getMany(['m:short', 'm:a', 'm:missing', 'm:count', 'm:empty', 'm:a'])).toEqual([
+          'soon gone',
+          'alpha',
+          undefined,
+          '7',
+          '',
+          'alpha',
+        ]);
+        await pass(400);
+        expect(await store.getMany(['m:a', 'm:short'])).toEqual(['alpha', undefined]);
+        expect(await store.getMany([])).toEqual([]);
+      });
+
+      it("reads 1,000 keys at once and sees another instance's writes", async () => {
+        const other = await peer();
+        const keys = Array.from({ length: 1000 }, (_, i) => `bulk:${i}`);
+        await Promise.all(keys.filter((_, i) => i % 3 === 0).map((key) => other.set(key, key)));
+        const values = await store.getMany(keys);
+        expect(values).toHaveLength(1000);
+        expect(values).toEqual(keys.map((key, i) => (i % 3 === 0 ? key : undefined)));
+      });
+
+      it('rejects a bad key or more than 1,000 keys, reading nothing', async () => {
+        await expectCode(store.getMany(['ok', 'has space']), 'ERR_STORE_INVALID_KEY');
+        await expectCode(store.getMany(Array.from({ length: 1001 }, (_, i) => `k${i}`)), 'ERR_INVALID_OPTIONS');
+        await expectCode(store.getMany('k' as unknown as string[]), 'ERR_INVALID_OPTIONS');
+      });
+    });
+
     describe('consume', () => {
       it('returns the value once, then undefined', async () => {
         await store.set('c', 'secret-challenge');
@@ -128,6 +163,46 @@ export function describeKeyValueStore(driver: KvDriver): void {
         const wins = results.flatMap((won, i) => (won ? [i] : []));
         expect(wins).toHaveLength(1);
         expect(await store.get('jti:1')).toBe(`w${wins[0]}`);
+      });
+
+      it('deletes alsoDelete keys when, and only when, it wins', async () => {
+        await store.increment('attempts:u', { by: 3 });
+        await store.set('other', 'kept');
+        expect(
+          await store.setIfAbsent('used:1', '1', { ttlSeconds: 60, alsoDelete: ['attempts:u', 'gone:never'] }),
+        ).toBe(true);
+        expect(await store.getMany(['used:1', 'attempts:u', 'other'])).toEqual(['1', undefined, 'kept']);
+        await store.increment('attempts:u', { by: 2 });
+        // A losing write (a replay) deletes nothing.
+        expect(await store.setIfAbsent('used:1', 'again', { alsoDelete: ['attempts:u'] })).toBe(false);
+        expect(await store.getMany(['used:1', 'attempts:u'])).toEqual(['1', '2']);
+      });
+
+      it('lets exactly one of 100 concurrent writers with alsoDelete win on two instances', async () => {
+        const other = await peer();
+        await store.increment('attempts:v', { by: 1 });
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            (i % 2 === 0 ? store : other).setIfAbsent('step:9', `w${i}`, {
+              ttlSeconds: 60,
+              alsoDelete: ['attempts:v'],
+            }),
+          ),
+        );
+        const wins = results.flatMap((won, i) => (won ? [i] : []));
+        expect(wins).toHaveLength(1);
+        expect(await other.getMany(['step:9', 'attempts:v'])).toEqual([`w${wins[0]}`, undefined]);
+      });
+
+      it('rejects a bad alsoDelete and changes nothing', async () => {
+        await store.set('keep', 'v');
+        await expectCode(store.setIfAbsent('x', 'v', { alsoDelete: ['keep', 'bad key'] }), 'ERR_STORE_INVALID_KEY');
+        await expectCode(store.setIfAbsent('x', 'v', { alsoDelete: ['x'] }), 'ERR_INVALID_OPTIONS');
+        await expectCode(
+          store.setIfAbsent('x', 'v', { alsoDelete: Array.from({ length: 17 }, (_, i) => `d${i}`) }),
+          'ERR_INVALID_OPTIONS',
+        );
+        expect(await store.getMany(['x', 'keep'])).toEqual([undefined, 'v']);
       });
 
       it('takes over an expired entry', async () => {
@@ -249,6 +324,7 @@ export function describeKeyValueStore(driver: KvDriver): void {
         expect(error.fault).toBe('client');
         expect(error.retryable).toBe(false);
         await expectCode(store.get(key as string), 'ERR_STORE_INVALID_KEY');
+        await expectCode(store.getMany([key as string]), 'ERR_STORE_INVALID_KEY');
         await expectCode(store.consume(key as string), 'ERR_STORE_INVALID_KEY');
         await expectCode(store.setIfAbsent(key as string, 'v'), 'ERR_STORE_INVALID_KEY');
         await expectCode(store.increment(key as string), 'ERR_STORE_INVALID_KEY');
@@ -282,6 +358,8 @@ export function describeKeyValueStore(driver: KvDriver): void {
       const s = await driver.open(clock);
       await s.close();
       await expectCode(s.get('a'), 'ERR_STORE_CLOSED');
+      await expectCode(s.getMany(['a']), 'ERR_STORE_CLOSED');
+      await expectCode(s.getMany([]), 'ERR_STORE_CLOSED');
       await expectCode(s.set('a', 'b'), 'ERR_STORE_CLOSED');
       await expectCode(s.consume('a'), 'ERR_STORE_CLOSED');
       await expectCode(s.increment('a'), 'ERR_STORE_CLOSED');

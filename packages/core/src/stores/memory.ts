@@ -1,8 +1,17 @@
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import type { CounterResult, IncrementOptions, KeyValueStore, ListOptions, SetOptions } from '../kv.js';
+import type {
+  CounterResult,
+  IncrementOptions,
+  KeyValueStore,
+  ListOptions,
+  SetIfAbsentOptions,
+  SetOptions,
+} from '../kv.js';
 import {
+  alsoDeleteKeys,
   assertValidKey,
+  assertValidKeys,
   assertValidPrefix,
   assertValidValue,
   incrementAmount,
@@ -83,6 +92,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
       const entry = live(key);
       return entry === undefined ? undefined : readValue(entry);
     },
+    async getMany(keys: readonly string[]) {
+      open();
+      assertValidKeys(keys);
+      const now = clock.now();
+      return keys.map((key) => {
+        const entry = live(key, now);
+        return entry === undefined ? undefined : readValue(entry);
+      });
+    },
     async set(key: string, value: string, opts?: SetOptions) {
       open();
       assertValidKey(key);
@@ -106,14 +124,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
       entries.delete(key);
       return readValue(entry);
     },
-    async setIfAbsent(key: string, value: string, opts?: SetOptions) {
+    async setIfAbsent(key: string, value: string, opts?: SetIfAbsentOptions) {
       open();
       assertValidKey(key);
       assertValidValue(value, maxValueBytes);
       const ttl = ttlToMs(opts?.ttlSeconds);
+      const alsoDelete = alsoDeleteKeys(key, opts);
       const now = clock.now();
       if (live(key, now) !== undefined) return false;
       entries.set(key, { value, counter: undefined, expiresAt: ttl === undefined ? undefined : now + ttl });
+      for (const k of alsoDelete) entries.delete(k);
       sweep();
       return true;
     },

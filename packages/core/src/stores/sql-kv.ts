@@ -3,9 +3,18 @@ import { sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { CoreError } from '../errors.js';
-import type { CounterResult, IncrementOptions, KeyValueStore, ListOptions, SetOptions } from '../kv.js';
+import type {
+  CounterResult,
+  IncrementOptions,
+  KeyValueStore,
+  ListOptions,
+  SetIfAbsentOptions,
+  SetOptions,
+} from '../kv.js';
 import {
+  alsoDeleteKeys,
   assertValidKey,
+  assertValidKeys,
   assertValidPrefix,
   assertValidValue,
   incrementAmount,
@@ -49,7 +58,9 @@ const num = (v: number | string | bigint | null): number | undefined => (v === n
  * The one implementation of {@link KeyValueStore} for SQLite and PostgreSQL.
  * Every method is a single SQL statement (`DELETE … RETURNING`,
  * `INSERT … ON CONFLICT … RETURNING`), so each is atomic under concurrency on
- * both databases without explicit transactions or locks.
+ * both databases without explicit transactions or locks. The one exception is
+ * `setIfAbsent` with `alsoDelete` on SQLite, which has no data-modifying CTEs:
+ * there it is one short transaction.
  *
  * @internal Use `sqliteStore()` or `postgresStore()`.
  */
@@ -129,6 +140,19 @@ export async function sqlKeyValueStore(
         return row === undefined ? undefined : readValue(row);
       });
     },
+    async getMany(keys: readonly string[]) {
+      assertValidKeys(keys);
+      return run('getMany', async () => {
+        if (keys.length === 0) return [];
+        // One statement: one snapshot of every key, on both databases.
+        const { rows } = await sql<Row & { key: string }>`SELECT key, value, counter, expires_at FROM ${t}
+          WHERE key IN (${sql.join([...new Set(keys)])}) AND (expires_at IS NULL OR expires_at > ${clock.now()})`.execute(
+          db,
+        );
+        const found = new Map(rows.map((row) => [row.key, readValue(row)]));
+        return keys.map((key) => found.get(key));
+      });
+    },
     async set(key: string, value: string, opts?: SetOptions) {
       assertValidKey(key);
       assertValidValue(value, maxValueBytes);
@@ -166,22 +190,40 @@ export async function sqlKeyValueStore(
         return row === undefined ? undefined : readValue(row);
       });
     },
-    async setIfAbsent(key: string, value: string, opts?: SetOptions) {
+    async setIfAbsent(key: string, value: string, opts?: SetIfAbsentOptions) {
       assertValidKey(key);
       assertValidValue(value, maxValueBytes);
       const ttl = ttlToMs(opts?.ttlSeconds);
+      const alsoDelete = alsoDeleteKeys(key, opts);
       return run('setIfAbsent', async () => {
         const now = clock.now();
         // Inserts, or takes over an expired row; a live row makes the
         // conditional update match nothing, so no row comes back.
-        const { rows } = await sql<{
+        const claim = sql<{
           key: string;
         }>`INSERT INTO ${t} (key, value, counter, expires_at) VALUES (${key}, ${value}, NULL, ${expiresAt(ttl, now)})
           ON CONFLICT (key) DO UPDATE SET value = excluded.value, counter = NULL, expires_at = excluded.expires_at
           WHERE ${t}.expires_at IS NOT NULL AND ${t}.expires_at <= ${now}
-          RETURNING key`.execute(db);
-        if (rows.length > 0) wrote();
-        return rows.length > 0;
+          RETURNING key`;
+        let won: boolean;
+        if (alsoDelete.length === 0) {
+          won = (await claim.execute(db)).rows.length > 0;
+        } else if (pg) {
+          // One statement: the DELETE runs only if the INSERT returned a row.
+          const { rows } = await sql<{ key: string }>`WITH won AS (${claim}),
+            gone AS (DELETE FROM ${t} WHERE key IN (${sql.join(alsoDelete)}) AND EXISTS (SELECT 1 FROM won))
+            SELECT key FROM won`.execute(db);
+          won = rows.length > 0;
+        } else {
+          // One transaction on SQLite's single writer: atomic for every process sharing the file.
+          won = await db.transaction().execute(async (trx) => {
+            if ((await claim.execute(trx)).rows.length === 0) return false;
+            await sql`DELETE FROM ${t} WHERE key IN (${sql.join(alsoDelete)})`.execute(trx);
+            return true;
+          });
+        }
+        if (won) wrote();
+        return won;
       });
     },
     async increment(key: string, opts?: IncrementOptions): Promise<CounterResult> {

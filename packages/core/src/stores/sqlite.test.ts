@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeKeyValueStore } from '../../test/kv-conformance.js';
 import { createManualClock } from '../clock.js';
@@ -20,7 +21,7 @@ describeKeyValueStore({
     files.set(store, filename);
     return store;
   },
-  // A second connection to the same file, as a second process would have.
+  // A second store on the same file (in one process it shares the connection).
   openPeer: async (clock, first) => sqliteStore({ filename: files.get(first) as string, clock }),
 });
 
@@ -62,4 +63,122 @@ describe('sqlite durability', () => {
     });
     expect(() => sqliteDatabase({ filename: join(dir, 'missing-dir', 'sub', 'x.db') })).toThrow(CoreError);
   });
+});
+
+describe('one connection per file per process', () => {
+  // Two connections in one thread deadlock: better-sqlite3 blocks the thread
+  // for busy_timeout while the other connection holds a write transaction,
+  // which can then never commit, and the waiting statement fails with SQLITE_BUSY.
+  it('opens two stores on one file concurrently (their migrations would collide)', async () => {
+    const filename = join(dir, 'concurrent-open.db');
+    const [a, b] = await Promise.all([sqliteStore({ filename }), sqliteStore({ filename, tableName: 'kv_other' })]);
+    await Promise.all([a.set('k', 'a'), b.set('k', 'b')]);
+    expect([await a.get('k'), await b.get('k')]).toEqual(['a', 'b']);
+    await a.close();
+    expect(await b.get('k')).toBe('b');
+    await b.close();
+  });
+
+  it("queues a write behind another handle's open transaction instead of blocking the thread", async () => {
+    const filename = join(dir, 'transaction.db');
+    const first = sqliteDatabase({ filename, busyTimeoutMs: 8000 });
+    const second = sqliteDatabase({ filename, busyTimeoutMs: 8000 });
+    const kv = await sqliteStore({ database: second });
+    const events: string[] = [];
+    const started = Date.now();
+    await Promise.all([
+      first.db.transaction().execute(async (trx) => {
+        await sql`CREATE TABLE t (x INTEGER)`.execute(trx);
+        await new Promise((r) => setTimeout(r, 50)); // the transaction spans an await
+        await sql`INSERT INTO t VALUES (1)`.execute(trx);
+        events.push('committed');
+      }),
+      (async () => {
+        await new Promise((r) => setTimeout(r, 10));
+        await kv.set('during', 'the transaction');
+        events.push('written');
+      })(),
+    ]);
+    // With a second connection the write would have held the thread for the 8 s busy timeout.
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(events).toEqual(['committed', 'written']);
+    expect(await kv.get('during')).toBe('the transaction');
+    await kv.close();
+    await first.close();
+    // The connection stays open until its last handle closes.
+    expect(
+      await second.run('count', (db) => sql<{ n: number }>`SELECT count(*) AS n FROM t`.execute(db)),
+    ).toMatchObject({ rows: [{ n: 1 }] });
+    await second.close();
+    await expect(second.run('after', async () => 1)).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });
+  });
+
+  it('refuses to share a connection opened with other settings', () => {
+    const filename = join(dir, 'settings.db');
+    const database = sqliteDatabase({ filename });
+    expect(() => sqliteDatabase({ filename, synchronous: 'full' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTIONS' }),
+    );
+    expect(() => sqliteDatabase({ filename, busyTimeoutMs: 10 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTIONS' }),
+    );
+    return database.close();
+  });
+
+  it('opens a file again after its last handle closed', async () => {
+    const filename = join(dir, 'reopen.db');
+    const a = await sqliteStore({ filename });
+    await a.set('k', 'v');
+    await a.close();
+    // Closed, so other settings are fine now.
+    const database = sqliteDatabase({ filename, synchronous: 'full' });
+    const b = await sqliteStore({ database });
+    expect(await b.get('k')).toBe('v');
+    await b.close();
+    await database.close();
+  });
+});
+
+describe('sqlite across processes', () => {
+  // In one process every store on a file shares one connection, so the
+  // two-instance conformance cases above run on one connection; these run
+  // on two, in two processes, as two instances of a server would.
+  it('keeps increment exact and setIfAbsent single-winner between two processes', async () => {
+    const { spawn } = await import('node:child_process');
+    const filename = join(dir, 'two-processes.db');
+    await (await sqliteStore({ filename })).close(); // create the table before the race
+    const script = `
+      import { sqliteStore } from './src/sqlite.ts';
+      const [filename, tag] = process.argv.slice(-2);
+      const store = await sqliteStore({ filename });
+      const wins = [];
+      await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+        await store.increment('hits', { ttlSeconds: 600 });
+        if (await store.setIfAbsent('step:' + (i % 50), tag, { ttlSeconds: 600, alsoDelete: ['reset:' + (i % 50)] })) wins.push(i % 50);
+      }));
+      await store.close();
+      process.stdout.write(JSON.stringify(wins));
+    `;
+    const run = (tag: string) =>
+      new Promise<number[]>((resolve, reject) => {
+        let out = '';
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', '--conditions=@provisioning/source', '--input-type=module', '-e', script, filename, tag],
+          { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+        });
+        child.on('close', (code) =>
+          code === 0 ? resolve(JSON.parse(out) as number[]) : reject(new Error(`exit ${code}`)),
+        );
+      });
+    const [a, b] = await Promise.all([run('a'), run('b')]);
+    const store = await sqliteStore({ filename });
+    expect(await store.get('hits')).toBe('400');
+    // Every one of the 50 steps was won exactly once, by one process or the other.
+    expect([...a, ...b].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    await store.close();
+  }, 60_000);
 });
