@@ -4,6 +4,7 @@ import { fakeProvider } from '../test/fake-provider.js';
 import { SecretsError } from './errors.js';
 import type { Lease, LeaseStore } from './lease.js';
 import { createLeaseManager, type LeaseEvent, type LeaseManager } from './manager.js';
+import type { SecretProvider } from './provider.js';
 import { memoryLeaseStore } from './stores/memory.js';
 
 describe('lease manager', () => {
@@ -224,5 +225,50 @@ describe('lease manager', () => {
     const [r1, r2] = await Promise.all([leases.sweep(), second.sweep()]);
     expect(r1.revoked.length + r2.revoked.length).toBe(10);
     expect(provider.calls.filter((c) => c.startsWith('revoke'))).toHaveLength(10);
+  });
+
+  describe('local providers (the secret exists only in this process until returned)', () => {
+    const localProvider = (): SecretProvider<{ scope: string }, string> & { made: string[] } => {
+      const made: string[] = [];
+      return {
+        name: 'local',
+        local: true,
+        made,
+        async create(req, ctx) {
+          // Nothing is persisted yet: the lease is written once, after this.
+          expect(await store.get(ctx.leaseId)).toBeUndefined();
+          made.push(ctx.leaseId);
+          return { secret: `local-secret-${ctx.leaseId}`, metadata: { scope: req.scope } };
+        },
+        async revoke() {},
+      };
+    };
+
+    it('persists the lease once, already active, after create', async () => {
+      const local = localProvider();
+      const m = createLeaseManager({ store, providers: [local], clock, onEvent: (e) => events.push(e) });
+      const { lease, secret } = await m.issue(local, { scope: 's' }, { owner: 'alice', ttlSeconds: 60 });
+      expect(secret).toBe(`local-secret-${lease.id}`);
+      expect(await store.get(lease.id)).toEqual(lease);
+      expect(lease).toMatchObject({ state: 'active', owner: 'alice', metadata: { scope: 's' }, renewable: false });
+      expect(events.map((e) => e.type)).toEqual(['lease.created']);
+      // Expiry and revocation work as for any lease.
+      clock.advance(60_000);
+      expect((await m.sweep()).revoked).toEqual([lease.id]);
+    });
+
+    it('drops the secret when the lease cannot be written: nothing is returned, nothing is stored', async () => {
+      const local = localProvider();
+      const failing: LeaseStore = {
+        ...store,
+        insert: async () => {
+          throw new SecretsError('disk full', { code: 'ERR_SECRETS_PROVIDER_FAILED', fault: 'server' });
+        },
+      };
+      const m = createLeaseManager({ store: failing, providers: [local], clock });
+      await expect(m.issue(local, { scope: 's' }, { owner: 'a', ttlSeconds: 60 })).rejects.toThrow('disk full');
+      expect(local.made).toHaveLength(1);
+      expect(await store.list()).toEqual([]);
+    });
   });
 });

@@ -375,6 +375,64 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     return { revoked, pending };
   };
 
+  const activeLease = <S>(lease: Lease, result: ProviderCreateResult<S>, version: number): Lease => {
+    const backendEnd = result?.expiresAt?.getTime();
+    const shorter = backendEnd !== undefined && backendEnd < lease.expiresAt.getTime();
+    return {
+      ...lease,
+      state: 'active',
+      metadata: validateMetadata(result?.metadata),
+      version,
+      // The backend ends the secret earlier: the lease follows, so it never outlives its secret.
+      ...(shorter
+        ? {
+            expiresAt: new Date(backendEnd),
+            ttlSeconds: Math.max(1, Math.floor((backendEnd - lease.createdAt.getTime()) / 1000)),
+          }
+        : {}),
+    };
+  };
+
+  /**
+   * A local provider's secret exists only in this process until it is
+   * returned, so the lease is written once, after `create`: a crash before
+   * the write leaves nothing behind, and a failed write drops the secret.
+   */
+  const issueLocal = async <R, S>(
+    provider: SecretProvider<R, S>,
+    request: R,
+    lease: Lease,
+  ): Promise<{ lease: Lease; secret: S }> => {
+    let active: Lease;
+    let result: ProviderCreateResult<S>;
+    try {
+      result = await callProvider(provider.name, 'create', timeoutMs, (signal) =>
+        provider.create(request, {
+          leaseId: lease.id,
+          owner: lease.owner,
+          ttlSeconds: lease.ttlSeconds,
+          expiresAt: lease.expiresAt,
+          signal,
+          clock,
+        }),
+      );
+      active = activeLease(lease, result, 1);
+    } catch (error) {
+      const code = isSdkError(error) ? error.code : 'ERR_SECRETS_PROVIDER_FAILED';
+      emit({ type: 'lease.create_failed', leaseId: lease.id, provider: provider.name, code, pendingRevocation: false });
+      throw error;
+    }
+    await store.insert(active);
+    emit({
+      type: 'lease.created',
+      leaseId: lease.id,
+      provider: provider.name,
+      owner: lease.owner,
+      expiresAt: active.expiresAt,
+    });
+    return { lease: active, secret: result.secret };
+  };
+
   return {
     clock,
     async issue<R, S>(provider: SecretProvider<R, S>, request: R, issueOptions: IssueOptions) {
@@ -414,6 +472,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
         lastErrorCode: undefined,
         version: 1,
       };
+      if (provider.local === true) return issueLocal(provider, request, lease);
       // Persist first: if the process dies while the provider works, the
       // sweeper still finds the lease at its expiry and revokes whatever exists.
       await store.insert(lease);
@@ -451,21 +510,7 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
       }
       let active: Lease;
       try {
-        const backendEnd = result?.expiresAt?.getTime();
-        const shorter = backendEnd !== undefined && backendEnd < lease.expiresAt.getTime();
-        active = {
-          ...lease,
-          state: 'active',
-          metadata: validateMetadata(result?.metadata),
-          version: 2,
-          // The backend ends the secret earlier: the lease follows, so it never outlives its secret.
-          ...(shorter
-            ? {
-                expiresAt: new Date(backendEnd),
-                ttlSeconds: Math.max(1, Math.floor((backendEnd - lease.createdAt.getTime()) / 1000)),
-              }
-            : {}),
-        };
+        active = activeLease(lease, result, 2);
         if (!(await store.update(active, 1))) {
           throw clientError('ERR_SECRETS_LEASE_NOT_FOUND', 'the lease was revoked while it was being created', {
             leaseId: lease.id,

@@ -3,7 +3,7 @@ import type { Lease } from './lease.js';
 
 /** What a provider is told when it creates a secret. */
 export interface ProviderCreateContext {
-  /** The lease the secret will belong to (already persisted, state `creating`). */
+  /** The lease the secret will belong to (already persisted, state `creating`, unless the provider is {@link SecretProvider.local}). */
   readonly leaseId: string;
   readonly owner: string;
   /** The TTL granted, in seconds. */
@@ -77,6 +77,15 @@ export interface ProviderRevokeContext {
 export interface SecretProvider<R = unknown, S = unknown> {
   /** Unique name: lowercase letters, digits, `-`, `_`, `.`; the prefix of its lease ids. */
   readonly name: string;
+  /**
+   * `true` when `create` makes the secret in this process and nowhere else
+   * (a key pair, a certificate): nothing exists outside until the caller
+   * receives it, so there is nothing a crash could leave unrevoked. The
+   * manager then persists the lease once, already active, after `create`
+   * (one write instead of two); if that write fails the secret is dropped,
+   * never returned. Default `false`: the lease is persisted before `create`.
+   */
+  readonly local?: boolean;
   create(request: R, context: ProviderCreateContext): Promise<ProviderCreateResult<S>>;
   // biome-ignore lint/suspicious/noConfusingVoidType: providers with nothing to report simply return
   renew?(lease: Lease, context: ProviderRenewContext): Promise<ProviderRenewResult | undefined | void>;

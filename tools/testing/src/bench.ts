@@ -43,6 +43,19 @@ export function taskFigure(task: Task): BenchFigure {
   return { name: task.name, opsPerSecond: 1000 / mean, p99Us: (p99 ?? Number.NaN) * 1000, samples: samples.length };
 }
 
+/**
+ * Prints each task's name on stderr as its warm-up and its run start, so a
+ * benchmark that hangs shows where (the figures only print at the end).
+ * Returns the bench.
+ */
+export function announceTasks<B extends Bench>(bench: B): B {
+  for (const task of bench.tasks) {
+    task.addEventListener('warmup', () => console.error(`  warming up: ${task.name}`));
+    task.addEventListener('start', () => console.error(`  running: ${task.name}`));
+  }
+  return bench;
+}
+
 /** `12,345` or `error: …` for a table cell. */
 export function formatOps(figure: BenchFigure): string {
   return figure.error === undefined

@@ -1,5 +1,5 @@
 export type { BenchFigure } from './bench.js';
-export { benchFigures, cpuMicrosPerCall, formatOps, machineLine, taskFigure } from './bench.js';
+export { announceTasks, benchFigures, cpuMicrosPerCall, formatOps, machineLine, taskFigure } from './bench.js';
 export { integrationServers } from './inject.js';
 export { createTestDatabase } from './postgres.js';
 export type { TestServer } from './servers.js';

@@ -1,31 +1,20 @@
-import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import type { Clock, RandomSource } from '@provisioning/core';
 import { systemClock, systemRandom } from '@provisioning/core';
-import sshpk from 'sshpk';
 import { clientError, SecretsError } from '../errors.js';
 import type { Ed25519Engine } from './ed25519.js';
 import { nodeEd25519 } from './ed25519.js';
+import { checkComment, parseEd25519PrivateKey, parseSshpkPublicKey, publicBlobOf, type SshKeyPair } from './keys.js';
+import type { CertificateOption } from './wire.js';
 import {
-  checkComment,
-  parseEd25519PrivateKey,
-  parseSshpkPublicKey,
-  type SshKeyPair,
-  sshpkKeyOf,
-  sshpkKeys,
-} from './keys.js';
-
-// sshpk's openssh-cert module signs through a callback (`signAsync`), which
-// lets us sign the to-be-signed blob with our own Ed25519 engine instead of
-// sshpk's tweetnacl (about 1k signatures/s). The module has no types.
-interface OpensshCertFormat {
-  signAsync(
-    cert: sshpk.Certificate,
-    signer: (blob: Buffer, done: (err: Error | null, signature?: sshpk.Signature) => void) => void,
-    done: (err?: Error) => void,
-  ): void;
-}
-const opensshCert = createRequire(import.meta.url)('sshpk/lib/formats/openssh-cert.js') as OpensshCertFormat;
+  certificateToBeSigned,
+  certificateType,
+  ed25519PublicBlob,
+  publicKeyLine,
+  SshWriter,
+  signedCertificate,
+  sshFingerprint,
+} from './wire.js';
 
 /** Kind of certificate: logs a user in, or proves a host's identity. */
 export type SshCertificateType = 'user' | 'host';
@@ -91,7 +80,7 @@ export interface SshCertificate {
 
 /** Options of {@link createSshCertificateAuthority}. */
 export interface SshCertificateAuthorityOptions {
-  /** The CA's Ed25519 private key: OpenSSH or PKCS#8 PEM text, or a generated {@link SshKeyPair}. RSA is refused (sshpk signs SHA-1). */
+  /** The CA's Ed25519 private key: OpenSSH or PKCS#8 PEM text, or a generated {@link SshKeyPair}. Other key types are refused. */
   readonly privateKey: string | SshKeyPair;
   /** Default: the system clock. */
   readonly clock?: Clock;
@@ -134,13 +123,8 @@ const PRINCIPAL = /^[\x21-\x2b\x2d-\x7e]{1,255}$/;
 const KEY_ID = /^[\x20-\x7e]{1,255}$/;
 const MAX_PRINCIPALS = 256;
 
-function sshString(value: string): Buffer {
-  const data = Buffer.from(value, 'utf8');
-  const out = Buffer.alloc(4 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  data.copy(out, 4);
-  return out;
-}
+const sshString = (value: string): Buffer => new SshWriter(4 + value.length).string(value).finish();
+const NO_DATA = new Uint8Array(0);
 
 function checkSourceAddress(value: string): void {
   const parts = value.split(',');
@@ -161,7 +145,9 @@ function checkSourceAddress(value: string): void {
 
 /**
  * Creates an SSH certificate authority that signs user and host certificates
- * with an Ed25519 CA key (sshpk builds the certificate, the Ed25519 engine signs).
+ * with an Ed25519 CA key. The certificate is written in OpenSSH's wire format
+ * (PROTOCOL.certkeys) and signed by the Ed25519 engine; subject keys may be
+ * Ed25519, ECDSA or RSA (at least 2,048 bits).
  *
  * Extensions and critical options are written sorted by name, as OpenSSH
  * requires; validity starts `backdateSeconds` in the past.
@@ -197,26 +183,25 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
   if (!Number.isSafeInteger(maxValidity) || maxValidity < 1) {
     throw clientError('ERR_SECRETS_INVALID_OPTIONS', 'maxValiditySeconds must be a positive integer');
   }
-  const { pub: caKey } = sshpkKeys(seed, publicKey, 'provisioning-ca');
+  const caBlob = ed25519PublicBlob(publicKey);
   const sign = engine.signer(seed);
   // The derived public key must match the one stored in the key file.
   if (!Buffer.from(engine.publicKey(seed)).equals(Buffer.from(publicKey))) {
     throw clientError('ERR_SECRETS_MALFORMED_KEY', 'the private key does not match its public key');
   }
-  const issuer = sshpk.identityForHost('provisioning-ca');
-  const caLine = caKey.toString('ssh');
 
   return {
-    publicKey: caLine,
-    fingerprint: caKey.fingerprint('sha256').toString(),
+    publicKey: publicKeyLine(caBlob, 'provisioning-ca'),
+    fingerprint: sshFingerprint(caBlob),
     issue(request: SshCertificateRequest): SshCertificate {
       const type = request?.type ?? 'user';
       if (type !== 'user' && type !== 'host') {
         throw clientError('ERR_SECRETS_INVALID_REQUEST', 'certificate type is user or host');
       }
       const given = request.publicKey;
-      const subjectKey =
-        sshpkKeyOf(given) ?? parseSshpkPublicKey(typeof given === 'string' ? given : (given as SshKeyPair)?.publicKey);
+      const subjectBlob =
+        publicBlobOf(given) ??
+        parseSshpkPublicKey(typeof given === 'string' ? given : (given as SshKeyPair)?.publicKey).toBuffer('rfc4253');
       const principals = request.principals;
       // An empty principal list means "any user" (or any host) to sshd: never issue one.
       if (!Array.isArray(principals) || principals.length === 0) {
@@ -246,7 +231,8 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
       if (typeof serial !== 'bigint' || serial < 0n || serial > 0xffffffffffffffffn) {
         throw clientError('ERR_SECRETS_INVALID_REQUEST', 'serial is an unsigned 64-bit integer');
       }
-      const exts: { critical: boolean; name: string; data: Buffer }[] = [];
+      const flags: CertificateOption[] = [];
+      const options: CertificateOption[] = [];
       const extensions = request.extensions ?? (type === 'user' ? ['permit-pty'] : []);
       const critical = request.criticalOptions ?? {};
       if (type === 'host' && (extensions.length > 0 || Object.keys(critical).length > 0)) {
@@ -256,7 +242,7 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
         if (!FLAGS.has(name))
           throw clientError('ERR_SECRETS_INVALID_REQUEST', 'unknown certificate extension', { name });
         // Flags carry empty data.
-        exts.push({ critical: false, name, data: Buffer.alloc(0) });
+        flags.push({ name, data: NO_DATA });
       }
       for (const [name, value] of Object.entries(critical)) {
         if (value === undefined || value === false) continue;
@@ -264,61 +250,52 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
           if (typeof value !== 'string' || value === '' || value.length > 4096 || /[\0\r\n]/.test(value)) {
             throw clientError('ERR_SECRETS_INVALID_REQUEST', 'force-command is one line of text');
           }
-          exts.push({ critical: true, name, data: sshString(value) });
+          options.push({ name, data: sshString(value) });
         } else if (name === 'source-address') {
           if (typeof value !== 'string') throw clientError('ERR_SECRETS_INVALID_REQUEST', 'source-address is a string');
           checkSourceAddress(value);
-          exts.push({ critical: true, name, data: sshString(value) });
+          options.push({ name, data: sshString(value) });
         } else if (name === 'verify-required' && value === true) {
-          exts.push({ critical: true, name, data: Buffer.alloc(0) });
+          options.push({ name, data: NO_DATA });
         } else {
           throw clientError('ERR_SECRETS_INVALID_REQUEST', 'unknown critical option', { name });
         }
       }
       // OpenSSH requires both lists in lexical order of their names.
-      exts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const byName = (a: CertificateOption, b: CertificateOption): number =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+      flags.sort(byName);
+      options.sort(byName);
 
       const now = clock.now();
       // Whole seconds: the certificate format counts seconds.
       const validAfter = new Date((Math.floor(now / 1000) - backdate) * 1000);
       const validBefore = new Date((Math.floor(now / 1000) + validity) * 1000);
-      const serialBuf = Buffer.alloc(8);
-      serialBuf.writeBigUInt64BE(serial);
-      let subjects: sshpk.Identity[];
+      const toBeSigned = certificateToBeSigned({
+        subjectBlob,
+        nonce: random.bytes(32),
+        serial,
+        type: type === 'user' ? 1 : 2,
+        keyId: request.keyId,
+        principals,
+        validAfter: BigInt(validAfter.getTime() / 1000),
+        validBefore: BigInt(validBefore.getTime() / 1000),
+        criticalOptions: options,
+        extensions: flags,
+        caBlob,
+      });
+      let blob: Buffer;
       try {
-        subjects = principals.map((p) => (type === 'user' ? sshpk.identityForUser(p) : sshpk.identityForHost(p)));
-      } catch {
-        throw clientError('ERR_SECRETS_INVALID_REQUEST', 'a principal is not a valid name');
-      }
-      const cert = new sshpk.Certificate({
-        subjects,
-        issuer,
-        subjectKey,
-        issuerKey: caKey,
-        signatures: {
-          openssh: { keyId: request.keyId, exts, nonce: Buffer.from(random.bytes(32)) },
-        },
-        serial: serialBuf,
-        validFrom: validAfter,
-        validUntil: validBefore,
-      } as never);
-      let failure: Error | undefined;
-      // Synchronous in practice: our signer calls back at once.
-      opensshCert.signAsync(
-        cert,
-        (blob, done) => done(null, sshpk.parseSignature(Buffer.from(sign(blob)), 'ed25519', 'raw')),
-        (err) => {
-          failure = err;
-        },
-      );
-      if (failure !== undefined) {
+        blob = signedCertificate(toBeSigned, sign(toBeSigned));
+      } catch (error) {
         throw new SecretsError('signing the certificate failed', {
           code: 'ERR_SECRETS_PROVIDER_FAILED',
           fault: 'server',
+          cause: error,
         });
       }
       return Object.freeze({
-        certificate: `${cert.toString('openssh')} ${checkComment(request.keyId)}`,
+        certificate: `${certificateType(subjectBlob)} ${blob.toString('base64')} ${checkComment(request.keyId)}`,
         type,
         principals: Object.freeze([...principals]),
         keyId: request.keyId,
@@ -328,7 +305,7 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
         keyFingerprint:
           typeof given === 'object' && typeof given?.fingerprint === 'string'
             ? given.fingerprint
-            : subjectKey.fingerprint('sha256').toString(),
+            : sshFingerprint(subjectBlob),
       });
     },
   };

@@ -38,6 +38,8 @@ export const nobleEd25519: Ed25519Engine = Object.freeze({
 
 // PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410): the fixed 16-byte prefix.
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+// SPKI DER of an Ed25519 key: a 12-byte prefix, then the 32 raw bytes.
+const SPKI_PREFIX_LENGTH = 12;
 
 function nodeKey(seed: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
@@ -50,21 +52,28 @@ function nodeKey(seed: Uint8Array): KeyObject {
 export const nodeEd25519: Ed25519Engine = Object.freeze({
   name: 'node',
   publicKey(seed: Uint8Array): Uint8Array {
-    // SPKI DER of an Ed25519 key is a 12-byte prefix then the 32 raw bytes.
-    return new Uint8Array(createPublicKey(nodeKey(seed)).export({ format: 'der', type: 'spki' }).subarray(12));
+    return new Uint8Array(
+      createPublicKey(nodeKey(seed)).export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX_LENGTH),
+    );
   },
   signer(seed: Uint8Array): (message: Uint8Array) => Uint8Array {
     const key = nodeKey(seed);
     return (message) => new Uint8Array(sign(null, message, key));
   },
   generate(): { seed: Uint8Array; publicKey: Uint8Array } {
-    // OpenSSL's own keygen with a JWK export: about 10x faster than importing
-    // a DER seed (OpenSSL 3's decoder dominates that path).
-    const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
-    return {
-      seed: new Uint8Array(Buffer.from(jwk.d as string, 'base64url')),
-      publicKey: new Uint8Array(Buffer.from(jwk.x as string, 'base64url')),
-    };
+    // OpenSSL's own keygen, about 10x faster than importing a DER seed
+    // (OpenSSL 3's decoder dominates that path). The keys come back DER-encoded
+    // by the keygen job itself: exporting the KeyObject afterwards (as a JWK)
+    // deadlocked Node 20 now and then, when a garbage collection during the
+    // export destroyed the finished keygen job, whose destructor waits for the
+    // key's mutex that the export holds (the process hangs at 0% CPU).
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519', {
+      privateKeyEncoding: { format: 'der', type: 'pkcs8' },
+      publicKeyEncoding: { format: 'der', type: 'spki' },
+    });
+    const seed = new Uint8Array(privateKey.subarray(PKCS8_PREFIX.length));
+    privateKey.fill(0);
+    return { seed, publicKey: new Uint8Array(publicKey.subarray(SPKI_PREFIX_LENGTH)) };
   },
 });
 

@@ -36,6 +36,64 @@ describe('ssh key pairs', () => {
     expect(Buffer.from(nobleEd25519.signer(seed)(message))).toEqual(Buffer.from(nodeEd25519.signer(seed)(message)));
   });
 
+  it("node:crypto's fast generate() returns a seed and its public key, as noble derives them", () => {
+    for (let i = 0; i < 20; i++) {
+      const { seed, publicKey } = nodeEd25519.generate?.() ?? { seed: new Uint8Array(), publicKey: new Uint8Array() };
+      expect(seed).toHaveLength(32);
+      expect(Buffer.from(publicKey)).toEqual(Buffer.from(nobleEd25519.publicKey(seed)));
+    }
+  });
+
+  // Exporting a freshly generated KeyObject (as a JWK) deadlocked Node 20 now
+  // and then: a GC during the export ran the keygen job's destructor, which
+  // waits for the key mutex the export holds. The main thread blocks for good,
+  // so only another process can notice: three children each generate 5,000
+  // pairs under GC pressure and report progress; one silent for 20 s is hung.
+  it('generates thousands of key pairs under GC pressure without hanging', async () => {
+    const { spawn } = await import('node:child_process');
+    const script = `
+      import { generateSshKeyPair } from './src/ssh/keys.ts';
+      let junk = [];
+      for (let i = 1; i <= 5000; i++) {
+        generateSshKeyPair({ comment: 'x' });
+        junk.push('x'.repeat(100) + i);
+        if (junk.length > 1000) junk = [];
+        if (i % 250 === 0) process.stdout.write('.');
+      }
+    `;
+    const run = () =>
+      new Promise<string>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [
+            '--max-semi-space-size=1',
+            '--import',
+            'tsx',
+            '--conditions=@provisioning/source',
+            '--input-type=module',
+            '-e',
+            script,
+          ],
+          { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        let watchdog: NodeJS.Timeout;
+        const arm = () => {
+          clearTimeout(watchdog);
+          watchdog = setTimeout(() => {
+            child.kill('SIGKILL');
+            resolve('hung');
+          }, 20_000);
+        };
+        arm();
+        child.stdout.on('data', arm);
+        child.on('close', (code) => {
+          clearTimeout(watchdog);
+          resolve(code === 0 ? 'finished' : `exit ${code}`);
+        });
+      });
+    expect(await Promise.all([run(), run(), run()])).toEqual(['finished', 'finished', 'finished']);
+  }, 180_000);
+
   it('private keys stay out of JSON, inspection and enumeration', () => {
     const pair = generateSshKeyPair();
     const body = pair.privateKey.split('\n')[1] as string;

@@ -1,9 +1,11 @@
 import { inspect } from 'node:util';
 import type { RandomSource } from '@provisioning/core';
+import { systemRandom } from '@provisioning/core';
 import sshpk from 'sshpk';
 import { clientError } from '../errors.js';
 import type { Ed25519Engine } from './ed25519.js';
 import { newSeed, nodeEd25519 } from './ed25519.js';
+import { ed25519PublicBlob, opensshPrivateKey, publicKeyLine, sshFingerprint } from './wire.js';
 
 /**
  * An Ed25519 SSH key pair. The private key lives only in memory: it is not
@@ -34,12 +36,12 @@ export interface GenerateSshKeyPairOptions {
 
 const COMMENT = /^[\x20-\x7e]{0,256}$/;
 
-/** @internal Where a generated pair keeps its parsed sshpk public key (saves re-parsing its line). */
-export const SSHPK_KEY: unique symbol = Symbol('sshpk-key');
+/** @internal Where a generated pair keeps its public key blob (saves re-parsing its line). */
+export const PUBLIC_BLOB: unique symbol = Symbol('ssh-public-blob');
 
-/** @internal The sshpk key of a generated pair, if it is one. */
-export function sshpkKeyOf(value: unknown): sshpk.Key | undefined {
-  return typeof value === 'object' && value !== null ? (value as { [SSHPK_KEY]?: sshpk.Key })[SSHPK_KEY] : undefined;
+/** @internal The public key blob of a generated pair, if it is one. */
+export function publicBlobOf(value: unknown): Buffer | undefined {
+  return typeof value === 'object' && value !== null ? (value as { [PUBLIC_BLOB]?: Buffer })[PUBLIC_BLOB] : undefined;
 }
 
 /** @internal Checks a key comment. */
@@ -50,36 +52,27 @@ export function checkComment(comment: string): string {
   return comment;
 }
 
-/** @internal The sshpk public and private key of an Ed25519 seed. */
-export function sshpkKeys(
+/** @internal Builds the {@link SshKeyPair} object with a hidden, lazily formatted private key. */
+export function keyPairObject(
   seed: Uint8Array,
   publicKey: Uint8Array,
   comment: string,
-): { pub: sshpk.Key; priv: sshpk.PrivateKey } {
-  const A = { name: 'A', data: Buffer.from(publicKey) };
-  const pub = new sshpk.Key({ type: 'ed25519', parts: [A] } as never);
-  const priv = new sshpk.PrivateKey({ type: 'ed25519', parts: [A, { name: 'k', data: Buffer.from(seed) }] } as never);
-  pub.comment = comment;
-  priv.comment = comment;
-  return { pub, priv };
-}
-
-/** @internal Builds the {@link SshKeyPair} object with a hidden, lazily formatted private key. */
-export function keyPairObject(seed: Uint8Array, publicKey: Uint8Array, comment: string): SshKeyPair {
-  const { pub, priv } = sshpkKeys(seed, publicKey, comment);
-  const line = pub.toString('ssh');
+  random: RandomSource = systemRandom,
+): SshKeyPair {
+  const blob = ed25519PublicBlob(publicKey);
   const pair = {
     type: 'ssh-ed25519' as const,
-    publicKey: line,
-    fingerprint: pub.fingerprint('sha256').toString(),
+    publicKey: publicKeyLine(blob, comment),
+    fingerprint: sshFingerprint(blob),
     comment,
   };
-  Object.defineProperty(pair, SSHPK_KEY, { enumerable: false, value: pub });
+  Object.defineProperty(pair, PUBLIC_BLOB, { enumerable: false, value: blob });
   let formatted: string | undefined;
   Object.defineProperty(pair, 'privateKey', {
     enumerable: false,
     get: () => {
-      formatted ??= priv.toString('openssh');
+      // The check integers are random, as ssh-keygen makes them (they only detect a wrong passphrase).
+      formatted ??= opensshPrivateKey(seed, publicKey, comment, Buffer.from(random.bytes(4)).readUInt32BE(0));
       return formatted;
     },
   });
@@ -110,7 +103,7 @@ export function generateSshKeyPair(options: GenerateSshKeyPairOptions = {}): Ssh
     return keyPairObject(seed, publicKey, comment);
   }
   const seed = newSeed(options.random);
-  return keyPairObject(seed, engine.publicKey(seed), comment);
+  return keyPairObject(seed, engine.publicKey(seed), comment, options.random);
 }
 
 /** What {@link parseSshPublicKey} returns. */
@@ -180,7 +173,7 @@ export function parseEd25519PrivateKey(text: string): { seed: Uint8Array; public
     throw clientError('ERR_SECRETS_MALFORMED_KEY', 'not an unencrypted private key');
   }
   if (key.type !== 'ed25519') {
-    // sshpk signs RSA certificates with SHA-1 (ssh-rsa), which OpenSSH 9.2 refuses.
+    // Certificates are signed with Ed25519 only (sshpk signed RSA ones with SHA-1, which OpenSSH 9.2 refuses).
     throw clientError('ERR_SECRETS_MALFORMED_KEY', 'only Ed25519 keys are accepted', { type: key.type });
   }
   // @types/sshpk names parts by algorithm; sshpk keys them by part name (A, k).

@@ -71,6 +71,8 @@ export function sshCertificateProvider(
   const { ca, engine, onRevoke } = options;
   return {
     name: options.name ?? 'ssh-cert',
+    // The key pair and the certificate are made in memory: nothing to clean up after a crash.
+    local: true,
     async create(request, ctx) {
       const keyPair =
         request?.publicKey === undefined
@@ -120,6 +122,8 @@ export function sshKeyPairProvider(
 ): SecretProvider<{ readonly comment?: string }, SshKeyPair> {
   return {
     name: options.name ?? 'ssh-key',
+    // The pair is made in memory and lives only in the caller's hands.
+    local: true,
     async create(request) {
       const pair = generateSshKeyPair({
         ...(request?.comment !== undefined ? { comment: request.comment } : {}),
