@@ -39,7 +39,8 @@ export function attemptLimits(input: Partial<AttemptLimits> | undefined): Attemp
  * (rather than counting failures afterwards) is what makes the cap hold
  * under concurrency: a burst of parallel guesses cannot all pass a
  * "fewer than 5 failures so far?" read before any of them is counted.
- * A success deletes the counter (the count resets); a failure leaves it.
+ * A success deletes the counter (the count resets; TOTP does it in the same
+ * atomic write as its replay marker); a failure leaves it.
  */
 export class AttemptLimiter {
   constructor(
@@ -51,7 +52,9 @@ export class AttemptLimiter {
 
   /** Reserves one attempt for `userId`; throws `ERR_MFA_TOO_MANY_ATTEMPTS` when over the limit. */
   async reserve(userId: string): Promise<void> {
-    const { value, expiresAt } = await this.kv.increment(this.key(userId), { ttlSeconds: this.limits.windowSeconds });
+    const { value, expiresAt } = await this.kv.increment(this.counterKey(userId), {
+      ttlSeconds: this.limits.windowSeconds,
+    });
     if (value > this.limits.maxFailures) {
       const retryAt = expiresAt ?? new Date(this.clock.now() + this.limits.windowSeconds * 1000);
       // Clamped to the window: a store on its own clock (Redis) may report an
@@ -71,10 +74,11 @@ export class AttemptLimiter {
 
   /** A verification succeeded: the count starts again from zero. */
   async reset(userId: string): Promise<void> {
-    await this.kv.delete(this.key(userId));
+    await this.kv.delete(this.counterKey(userId));
   }
 
-  private key(userId: string): string {
+  /** The store key of `userId`'s count, for a success that deletes it in the same operation as another write. */
+  counterKey(userId: string): string {
     return `${this.prefix}attempts:${userId}`;
   }
 }

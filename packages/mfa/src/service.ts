@@ -426,12 +426,17 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
   };
 
   /**
-   * Marks `step` of `deviceId` as used. setIfAbsent is the atomic decision:
-   * of two instances accepting the same code at the same moment, exactly one
-   * wins; the other sees a replay.
+   * Marks `step` of `deviceId` as used and, in the same atomic operation,
+   * resets the user's attempt count (one round trip). setIfAbsent is the
+   * decision: of two instances accepting the same code at the same moment,
+   * exactly one wins; the other sees a replay, and a replay resets nothing
+   * (or a stale code could buy an attacker fresh guesses).
    */
-  const claimStep = (deviceId: string, step: number): Promise<boolean> =>
-    kv.setIfAbsent(`${prefix}totp-used:${deviceId}:${step}`, '1', { ttlSeconds: replayTtlSeconds });
+  const claimStep = (userId: string, deviceId: string, step: number): Promise<boolean> =>
+    kv.setIfAbsent(`${prefix}totp-used:${deviceId}:${step}`, '1', {
+      ttlSeconds: replayTtlSeconds,
+      alsoDelete: [limiter.counterKey(userId)],
+    });
 
   const verifyTotpInternal = async (
     userId: string,
@@ -460,14 +465,15 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
       for (const { device, t, token, secret } of candidates) {
         const step = matchStep(secret, token, now, windowSteps, t);
         if (step === undefined) continue;
-        if (!(await claimStep(device.id, step))) {
+        if (!(await claimStep(userId, device.id, step))) {
           replayed = true;
           continue;
         }
+        // The claim reset the attempt count: the code was right and unused,
+        // even if a concurrent confirmation of the same device wins below.
         if (confirming && !(await store.confirmDevice(userId, device.id, new Date(now)))) {
           throw clientError('ERR_MFA_ALREADY_CONFIRMED', 'the device is already confirmed');
         }
-        await limiter.reset(userId);
         return { device, at: now };
       }
       // The attempt reserved above stays counted: this was a failure.

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { codeFor, enrollTotp, harness, rejectsWith } from '../test/helpers.js';
+import { generateTotp } from './totp.js';
+
+// With RFC 6238's SHA-1 seed, steps 59,061,240 and 59,061,241 (2026-02-25)
+// both show 963181: found by searching the steps after 2026-01-01.
+const RFC_SEED = new TextEncoder().encode('12345678901234567890');
+const SHARED_STEP = 59_061_240;
 
 describe('TOTP replay protection', () => {
   it('accepts a code once and refuses it again for the same device', async () => {
@@ -58,6 +64,32 @@ describe('TOTP replay protection', () => {
     await rejectsWith(h.mfa.verifyTotp('u1', ahead), 'ERR_MFA_CODE_REPLAYED');
     h.clock.advance(1);
     await rejectsWith(h.mfa.verifyTotp('u1', ahead), 'ERR_MFA_INVALID_CODE');
+  });
+
+  it("accepts a fresh code whose digits equal the previous step's used code, and refuses its replay", async () => {
+    expect(generateTotp({ secret: RFC_SEED, atMs: SHARED_STEP * 30_000 })).toBe('963181');
+    expect(generateTotp({ secret: RFC_SEED, atMs: (SHARED_STEP + 1) * 30_000 })).toBe('963181');
+    let seedGiven = false;
+    const random = {
+      bytes: (n: number): Uint8Array => {
+        if (!seedGiven && n === RFC_SEED.length) {
+          seedGiven = true;
+          return RFC_SEED.slice();
+        }
+        return crypto.getRandomValues(new Uint8Array(n));
+      },
+    };
+    const h = harness({ random });
+    h.clock.set((SHARED_STEP - 10) * 30_000);
+    const e = await h.mfa.beginTotpEnrollment('u1', { accountName: 'a' });
+    await h.mfa.confirmTotpEnrollment('u1', e.deviceId, codeFor(e.secret, h.clock));
+    h.clock.set(SHARED_STEP * 30_000 + 5_000);
+    await expect(h.mfa.verifyTotp('u1', '963181')).resolves.toMatchObject({ method: 'totp' });
+    // 30 s later the app shows the same digits for the new step: a fresh code
+    // (otplib's earliest-match search took it for the used step: a replay).
+    h.clock.advance(30_000);
+    await expect(h.mfa.verifyTotp('u1', '963181')).resolves.toMatchObject({ method: 'totp' });
+    await rejectsWith(h.mfa.verifyTotp('u1', '963181'), 'ERR_MFA_CODE_REPLAYED');
   });
 
   it('does not accept a code of a pending (unconfirmed) device', async () => {

@@ -1,4 +1,8 @@
+import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { base32 } from '@otplib/plugin-base32-scure';
+import { crypto as nodeCrypto } from '@otplib/plugin-crypto-node';
+import { generateSync } from '@otplib/totp';
 import { describe, expect, it } from 'vitest';
 import { codeFor, harness, START } from '../test/helpers.js';
 import { MfaError } from './errors.js';
@@ -58,6 +62,51 @@ describe('RFC 6238 Appendix B vectors', () => {
       expect(r.device.confirmed).toBe(true);
     });
   }
+});
+
+describe('our HOTP against otplib', () => {
+  // Codes are computed by our own RFC 4226 truncation (otplib's per-call
+  // overhead was several times the HMAC); otplib is the independent oracle.
+  it('agrees with otplib on 600 random secrets, times, algorithms, digits and periods', () => {
+    const algorithms: TotpAlgorithm[] = ['sha1', 'sha256', 'sha512'];
+    for (let i = 0; i < 600; i++) {
+      const secret = new Uint8Array(randomBytes(16 + randomInt(49)));
+      const p = {
+        algorithm: algorithms[i % 3] as TotpAlgorithm,
+        digits: 6 + (i % 3),
+        periodSeconds: [30, 60, 15][i % 3] as number,
+      };
+      // Up to year 10000: counters beyond 2^32 exercise the high word.
+      const atMs = randomInt(0, 2 ** 47);
+      const theirs = generateSync({
+        secret,
+        epoch: Math.floor(atMs / 1000),
+        algorithm: p.algorithm,
+        digits: p.digits,
+        period: p.periodSeconds,
+        crypto: nodeCrypto,
+        base32,
+      });
+      expect(generateTotp({ secret, atMs, ...p })).toBe(theirs);
+      expect(matchTotp({ secret, code: theirs, atMs, ...p, windowSteps: 0 })).toBe(
+        Math.floor(atMs / 1000 / p.periodSeconds),
+      );
+    }
+  });
+
+  it('prefers the current step, then the nearest, and finds nothing outside the window', () => {
+    const secret = new Uint8Array(randomBytes(20));
+    const at = Date.UTC(2026, 0, 1, 0, 0, 10);
+    const step = Math.floor(at / 30_000);
+    for (const offset of [-2, -1, 0, 1, 2]) {
+      const code = generateTotp({ secret, atMs: at + offset * 30_000 });
+      const found = matchTotp({ secret, code, atMs: at });
+      if (Math.abs(offset) <= 1) expect(found).toBe(step + offset);
+      // A code two steps away is outside ±1 (unless it collides with one inside: one in a million).
+      else if (found !== undefined) expect(generateTotp({ secret, atMs: found * 30_000 })).toBe(code);
+    }
+    expect(() => generateTotp({ secret: new Uint8Array(15), atMs: at })).toThrow(MfaError);
+  });
 });
 
 describe('TOTP secrets, URIs and QR codes', () => {
