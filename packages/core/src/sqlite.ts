@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { CoreError } from './errors.js';
-import type { SqlDatabase } from './stores/sql-database.js';
+import type { DirectExecution, SqlDatabase } from './stores/sql-database.js';
 import { wrapDatabase } from './stores/sql-database.js';
 import type { SqlKeyValueStore, SqlKeyValueStoreOptions } from './stores/sql-kv.js';
 import { sqlKeyValueStore } from './stores/sql-kv.js';
@@ -28,6 +28,7 @@ export interface SqliteDatabaseOptions {
 
 interface OpenFile {
   readonly db: Kysely<unknown>;
+  readonly direct: DirectExecution;
   readonly synchronous: 'normal' | 'full';
   readonly busyTimeoutMs: number;
   refs: number;
@@ -133,13 +134,25 @@ export function sqliteDatabase<DB = unknown>(options: SqliteDatabaseOptions): Sq
       details: { code: (error as { code?: string }).code },
     });
   }
+  const statements = cachingStatements(native);
   // Kysely's destroy() closes the handle it was given.
-  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: cachingStatements(native) }) });
-  const file: OpenFile = { db, synchronous, busyTimeoutMs, refs: 0 };
+  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: statements }) });
+  const direct: DirectExecution = {
+    // Kysely holds the connection across awaits only inside a transaction;
+    // outside one, a synchronous statement cannot interleave with anything.
+    available: () => native.open && !native.inTransaction,
+    run(sql, params) {
+      const statement = statements.prepare(sql);
+      if (statement.reader) return { rows: statement.all(params), numAffectedRows: undefined };
+      return { rows: [], numAffectedRows: BigInt(statement.run(params).changes) };
+    },
+    transaction: (fn) => native.transaction(fn)(),
+  };
+  const file: OpenFile = { db, direct, synchronous, busyTimeoutMs, refs: 0 };
   const id = native.memory ? undefined : fileId(options.filename);
   if (id === undefined) {
     file.refs = 1;
-    return wrapDatabase('sqlite', db as Kysely<DB>, () => db.destroy());
+    return wrapDatabase('sqlite', db as Kysely<DB>, () => db.destroy(), direct);
   }
   openFiles.set(id, file);
   return share(id, file) as SqlDatabase<DB>;
@@ -147,12 +160,17 @@ export function sqliteDatabase<DB = unknown>(options: SqliteDatabaseOptions): Sq
 
 function share(id: string, file: OpenFile): SqlDatabase {
   file.refs += 1;
-  return wrapDatabase('sqlite', file.db, async () => {
-    file.refs -= 1;
-    if (file.refs > 0) return;
-    openFiles.delete(id);
-    await file.db.destroy();
-  });
+  return wrapDatabase(
+    'sqlite',
+    file.db,
+    async () => {
+      file.refs -= 1;
+      if (file.refs > 0) return;
+      openFiles.delete(id);
+      await file.db.destroy();
+    },
+    file.direct,
+  );
 }
 
 /** Options of {@link sqliteStore}: a file to open, or a database to share. */

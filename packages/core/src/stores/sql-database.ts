@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { CoreError } from '../errors.js';
 import { mapSqlError } from './sql-errors.js';
 
@@ -40,14 +40,50 @@ export interface Migration {
   up(db: Kysely<any>, dialect: SqlDialectName): Promise<void>;
 }
 
+/**
+ * @internal Direct execution on a synchronous driver's connection (SQLite),
+ * bypassing Kysely's per-query machinery. Only while `available()`: no
+ * transaction is open on the connection, so a statement run now, to its end,
+ * cannot land inside someone else's transaction.
+ */
+export interface DirectExecution {
+  available(): boolean;
+  run(sql: string, params: readonly unknown[]): { rows: unknown[]; numAffectedRows: bigint | undefined };
+  /** Runs `fn` in one transaction, synchronously (BEGIN … COMMIT, ROLLBACK on a throw). */
+  transaction<T>(fn: () => T): T;
+}
+
+/** @internal Where a {@link SqlDatabase} keeps its {@link DirectExecution}. */
+export const DIRECT: unique symbol = Symbol('provisioning.sql.direct');
+
+/** @internal The database's direct execution, if it has one and it is usable right now. */
+export function directExecution(database: SqlDatabase): DirectExecution | undefined {
+  const direct = (database as { [DIRECT]?: DirectExecution })[DIRECT];
+  return direct?.available() ? direct : undefined;
+}
+
+/** @internal Runs compiled SQL directly when the driver allows it now, else through Kysely. */
+export async function executeCompiled<R>(
+  database: SqlDatabase,
+  db: Kysely<unknown>,
+  text: string,
+  params: readonly unknown[],
+): Promise<{ rows: R[]; numAffectedRows: bigint | undefined }> {
+  const direct = directExecution(database);
+  if (direct !== undefined) return direct.run(text, params) as { rows: R[]; numAffectedRows: bigint | undefined };
+  const result = await db.executeQuery<R>(CompiledQuery.raw(text, [...params]));
+  return { rows: result.rows, numAffectedRows: result.numAffectedRows };
+}
+
 /** @internal Builds a {@link SqlDatabase} around a Kysely instance. */
 export function wrapDatabase<DB>(
   dialect: SqlDialectName,
   db: Kysely<DB>,
   closeOwned: () => Promise<void>,
+  direct?: DirectExecution,
 ): SqlDatabase<DB> {
   let closed = false;
-  return {
+  const database: SqlDatabase<DB> = {
     dialect,
     db,
     async run<T>(operation: string, fn: (db: Kysely<DB>) => Promise<T>): Promise<T> {
@@ -69,6 +105,8 @@ export function wrapDatabase<DB>(
       await closeOwned();
     },
   };
+  if (direct !== undefined) Object.defineProperty(database, DIRECT, { value: direct });
+  return database;
 }
 
 const NAMESPACE = /^[a-z][a-z0-9_-]{0,62}$/;

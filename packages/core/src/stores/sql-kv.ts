@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { CoreError } from '../errors.js';
@@ -25,7 +25,9 @@ import {
   ttlToMs,
 } from '../kv.js';
 import type { SqlDatabase } from './sql-database.js';
-import { migrate } from './sql-database.js';
+import { directExecution, migrate } from './sql-database.js';
+import type { SqlStatement } from './sql-statement.js';
+import { sqlStatement } from './sql-statement.js';
 
 /** Options shared by the SQLite and PostgreSQL key/value drivers. */
 export interface SqlKeyValueStoreOptions {
@@ -60,7 +62,9 @@ const num = (v: number | string | bigint | null): number | undefined => (v === n
  * `INSERT … ON CONFLICT … RETURNING`), so each is atomic under concurrency on
  * both databases without explicit transactions or locks. The one exception is
  * `setIfAbsent` with `alsoDelete` on SQLite, which has no data-modifying CTEs:
- * there it is one short transaction.
+ * there it is one short transaction. Statements are compiled once
+ * ({@link sqlStatement}): Kysely's per-call compilation cost more than a
+ * SQLite statement.
  *
  * @internal Use `sqliteStore()` or `postgresStore()`.
  */
@@ -102,18 +106,109 @@ export async function sqlKeyValueStore(
   let closed = false;
   let writes = 0;
 
-  const run = <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
-    if (closed) return Promise.reject(storeClosedError(database.dialect));
+  const statement = <P extends object, R = Row>(
+    operation: string,
+    build: (p: P) => RawBuilder<unknown>,
+  ): SqlStatement<P, R> => sqlStatement<P, R>(database, operation, (p) => build(p).compile(db));
+  const live = (now: unknown) => sql`(expires_at IS NULL OR expires_at > ${now})`;
+  const insertIfAbsent = (p: { key: unknown; value: unknown; exp: unknown; now: unknown }) =>
+    // Inserts, or takes over an expired row; a live row makes the
+    // conditional update match nothing, so no row comes back.
+    sql`INSERT INTO ${t} (key, value, counter, expires_at) VALUES (${p.key}, ${p.value}, NULL, ${p.exp})
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, counter = NULL, expires_at = excluded.expires_at
+      WHERE ${t}.expires_at IS NOT NULL AND ${t}.expires_at <= ${p.now}
+      RETURNING key`;
+  const keyList = (p: Record<string, unknown>, n: number) => sql.join(Array.from({ length: n }, (_, i) => p[`k${i}`]));
+  const keyParams = (keys: readonly string[]): Record<string, string> =>
+    Object.fromEntries(keys.map((key, i) => [`k${i}`, key]));
+
+  const GET = statement(
+    'get',
+    (p: { key: unknown; now: unknown }) =>
+      sql`SELECT value, counter, expires_at FROM ${t} WHERE key = ${p.key} AND ${live(p.now)}`,
+  );
+  const SET = statement(
+    'set',
+    (p: { key: unknown; value: unknown; exp: unknown }) =>
+      sql`INSERT INTO ${t} (key, value, counter, expires_at) VALUES (${p.key}, ${p.value}, NULL, ${p.exp})
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, counter = NULL, expires_at = excluded.expires_at`,
+  );
+  const DELETE = statement(
+    'delete',
+    (p: { key: unknown }) => sql`DELETE FROM ${t} WHERE key = ${p.key} RETURNING value, counter, expires_at`,
+  );
+  // A single DELETE … RETURNING: the row lock (PostgreSQL) or the write
+  // lock (SQLite) lets exactly one concurrent statement see the row.
+  const CONSUME = statement(
+    'consume',
+    (p: { key: unknown; now: unknown }) =>
+      sql`DELETE FROM ${t} WHERE key = ${p.key} AND ${live(p.now)} RETURNING value, counter, expires_at`,
+  );
+  const SET_IF_ABSENT = statement('setIfAbsent', insertIfAbsent);
+  // One statement: create, restart an expired counter (new TTL), or add.
+  // A live plain value keeps its value and a NULL counter, which is
+  // reported as ERR_STORE_NOT_A_COUNTER with nothing changed.
+  const INCREMENT = statement('increment', (p: { key: unknown; by: unknown; exp: unknown; now: unknown }) => {
+    const expired = sql`${t}.expires_at IS NOT NULL AND ${t}.expires_at <= ${p.now}`;
+    return sql`INSERT INTO ${t} (key, value, counter, expires_at) VALUES (${p.key}, NULL, ${p.by}, ${p.exp})
+      ON CONFLICT (key) DO UPDATE SET
+        counter = CASE WHEN ${expired} THEN excluded.counter ELSE ${t}.counter + excluded.counter END,
+        value = CASE WHEN ${expired} THEN NULL ELSE ${t}.value END,
+        expires_at = CASE WHEN ${expired} THEN excluded.expires_at ELSE ${t}.expires_at END
+      RETURNING value, counter, expires_at`;
+  });
+  const PURGE = statement(
+    'purgeExpired',
+    (p: { now: unknown }) => sql`DELETE FROM ${t} WHERE expires_at IS NOT NULL AND expires_at <= ${p.now}`,
+  );
+  // Statements over n keys, compiled on first use for each n.
+  const byCount = <R>(build: (n: number) => SqlStatement<Record<string, unknown>, R>) => {
+    const made = new Map<number, SqlStatement<Record<string, unknown>, R>>();
+    return (n: number): SqlStatement<Record<string, unknown>, R> => {
+      let s = made.get(n);
+      if (s === undefined) {
+        s = build(n);
+        made.set(n, s);
+      }
+      return s;
+    };
+  };
+  // One statement: one snapshot of every key, on both databases.
+  const GET_MANY = byCount((n) =>
+    statement<Record<string, unknown>, Row & { key: string }>(
+      'getMany',
+      (p) => sql`SELECT key, value, counter, expires_at FROM ${t} WHERE key IN (${keyList(p, n)}) AND ${live(p.now)}`,
+    ),
+  );
+  const DELETE_KEYS = byCount((n) =>
+    statement<Record<string, unknown>, Row>(
+      'setIfAbsent',
+      (p) => sql`DELETE FROM ${t} WHERE key IN (${keyList(p, n)})`,
+    ),
+  );
+  // PostgreSQL, one statement: the DELETE runs only if the INSERT returned a row.
+  const SET_IF_ABSENT_ALSO_DELETE = byCount((n) =>
+    statement<Record<string, unknown>, { key: string }>(
+      'setIfAbsent',
+      (p) => sql`WITH won AS (${insertIfAbsent(p as { key: unknown; value: unknown; exp: unknown; now: unknown })}),
+        gone AS (DELETE FROM ${t} WHERE key IN (${keyList(p, n)}) AND EXISTS (SELECT 1 FROM won))
+        SELECT key FROM won`,
+    ),
+  );
+
+  const open = (): void => {
+    if (closed) throw storeClosedError(database.dialect);
+  };
+  const run = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
+    open();
     return database.run(operation, fn);
   };
 
-  const purgeExpired = (): Promise<number> =>
-    run('purgeExpired', async () => {
-      const result = await sql`DELETE FROM ${t} WHERE expires_at IS NOT NULL AND expires_at <= ${clock.now()}`.execute(
-        db,
-      );
-      return Number(result.numAffectedRows ?? 0n);
-    });
+  const purgeExpired = async (): Promise<number> => {
+    open();
+    const { numAffectedRows } = await PURGE.execute({ now: clock.now() });
+    return Number(numAffectedRows ?? 0n);
+  };
 
   const wrote = (): void => {
     writes += 1;
@@ -131,124 +226,75 @@ export async function sqlKeyValueStore(
     purgeExpired,
     async get(key: string) {
       assertValidKey(key);
-      return run('get', async () => {
-        const { rows } =
-          await sql<Row>`SELECT value, counter, expires_at FROM ${t} WHERE key = ${key} AND (expires_at IS NULL OR expires_at > ${clock.now()})`.execute(
-            db,
-          );
-        const row = rows[0];
-        return row === undefined ? undefined : readValue(row);
-      });
+      open();
+      const row = (await GET.execute({ key, now: clock.now() })).rows[0];
+      return row === undefined ? undefined : readValue(row);
     },
     async getMany(keys: readonly string[]) {
       assertValidKeys(keys);
-      return run('getMany', async () => {
-        if (keys.length === 0) return [];
-        // One statement: one snapshot of every key, on both databases.
-        const { rows } = await sql<Row & { key: string }>`SELECT key, value, counter, expires_at FROM ${t}
-          WHERE key IN (${sql.join([...new Set(keys)])}) AND (expires_at IS NULL OR expires_at > ${clock.now()})`.execute(
-          db,
-        );
-        const found = new Map(rows.map((row) => [row.key, readValue(row)]));
-        return keys.map((key) => found.get(key));
-      });
+      open();
+      if (keys.length === 0) return [];
+      const distinct = [...new Set(keys)];
+      const { rows } = await GET_MANY(distinct.length).execute({ ...keyParams(distinct), now: clock.now() });
+      const found = new Map(rows.map((row) => [row.key, readValue(row)]));
+      return keys.map((key) => found.get(key));
     },
     async set(key: string, value: string, opts?: SetOptions) {
       assertValidKey(key);
       assertValidValue(value, maxValueBytes);
       const ttl = ttlToMs(opts?.ttlSeconds);
-      return run('set', async () => {
-        await sql`INSERT INTO ${t} (key, value, counter, expires_at) VALUES (${key}, ${value}, NULL, ${expiresAt(ttl, clock.now())})
-          ON CONFLICT (key) DO UPDATE SET value = excluded.value, counter = NULL, expires_at = excluded.expires_at`.execute(
-          db,
-        );
-        wrote();
-      });
+      open();
+      await SET.execute({ key, value, exp: expiresAt(ttl, clock.now()) });
+      wrote();
     },
     async delete(key: string) {
       assertValidKey(key);
-      return run('delete', async () => {
-        const now = clock.now();
-        const { rows } =
-          await sql<Row>`DELETE FROM ${t} WHERE key = ${key} RETURNING value, counter, expires_at`.execute(db);
-        const row = rows[0];
-        if (row === undefined) return false;
-        const exp = num(row.expires_at);
-        return exp === undefined || exp > now;
-      });
+      open();
+      const now = clock.now();
+      const row = (await DELETE.execute({ key })).rows[0];
+      if (row === undefined) return false;
+      const exp = num(row.expires_at);
+      return exp === undefined || exp > now;
     },
     async consume(key: string) {
       assertValidKey(key);
-      return run('consume', async () => {
-        // A single DELETE … RETURNING: the row lock (PostgreSQL) or the write
-        // lock (SQLite) lets exactly one concurrent statement see the row.
-        const { rows } =
-          await sql<Row>`DELETE FROM ${t} WHERE key = ${key} AND (expires_at IS NULL OR expires_at > ${clock.now()}) RETURNING value, counter, expires_at`.execute(
-            db,
-          );
-        const row = rows[0];
-        return row === undefined ? undefined : readValue(row);
-      });
+      open();
+      const row = (await CONSUME.execute({ key, now: clock.now() })).rows[0];
+      return row === undefined ? undefined : readValue(row);
     },
     async setIfAbsent(key: string, value: string, opts?: SetIfAbsentOptions) {
       assertValidKey(key);
       assertValidValue(value, maxValueBytes);
       const ttl = ttlToMs(opts?.ttlSeconds);
       const alsoDelete = alsoDeleteKeys(key, opts);
-      return run('setIfAbsent', async () => {
-        const now = clock.now();
-        // Inserts, or takes over an expired row; a live row makes the
-        // conditional update match nothing, so no row comes back.
-        const claim = sql<{
-          key: string;
-        }>`INSERT INTO ${t} (key, value, counter, expires_at) VALUES (${key}, ${value}, NULL, ${expiresAt(ttl, now)})
-          ON CONFLICT (key) DO UPDATE SET value = excluded.value, counter = NULL, expires_at = excluded.expires_at
-          WHERE ${t}.expires_at IS NOT NULL AND ${t}.expires_at <= ${now}
-          RETURNING key`;
-        let won: boolean;
-        if (alsoDelete.length === 0) {
-          won = (await claim.execute(db)).rows.length > 0;
-        } else if (pg) {
-          // One statement: the DELETE runs only if the INSERT returned a row.
-          const { rows } = await sql<{ key: string }>`WITH won AS (${claim}),
-            gone AS (DELETE FROM ${t} WHERE key IN (${sql.join(alsoDelete)}) AND EXISTS (SELECT 1 FROM won))
-            SELECT key FROM won`.execute(db);
-          won = rows.length > 0;
-        } else {
-          // One transaction on SQLite's single writer: atomic for every process sharing the file.
-          won = await db.transaction().execute(async (trx) => {
-            if ((await claim.execute(trx)).rows.length === 0) return false;
-            await sql`DELETE FROM ${t} WHERE key IN (${sql.join(alsoDelete)})`.execute(trx);
-            return true;
-          });
-        }
-        if (won) wrote();
-        return won;
-      });
+      open();
+      const now = clock.now();
+      const claim = { key, value, exp: expiresAt(ttl, now), now };
+      let won: boolean;
+      if (alsoDelete.length === 0) {
+        won = (await SET_IF_ABSENT.execute(claim)).rows.length > 0;
+      } else if (pg) {
+        const statement = SET_IF_ABSENT_ALSO_DELETE(alsoDelete.length);
+        won = (await statement.execute({ ...claim, ...keyParams(alsoDelete) })).rows.length > 0;
+      } else {
+        // One transaction on SQLite's single writer: atomic for every process sharing the file.
+        won = await sqliteClaim(claim, alsoDelete);
+      }
+      if (won) wrote();
+      return won;
     },
     async increment(key: string, opts?: IncrementOptions): Promise<CounterResult> {
       assertValidKey(key);
       const by = incrementAmount(opts?.by);
       const ttl = ttlToMs(opts?.ttlSeconds);
-      return run('increment', async () => {
-        const now = clock.now();
-        // One statement: create, restart an expired counter (new TTL), or add.
-        // A live plain value keeps its value and a NULL counter, which is
-        // reported as ERR_STORE_NOT_A_COUNTER with nothing changed.
-        const { rows } =
-          await sql<Row>`INSERT INTO ${t} (key, value, counter, expires_at) VALUES (${key}, NULL, ${by}, ${expiresAt(ttl, now)})
-          ON CONFLICT (key) DO UPDATE SET
-            counter = CASE WHEN ${t}.expires_at IS NOT NULL AND ${t}.expires_at <= ${now} THEN excluded.counter ELSE ${t}.counter + excluded.counter END,
-            value = CASE WHEN ${t}.expires_at IS NOT NULL AND ${t}.expires_at <= ${now} THEN NULL ELSE ${t}.value END,
-            expires_at = CASE WHEN ${t}.expires_at IS NOT NULL AND ${t}.expires_at <= ${now} THEN excluded.expires_at ELSE ${t}.expires_at END
-          RETURNING value, counter, expires_at`.execute(db);
-        const row = rows[0];
-        const value = row === undefined ? undefined : num(row.counter);
-        if (row === undefined || value === undefined || row.value !== null) throw notACounterError();
-        wrote();
-        const exp = num(row.expires_at);
-        return { value, expiresAt: exp === undefined ? undefined : new Date(exp) };
-      });
+      open();
+      const now = clock.now();
+      const row = (await INCREMENT.execute({ key, by, exp: expiresAt(ttl, now), now })).rows[0];
+      const value = row === undefined ? undefined : num(row.counter);
+      if (row === undefined || value === undefined || row.value !== null) throw notACounterError();
+      wrote();
+      const exp = num(row.expires_at);
+      return { value, expiresAt: exp === undefined ? undefined : new Date(exp) };
     },
     async list(prefix: string, opts?: ListOptions) {
       assertValidPrefix(prefix);
@@ -260,7 +306,7 @@ export async function sqlKeyValueStore(
         const upper = prefix === '' ? sql`` : sql`AND key < ${`${prefix}\x7f`}`;
         const after = opts?.after === undefined ? sql`` : sql`AND key > ${opts.after}`;
         const { rows } = await sql<{ key: string }>`SELECT key FROM ${t} WHERE key >= ${prefix} ${upper} ${after}
-          AND (expires_at IS NULL OR expires_at > ${now}) ORDER BY key LIMIT ${limit}`.execute(db);
+          AND ${live(now)} ORDER BY key LIMIT ${limit}`.execute(db);
         return rows.map((r) => r.key);
       });
     },
@@ -270,4 +316,30 @@ export async function sqlKeyValueStore(
       if (ownsDatabase) await database.close();
     },
   };
+
+  async function sqliteClaim(
+    claim: { key: unknown; value: unknown; exp: unknown; now: unknown },
+    alsoDelete: string[],
+  ): Promise<boolean> {
+    const deleteKeys = DELETE_KEYS(alsoDelete.length);
+    const keys = deleteKeys.values(keyParams(alsoDelete));
+    const values = SET_IF_ABSENT.values(claim);
+    return database.run('setIfAbsent', async () => {
+      const direct = directExecution(database);
+      if (direct !== undefined) {
+        // Synchronous BEGIN … COMMIT: nothing else runs on the connection meanwhile.
+        return direct.transaction(() => {
+          if (direct.run(SET_IF_ABSENT.sql, values).rows.length === 0) return false;
+          direct.run(deleteKeys.sql, keys);
+          return true;
+        });
+      }
+      return db.transaction().execute(async (trx) => {
+        const inserted = await trx.executeQuery(CompiledQuery.raw(SET_IF_ABSENT.sql, values));
+        if (inserted.rows.length === 0) return false;
+        await trx.executeQuery(CompiledQuery.raw(deleteKeys.sql, keys));
+        return true;
+      });
+    });
+  }
 }

@@ -7,6 +7,7 @@ import { describeKeyValueStore } from '../../test/kv-conformance.js';
 import { createManualClock } from '../clock.js';
 import { CoreError } from '../errors.js';
 import { sqliteDatabase, sqliteStore } from '../sqlite.js';
+import { sqlStatement } from './sql-statement.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kv-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -113,6 +114,30 @@ describe('one connection per file per process', () => {
     await expect(second.run('after', async () => 1)).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });
   });
 
+  it("keeps a store write issued during another handle's transaction out of that transaction", async () => {
+    // Statements run directly on the connection only while no transaction is
+    // open; otherwise they would become part of it (and roll back with it).
+    const filename = join(dir, 'rollback.db');
+    const database = sqliteDatabase({ filename });
+    const kv = await sqliteStore({ filename });
+    await sql`CREATE TABLE t (x INTEGER)`.execute(database.db);
+    const rolledBack = database.db
+      .transaction()
+      .execute(async (trx) => {
+        await sql`INSERT INTO t VALUES (1)`.execute(trx);
+        await new Promise((r) => setTimeout(r, 30));
+        throw new Error('roll back');
+      })
+      .catch((e: Error) => e.message);
+    await new Promise((r) => setTimeout(r, 5)); // the transaction is open now
+    await Promise.all([kv.set('during', 'kept'), kv.setIfAbsent('claim', '1', { alsoDelete: ['during:x'] })]);
+    expect(await rolledBack).toBe('roll back');
+    expect(await kv.getMany(['during', 'claim'])).toEqual(['kept', '1']);
+    expect((await sql<{ n: number }>`SELECT count(*) AS n FROM t`.execute(database.db)).rows).toEqual([{ n: 0 }]);
+    await kv.close();
+    await database.close();
+  });
+
   it('refuses to share a connection opened with other settings', () => {
     const filename = join(dir, 'settings.db');
     const database = sqliteDatabase({ filename });
@@ -181,4 +206,31 @@ describe('sqlite across processes', () => {
     expect([...a, ...b].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     await store.close();
   }, 60_000);
+});
+
+describe('sqlStatement', () => {
+  it('compiles once and binds named parameters in the order the query uses them, repeats included', async () => {
+    const database = sqliteDatabase({ filename: ':memory:' });
+    await sql`CREATE TABLE p (a TEXT, b INTEGER)`.execute(database.db);
+    const insert = sqlStatement<{ a: string; b: number }>(database, 'insert', (p, db) =>
+      sql`INSERT INTO p (b, a) VALUES (${p.b}, ${p.a})`.compile(db),
+    );
+    const find = sqlStatement<{ a: string; min: number }, { a: string; b: number }>(database, 'find', (p, db) =>
+      sql`SELECT a, b FROM p WHERE (a = ${p.a} OR ${p.a} = '*') AND b >= ${p.min} ORDER BY b`.compile(db),
+    );
+    expect(insert.sql).toBe('INSERT INTO p (b, a) VALUES (?, ?)');
+    expect((await insert.execute({ a: 'x', b: 1 })).numAffectedRows).toBe(1n);
+    await insert.execute({ a: 'y', b: 2 });
+    expect(find.values({ a: 'x', min: 0 })).toEqual(['x', 'x', 0]);
+    expect((await find.execute({ a: '*', min: 2 })).rows).toEqual([{ a: 'y', b: 2 }]);
+    expect((await find.execute({ a: 'x', min: 0 })).rows).toEqual([{ a: 'x', b: 1 }]);
+    await database.close();
+    await expect(find.execute({ a: 'x', min: 0 })).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });
+  });
+
+  it('refuses a query with a parameter that is not a named stand-in', () => {
+    const database = sqliteDatabase({ filename: ':memory:' });
+    expect(() => sqlStatement(database, 'bad', (_p, db) => sql`SELECT ${42} AS n`.compile(db))).toThrow(TypeError);
+    return database.close();
+  });
 });
