@@ -21,7 +21,6 @@ import { verifyAuthenticationResponse } from '@simplewebauthn/server';
 import { verifySync } from 'otplib';
 import { Bench } from 'tinybench';
 import { localAesGcmEncrypter } from '../src/encrypter.js';
-import type { MfaService } from '../src/service.js';
 import { createMfaService } from '../src/service.js';
 import { sqlMfaStore } from '../src/sql.js';
 import { memoryMfaStore } from '../src/stores/memory.js';

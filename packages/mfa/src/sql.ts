@@ -8,7 +8,7 @@
  */
 import { CoreError } from '@provisioning/core';
 import type { SqlDatabase } from '@provisioning/core/sql';
-import { migrate } from '@provisioning/core/sql';
+import { migrate, sqlStatement } from '@provisioning/core/sql';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { MfaError } from './errors.js';
@@ -187,6 +187,36 @@ export async function sqlMfaStore(options: SqlMfaStoreOptions): Promise<MfaStore
     return database.run(operation, fn);
   };
 
+  // The two statements of every TOTP verification, compiled once (Kysely
+  // compiles a builder on every call, which cost more than the query here).
+  const kysely = database.db;
+  const listByUser = sqlStatement<{ userId: string }, DeviceRow>(
+    database as unknown as SqlDatabase,
+    'listDevices',
+    (p) =>
+      kysely
+        .selectFrom('mfa_devices')
+        .selectAll()
+        .where('user_id', '=', p.userId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .compile(),
+  );
+  const touch = sqlStatement<{ userId: string; deviceId: string; at: number }>(
+    database as unknown as SqlDatabase,
+    'touchDevice',
+    (p) =>
+      kysely
+        .updateTable('mfa_devices')
+        .set({ last_used_at: p.at })
+        .where('id', '=', p.deviceId)
+        .where('user_id', '=', p.userId)
+        .compile(),
+  );
+  const open = (): void => {
+    if (closed) throw new CoreError('the MFA store is closed', { code: 'ERR_STORE_CLOSED', fault: 'client' });
+  };
+
   const store: MfaStore = {
     id: database.dialect,
     async createDevice(device) {
@@ -216,16 +246,8 @@ export async function sqlMfaStore(options: SqlMfaStoreOptions): Promise<MfaStore
       return row && fromRow(row);
     },
     async listDevices(userId) {
-      const rows = await run('listDevices', (db) =>
-        db
-          .selectFrom('mfa_devices')
-          .selectAll()
-          .where('user_id', '=', userId)
-          .orderBy('created_at')
-          .orderBy('id')
-          .execute(),
-      );
-      return rows.map(fromRow);
+      open();
+      return (await listByUser.execute({ userId })).rows.map(fromRow);
     },
     async findCredential(credentialId) {
       const row = await run('findCredential', (db) =>
@@ -257,15 +279,9 @@ export async function sqlMfaStore(options: SqlMfaStoreOptions): Promise<MfaStore
       return Number(r.numUpdatedRows) > 0;
     },
     async touchDevice(userId, deviceId, at) {
-      const r = await run('touchDevice', (db) =>
-        db
-          .updateTable('mfa_devices')
-          .set({ last_used_at: at.getTime() })
-          .where('id', '=', deviceId)
-          .where('user_id', '=', userId)
-          .executeTakeFirst(),
-      );
-      return Number(r.numUpdatedRows) > 0;
+      open();
+      const { numAffectedRows } = await touch.execute({ userId, deviceId, at: at.getTime() });
+      return Number(numAffectedRows ?? 0n) > 0;
     },
     async updateCounter(userId, deviceId, update: CounterUpdate) {
       // One conditional UPDATE: the compare-and-set is atomic on both databases.
