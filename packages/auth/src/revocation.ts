@@ -43,9 +43,14 @@ export interface RevocationList {
   isSessionRevoked(sid: string): Promise<boolean>;
 }
 
+// What encodeURIComponent leaves alone, minus !'()*: UUIDs and most ids pass through untouched.
+const KEY_SAFE = /^[A-Za-z0-9_.~-]*$/;
+
 /** @internal Store keys: user ids and such are URI-encoded so any string fits the key alphabet. */
 export const enc = (part: string): string =>
-  encodeURIComponent(part).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  KEY_SAFE.test(part)
+    ? part
+    : encodeURIComponent(part).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** @internal Validates a store key prefix. */
 export function storePrefix(prefix: string | undefined): string {
@@ -73,7 +78,6 @@ export function createRevocationList(options: RevocationListOptions): Revocation
   const jtiKey = (jti: string): string => `${p}rj:${enc(jti)}`;
   const sidKey = (sid: string): string => `${p}rs:${enc(sid)}`;
   const subKey = (sub: string): string => `${p}ru:${enc(sub)}`;
-  const none = Promise.resolve(undefined);
 
   return {
     async revokeToken(jti, expiresAtMs) {
@@ -90,12 +94,16 @@ export function createRevocationList(options: RevocationListOptions): Revocation
       await store.set(subKey(sub), String(Math.max(current, beforeMs)), { ttlSeconds });
     },
     async isRevoked(subject) {
-      // The three reads run in parallel: one round trip of latency on a remote store.
-      const [byJti, bySid, bySub] = await Promise.all([
-        subject.jti === undefined ? none : store.get(jtiKey(subject.jti)),
-        subject.sid === undefined ? none : store.get(sidKey(subject.sid)),
-        subject.sub === undefined ? none : store.get(subKey(subject.sub)),
-      ]);
+      // One getMany: one round trip and one consistent read on a remote store.
+      const keys: string[] = [];
+      if (subject.jti !== undefined) keys.push(jtiKey(subject.jti));
+      if (subject.sid !== undefined) keys.push(sidKey(subject.sid));
+      if (subject.sub !== undefined) keys.push(subKey(subject.sub));
+      const values = await store.getMany(keys);
+      let i = 0;
+      const byJti = subject.jti === undefined ? undefined : values[i++];
+      const bySid = subject.sid === undefined ? undefined : values[i++];
+      const bySub = subject.sub === undefined ? undefined : values[i];
       if (byJti !== undefined) return 'token';
       if (bySid !== undefined) return 'session';
       if (bySub !== undefined) {
