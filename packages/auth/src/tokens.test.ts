@@ -1,6 +1,8 @@
 import { memoryStore } from '@provisioning/core';
 import { describe, expect, it } from 'vitest';
 import { AUDIENCE, expectAuthError, fixture, ISSUER } from '../test/helpers.js';
+import type { KeySet } from './keys.js';
+import { createKeySet } from './keys.js';
 import { createTokenService } from './tokens.js';
 
 describe('token service', () => {
@@ -166,15 +168,39 @@ describe('token service', () => {
     expect(await store.list('auth:r')).toEqual([]);
   });
 
+  it('admits a token to the cache on its second verification: from the third on, no signature check', async () => {
+    const keys = await createKeySet();
+    let signatureChecks = 0;
+    // The key is resolved only when jose checks a signature (a cache hit needs no key).
+    const counting: KeySet = Object.assign(Object.create(keys) as KeySet, {
+      verificationKey: (kid: string) => {
+        signatureChecks += 1;
+        return keys.verificationKey(kid);
+      },
+    });
+    const { tokens } = await fixture({ keys: counting });
+    const once = await tokens.issue({ subject: 'u' });
+    const reused = await tokens.issue({ subject: 'u' });
+    await tokens.verify(once.accessToken);
+    expect(signatureChecks).toBe(1);
+    for (let i = 0; i < 5; i++) await tokens.verify(reused.accessToken);
+    expect(signatureChecks).toBe(1 + 2);
+    await tokens.verify(once.accessToken); // its second use: checked, now admitted
+    await tokens.verify(once.accessToken);
+    expect(signatureChecks).toBe(1 + 2 + 1);
+  });
+
   it('the verified-token cache never outlives exp and never skips the revocation check', async () => {
     const { tokens, clock } = await fixture({ clockSkewSeconds: 0 });
     const a = await tokens.issue({ subject: 'u' });
     await tokens.verify(a.accessToken);
+    await tokens.verify(a.accessToken); // admitted to the cache
     await tokens.verify(a.accessToken); // served from the cache
     await tokens.revokeToken(await tokens.verify(a.accessToken));
     await expectAuthError(tokens.verify(a.accessToken), 'ERR_AUTH_TOKEN_REVOKED');
     const b = await tokens.issue({ subject: 'u' });
     await tokens.verify(b.accessToken);
+    await tokens.verify(b.accessToken); // cached
     clock.advance(900_000);
     await expectAuthError(tokens.verify(b.accessToken), 'ERR_AUTH_TOKEN_EXPIRED');
   });
