@@ -47,7 +47,8 @@ describe('the API contract', () => {
     });
     expect(KMS_ROUTES.generateKey.path).toBe('/api/v1/kms/generate-key');
     expect(EXTENSION_REGISTRY_ROUTES.getExtension.path).toBe('/api/v1/extensions/{type}/{name}');
-    expect(EXTENSION_REGISTRY_ROUTES.listExtensions.auth).toBe(false);
+    expect(EXTENSION_REGISTRY_ROUTES.listExtensions.auth).toBe('optional');
+    expect(EXTENSION_REGISTRY_ROUTES.health.auth).toBe(false);
   });
 
   it('has the control center’s designed routes: public bootstrap and MFA login, never retried; 201 for creations', () => {

@@ -56,8 +56,12 @@ export interface Route {
   readonly summary: string;
   /** `known` when PLATFORM-API.md documents it; `designed` when we designed it in the same style. */
   readonly origin: 'known' | 'designed';
-  /** Whether it needs `Authorization` (or an API key). */
-  readonly auth: boolean;
+  /**
+   * Whether it needs `Authorization` (or an API key). `'optional'`: the
+   * platform accepts anonymous calls, a deployment may demand credentials;
+   * the client sends them when it has them and nothing otherwise.
+   */
+  readonly auth: boolean | 'optional';
   /**
    * Whether a retry may repeat it safely. GET/HEAD/PUT/DELETE are; a POST is
    * only when the server deduplicates it (e.g. login, encrypt: no side effect
@@ -81,7 +85,7 @@ export interface Route {
 /** The per-service defaults of {@link routeBuilder}. */
 export interface RouteDefaults {
   readonly origin: Route['origin'];
-  readonly auth: boolean;
+  readonly auth: Route['auth'];
   readonly envelope: boolean;
   /** Default: every method but POST is idempotent. */
   readonly idempotent?: boolean;

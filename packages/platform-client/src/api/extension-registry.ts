@@ -61,8 +61,10 @@ export type ExtensionRegistryRouteId = 'listExtensions' | 'getExtension' | 'list
 
 const r = routeBuilder<ExtensionRegistryRouteId>('extensionRegistry', {
   origin: 'known',
-  // Reads need no auth: the server holds the Gitea/OCI credentials.
-  auth: false,
+  // The platform's reads need no auth (the server holds the Gitea/OCI
+  // credentials); our reference server asks for an API key or a token by
+  // default. The client sends its credentials when it has them.
+  auth: 'optional',
   envelope: true,
 });
 
@@ -95,5 +97,5 @@ export const EXTENSION_REGISTRY_ROUTES: Readonly<Record<ExtensionRegistryRouteId
       origin: 'designed',
     },
   ),
-  health: r('health', 'GET', '/api/v1/health', 'Liveness', HealthStatusSchema),
+  health: r('health', 'GET', '/api/v1/health', 'Liveness', HealthStatusSchema, { auth: false }),
 });
