@@ -315,4 +315,24 @@ describe('security chain: options', () => {
       request_id: res.headers.get('x-request-id'),
     });
   });
+
+  it('hands the authenticated principal to the resource resolver', async () => {
+    const h = harness();
+    const seen: string[] = [];
+    const res = await h.chain.handle(
+      get('/requests/new', bearer(TOKENS.viewer)),
+      {
+        action: 'read',
+        resource: (_r, _p, principal) => {
+          seen.push(principal.id);
+          return { type: 'Provisioning::BreakGlassSession', id: 'new', attributes: { requester: principal.id } };
+        },
+      },
+      { clientAddress: '198.51.100.7' },
+      ok,
+    );
+    expect(res.status).toBe(200);
+    expect(seen).toEqual(['u-viewer']);
+    expect(h.authorizations.at(-1)?.resource.attributes).toEqual({ requester: 'u-viewer' });
+  });
 });

@@ -394,7 +394,7 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
         resource =
           route.resource === undefined
             ? { type: 'Provisioning::Api', id: new URL(request.url, 'http://local').pathname }
-            : await route.resource(request, info.params ?? {});
+            : await route.resource(request, info.params ?? {}, principal);
       } catch {
         return refuse(ctx, 'ERR_MW_BAD_REQUEST', 'authz.error', {}, 'resource not resolvable');
       }
