@@ -3,6 +3,7 @@ import { ok, ROLES } from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
 import type { Platform } from '../kit/platform.js';
+import { PLATFORM_RESOURCE } from '../kit/resources.js';
 import type { createAuditor, Guards } from './guards.js';
 import { actorOf, type CcEnv, noBody, param, principalOf } from './http.js';
 import { CreateApiTokenRequestSchema, CreateUserRequestSchema, UpdateRolesRequestSchema } from './schemas.js';
@@ -80,7 +81,8 @@ export function userRoutes(
   audit: ReturnType<typeof createAuditor>,
 ): void {
   const admin = () =>
-    guards.platform({ action: 'admin', resource: (_r, p) => ({ type: 'Provisioning::User', id: p.id ?? 'users' }) });
+    // User administration is platform administration: `admin` on the platform environment (Admins).
+    guards.platform({ action: 'admin', resource: () => PLATFORM_RESOURCE });
   const findUser = async (id: string): Promise<User> => {
     const user = await platform.users.findById(id);
     if (user === undefined) throw new RequestError(404, 'USER_NOT_FOUND', 'No such user.');
