@@ -82,6 +82,14 @@ export const UpdateRolesRequestSchema: Schema<UpdateRolesRequest> = s.object({
   roles: s.array(s.string(), { maxItems: 16 }),
 });
 
+/** `PUT /users/{id}/teams` (designed). */
+export interface UpdateTeamsRequest {
+  readonly teams: readonly string[];
+}
+export const UpdateTeamsRequestSchema: Schema<UpdateTeamsRequest> = s.object({
+  teams: s.array(s.string({ pattern: /^[a-z0-9][a-z0-9_-]{0,63}$/ }), { maxItems: 16 }),
+});
+
 /** `POST /api-tokens`. */
 export interface CreateApiTokenRequest {
   readonly name: string;

@@ -6,7 +6,12 @@ import type { Platform } from '../kit/platform.js';
 import { PLATFORM_RESOURCE } from '../kit/resources.js';
 import type { createAuditor, Guards } from './guards.js';
 import { actorOf, type CcEnv, noBody, param, principalOf } from './http.js';
-import { CreateApiTokenRequestSchema, CreateUserRequestSchema, UpdateRolesRequestSchema } from './schemas.js';
+import {
+  CreateApiTokenRequestSchema,
+  CreateUserRequestSchema,
+  UpdateRolesRequestSchema,
+  UpdateTeamsRequestSchema,
+} from './schemas.js';
 
 /** Shortest accepted password for users created here (NIST SP 800-63B asks for 8; we ask for 12). */
 export const MIN_PASSWORD_LENGTH = 12;
@@ -29,6 +34,8 @@ export interface AdminUser {
   readonly username: string;
   readonly email: string;
   readonly roles: readonly string[];
+  /** Cedar `Team` parents; break-glass approvals count them. */
+  readonly teams: readonly string[];
   readonly disabled: boolean;
   readonly mfa_enabled: boolean;
   readonly created_at: string;
@@ -42,6 +49,7 @@ export async function adminUser(platform: Platform, user: User): Promise<AdminUs
     username: user.username,
     email: user.email ?? '',
     roles: [...user.roles],
+    teams: [...user.teams],
     disabled: user.disabled,
     mfa_enabled: await platform.mfa.isEnrolled(user.id),
     created_at: user.createdAt.toISOString(),
@@ -138,6 +146,24 @@ export function userRoutes(
       actor: actorOf(c),
       resource: { type: 'user', id },
       metadata: { roles_before: [...before.roles], roles },
+    });
+    return c.json(ok(await adminUser(platform, user)));
+  });
+
+  // Teams are Cedar `Team` parents (platform-admin, sre, developers, audit,
+  // security …) and what break-glass counts: two approvers from two teams.
+  app.put('/users/:id/teams', admin(), async (c) => {
+    const id = param(c, 'id');
+    const body = await readBody(c, UpdateTeamsRequestSchema);
+    const before = await findUser(id);
+    const teams = [...new Set(body.teams)];
+    const user = await platform.users.update(id, { teams });
+    await audit({
+      action: 'admin.user.updated',
+      outcome: 'success',
+      actor: actorOf(c),
+      resource: { type: 'user', id },
+      metadata: { teams_before: [...before.teams], teams },
     });
     return c.json(ok(await adminUser(platform, user)));
   });

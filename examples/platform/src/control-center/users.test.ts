@@ -78,6 +78,24 @@ describe('control center: users and roles', () => {
   });
 });
 
+describe('control center: teams', () => {
+  it("lets an admin set a user's teams (Cedar Team parents, break-glass approvals), audited", async () => {
+    const { call, admin, addUser, login, platform } = await setup();
+    const id = await addUser('sam', PASSWORD, ['Operator']);
+    const set = await call('PUT', `/users/${id}/teams`, { token: admin, body: { teams: ['sre', 'sre', 'on-call'] } });
+    expect(set.status).toBe(200);
+    expect(set.json.data.teams).toEqual(['sre', 'on-call']);
+    expect((await platform.users.findById(id))?.teams).toEqual(['sre', 'on-call']);
+    expect((await call('PUT', `/users/${id}/teams`, { token: admin, body: { teams: ['Not A Team'] } })).status).toBe(
+      400,
+    );
+    const sam = (await login('sam', PASSWORD)).json.data.access_token as string;
+    expect((await call('PUT', `/users/${id}/teams`, { token: sam, body: { teams: [] } })).status).toBe(403);
+    const events = await actions(platform, 'admin.user.updated');
+    expect(events.map((e) => e.metadata)).toEqual([{ teams_before: [], teams: ['sre', 'on-call'] }]);
+  });
+});
+
 describe('control center: API tokens', () => {
   it('creates a token shown once, lists it without the secret, and revokes it', async () => {
     const { call, admin, platform, login, addUser } = await setup();
