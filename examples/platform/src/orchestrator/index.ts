@@ -12,6 +12,7 @@ import { peekJson, RequestError, readBody, stringField } from '../kit/body.js';
 import { pageQuery } from '../kit/query.js';
 import { ANY, resource } from '../kit/resources.js';
 import type { ServiceModule } from '../kit/service.js';
+import { auditRoutes } from '../security/audit.js';
 import { breakGlassRoutes } from '../security/break-glass.js';
 import { type EngineEvent, type TaskStatus, WorkflowEngine } from './engine.js';
 import { processExecutor } from './executor.js';
@@ -145,6 +146,7 @@ export const orchestratorService: ServiceModule = {
     // The platform's security endpoints (shared route modules; the control
     // center mounts break-glass and audit too, same-origin for its UI).
     app.route('/', breakGlassRoutes(platform) as unknown as Hono);
+    app.route('/', auditRoutes(platform) as unknown as Hono);
 
     return {
       app,
