@@ -371,6 +371,9 @@ export async function sqlAuditStore(
               for (let j = i; j < end; j++) v = rowValues(records[j] as ChainedRecord, values, v);
               const result = await trx.executeQuery(CompiledQuery.raw(sqliteInsert(end - i), values));
               inserted += result.numAffectedRows ?? 0n;
+              // better-sqlite3 runs on this thread: let requests run between chunks, so a large
+              // group commit stalls the event loop for one chunk at a time, not for the whole batch.
+              if (end < records.length) await new Promise((resolve) => setImmediate(resolve));
             }
           }
           if (inserted !== BigInt(records.length)) {
