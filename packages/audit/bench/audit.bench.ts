@@ -53,6 +53,7 @@ interface Row {
   cpuMicros: number;
   /** CPU time of the database server's processes, µs (PostgreSQL only). */
   serverCpuMicros: number;
+  batches: number;
   latencies: number[];
 }
 const rows: Row[] = [];
@@ -64,6 +65,8 @@ interface Subject {
   finish(): Promise<void>;
   /** Releases resources (not timed: a final fsync is not part of the rate). */
   dispose?(): Promise<void>;
+  /** Group commits so far (an audit log). */
+  batches?(): number;
   /** CPU time the subject's server has used so far, µs (an out-of-process database). */
   serverCpuMicros?(): Promise<number>;
 }
@@ -73,7 +76,7 @@ const ONLY = process.env.BENCH_ONLY;
 function add(bench: Bench, name: string, open: () => Promise<Subject>): void {
   if (ONLY !== undefined && !name.includes(ONLY)) return;
   let subject: Subject;
-  const row: Row = { name, events: 0, seconds: 0, cpuMicros: 0, serverCpuMicros: 0, latencies: [] };
+  const row: Row = { name, events: 0, seconds: 0, cpuMicros: 0, serverCpuMicros: 0, batches: 0, latencies: [] };
   let start = 0n;
   let cpuStart: NodeJS.CpuUsage | undefined;
   let serverStart = 0;
@@ -103,6 +106,7 @@ function add(bench: Bench, name: string, open: () => Promise<Subject>): void {
       },
       afterAll: async () => {
         await subject.finish();
+        row.batches += subject.batches?.() ?? 0;
         row.seconds += Number(process.hrtime.bigint() - start) / 1e9;
         const cpu = process.cpuUsage(cpuStart);
         row.cpuMicros += cpu.user + cpu.system;
@@ -160,6 +164,7 @@ add(bench, 'pino to a file (peer)', async () => {
 
 const logBench = (log: AuditLog): Subject => ({
   call: (n: number) => log.record(input(n)),
+  batches: () => log.stats().batches,
   finish: () => log.flush(),
   dispose: () => log.close(),
 });
@@ -231,6 +236,7 @@ add(bench, 'audit JSONL durable (64 in flight)', async () => {
     async finish() {
       await Promise.all(inflight);
     },
+    batches: () => log.stats().batches,
     dispose: () => log.close(),
   };
 });
@@ -258,11 +264,13 @@ console.table(
     'events/s': Math.round(rate(r)).toLocaleString('en-US'),
     'events/CPU-s': Math.round(cpuRate(r)).toLocaleString('en-US'),
     'CPU µs/event': ((r.cpuMicros + r.serverCpuMicros) / r.events).toFixed(2),
+    '…of it server': r.serverCpuMicros > 0 ? (r.serverCpuMicros / r.events).toFixed(2) : '-',
     'p50 µs': p(r.latencies, 0.5).toFixed(1),
     'p99 µs': p(r.latencies, 0.99).toFixed(1),
     'vs pino (CPU)': pinoRow ? (cpuRate(r) / cpuRate(pinoRow)).toFixed(2) : '-',
     'vs pino (wall)': pinoRow ? (rate(r) / rate(pinoRow)).toFixed(2) : '-',
     'vs raw (CPU)': rawRow ? (cpuRate(r) / cpuRate(rawRow)).toFixed(3) : '-',
+    'events/batch': r.batches > 0 ? Math.round(r.events / r.batches) : '-',
     events: r.events,
   })),
 );
