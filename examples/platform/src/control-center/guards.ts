@@ -61,15 +61,28 @@ export function createGuards(platform: Platform): Guards {
         resource: () => ({ type: 'Provisioning::User', id: 'self' }),
         ...(options.sensitive === true ? { sensitive: true } : {}),
       }) as MiddlewareHandler<CcEnv>;
-      // The platform's per-IP limit, then the self-service chain.
+      // The platform's per-IP limit, then the self-service chain. A refusal
+      // is a Response, but not always of the global class: under
+      // @hono/node-server `Response` is its own lighter class while the chain's
+      // `Response.json()` builds an undici one, so `instanceof` missed it and
+      // the request fell through to a 500. Recognise it by its shape.
       return async (c, next) =>
         open(c, async () => {
-          const refusal = await guard(c, next);
-          if (refusal instanceof Response) c.res = refusal;
+          const refusal: unknown = await guard(c, next);
+          if (isResponse(refusal)) c.res = refusal;
         });
     },
     platform: (route) => security(platform.chain, route) as MiddlewareHandler<CcEnv>,
   };
+}
+
+function isResponse(value: unknown): value is Response {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Response).status === 'number' &&
+    (value as Response).headers !== undefined
+  );
 }
 
 /** Records an audit event; a failure is logged (by code only) and never fails the request. */
