@@ -187,12 +187,19 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    // Drain HTTP first, then background work, then flush the audit log and close stores.
-    await Promise.allSettled(running.map(({ server }) => server.close(10_000)));
-    await Promise.allSettled(running.map(({ instance }) => instance.close?.()));
-    await platform.close();
-    console.log('Stopped.');
-    process.exit(0);
+    try {
+      // Drain HTTP first (10 s), then background work (tasks, the lease sweeper),
+      // then the platform: break-glass monitor, policy watcher, the audit log
+      // (flushed, a last checkpoint signed) and the stores.
+      await Promise.allSettled(running.map(({ server }) => server.close(10_000)));
+      await Promise.allSettled(running.map(({ instance }) => instance.close?.()));
+      await platform.close();
+      console.log('Stopped.');
+      process.exit(0);
+    } catch (error) {
+      console.error('Stopped with an error:', (error as { code?: unknown })?.code ?? (error as Error)?.name);
+      process.exit(1);
+    }
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
