@@ -292,8 +292,15 @@ export const PAGE_LIMITS: Readonly<{ defaultLimit: number; maxLimit: number }> =
 
 /** RFC 3339 timestamp string schema. */
 export const timestamp: Schema<string> = s.string({ format: 'date-time' });
-/** Base64 (standard alphabet, padded) string schema. */
-export const base64: Schema<string> = s.string({ pattern: /^[A-Za-z0-9+/]*={0,2}$/, description: 'base64' });
+/**
+ * Base64 (standard alphabet, padded) string schema: whole 4-character groups
+ * only. Node's decoder skips what it cannot read, so a lax pattern would let
+ * a damaged plaintext through as fewer, different bytes.
+ */
+export const base64: Schema<string> = s.string({
+  pattern: /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/,
+  description: 'base64',
+});
 
 /**
  * Validates a decoded success body against a route's contract: the
