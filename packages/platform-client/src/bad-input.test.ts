@@ -1,9 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { tempDir } from '@provisioning/testing';
 import { describe, expect, it } from 'vitest';
-import { fakeFetch, json, ok, testClient } from '../test/helpers.js';
+import { failure, fakeFetch, json, ok, testClient } from '../test/helpers.js';
 import { base64, EncryptRequestSchema } from './api.js';
-import { PlatformClientError } from './errors.js';
 import { createOciClient, digestOf, MediaTypes } from './oci.js';
 
 // A demanding server review: whatever a broken, hostile or misconfigured
@@ -11,16 +10,6 @@ import { createOciClient, digestOf, MediaTypes } from './oci.js';
 // writes) data that is not exactly what the server's contract promises.
 
 const bearer = { auth: { type: 'bearer', token: 't' } } as const;
-
-async function failure(promise: Promise<unknown>): Promise<PlatformClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformClientError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const operation = (id: string, status = 'running') => ({
   id,

@@ -7,6 +7,7 @@ import {
   CreateServerRequestSchema,
   CreateTaskservRequestSchema,
   type OperationStatus,
+  routePattern,
   type Schema,
 } from '@provisioning/platform-client/api';
 import type { Hono, MiddlewareHandler } from 'hono';
@@ -17,8 +18,6 @@ import { enumParam, pageQuery } from './query.js';
 import type { OperationRunner } from './runner.js';
 import { type ApiStore, publicOperation } from './store.js';
 
-/** Hono's `:param` form of a contract path (`{id}`). */
-const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 const R = API_SERVER_ROUTES;
 const STATUSES: readonly OperationStatus[] = ['pending', 'running', 'completed', 'failed', 'cancelled'];
 
@@ -89,7 +88,7 @@ export function registerApiRoutes(app: Hono, deps: ApiRouteDeps): void {
     return c.json(await store.listServers(limit, offset));
   });
 
-  app.get(path(R.getServer.path), guard('read', 'Provisioning::Server'), async (c) => {
+  app.get(routePattern(R.getServer), guard('read', 'Provisioning::Server'), async (c) => {
     requirePermission(c, 'server_read');
     const server = await store.getServer(c.req.param('id') ?? '');
     if (server === undefined) throw new RequestError(404, 'SERVER_NOT_FOUND', 'No such server.');
@@ -110,7 +109,7 @@ export function registerApiRoutes(app: Hono, deps: ApiRouteDeps): void {
   });
 
   // Every DELETE needs a recent MFA (the platform's rule).
-  app.delete(path(R.deleteServer.path), guard('delete', 'Provisioning::Server', true), async (c) => {
+  app.delete(routePattern(R.deleteServer), guard('delete', 'Provisioning::Server', true), async (c) => {
     const who = requirePermission(c, 'server_delete');
     const id = c.req.param('id') ?? '';
     if ((await store.getServer(id)) === undefined) throw new RequestError(404, 'SERVER_NOT_FOUND', 'No such server.');
@@ -143,14 +142,14 @@ export function registerApiRoutes(app: Hono, deps: ApiRouteDeps): void {
     return c.json(ops.map(publicOperation));
   });
 
-  app.get(path(R.getOperation.path), guard('read', 'Provisioning::Workflow'), async (c) => {
+  app.get(routePattern(R.getOperation), guard('read', 'Provisioning::Workflow'), async (c) => {
     requirePermission(c, 'operation_read');
     const op = await store.getOperation(c.req.param('id') ?? '');
     if (op === undefined) throw new RequestError(404, 'OPERATION_NOT_FOUND', 'No such operation.');
     return c.json(publicOperation(op));
   });
 
-  app.post(path(R.cancelOperation.path), guard('update', 'Provisioning::Workflow'), async (c) => {
+  app.post(routePattern(R.cancelOperation), guard('update', 'Provisioning::Workflow'), async (c) => {
     requirePermission(c, 'operation_cancel');
     if ((await c.req.text()).trim() !== '') {
       throw new RequestError(400, 'UNEXPECTED_BODY', 'Cancel takes no body.');

@@ -11,11 +11,12 @@ import { EXIT_CODES } from '../../src/cli.js';
 import {
   createPlatformClient,
   type PlatformClient,
-  PlatformClientError,
+  type PlatformClientError,
   type PlatformClientOptions,
   type WebSocketConstructor,
 } from '../../src/index.js';
 import { createOciClient } from '../../src/oci.js';
+import { failure } from '../helpers.js';
 import { type ReferencePlatform, startReferencePlatform } from '../reference-platform.js';
 import { startRegistry, type TestRegistry } from '../registry.js';
 import { runCliProcess } from '../run-cli.js';
@@ -25,16 +26,6 @@ const ADMIN = { username: 'root', password: 'bootstrap-admin-passphrase' };
 const OCI_USER = 'registry-reader';
 const OCI_PASSWORD = 'registry-reader-pass';
 const EXTENSION_TYPE = 'application/vnd.provisioning.extension.v1';
-
-async function failure(promise: Promise<unknown>): Promise<PlatformClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformClientError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Polls `check` until it is truthy (real time: the servers run on their own clock). */
 async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
