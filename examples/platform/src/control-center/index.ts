@@ -6,7 +6,7 @@ import type { ServiceModule } from '../kit/service.js';
 import { authRoutes } from './auth-routes.js';
 import { bootstrapRoutes } from './bootstrap.js';
 import { createAuditor, createGuards } from './guards.js';
-import { type CcEnv, installErrorHandling } from './http.js';
+import type { CcEnv } from './http.js';
 import { mfaRoutes } from './mfa-routes.js';
 import { type PolicyAdmin, policyRoutes } from './policies-routes.js';
 import { userRoutes } from './users-routes.js';
@@ -16,8 +16,8 @@ export type { PolicyAdmin } from './policies-routes.js';
 
 /** Options of {@link createControlCenterApp}. */
 export interface ControlCenterOptions {
-  /** The policy engine behind `/policies`; without it those routes answer 503 `NOT_CONFIGURED`. */
-  readonly policies?: PolicyAdmin;
+  /** The policy engine behind `/policies`. Default: the platform's Cedar engine; `null`: 503 `NOT_CONFIGURED`. */
+  readonly policies?: PolicyAdmin | null;
 }
 
 /**
@@ -39,7 +39,6 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
     metrics: platform.metrics,
     openapi: openApiDocument('controlCenter'),
   });
-  installErrorHandling(frame, platform.logger);
   const app = frame as unknown as Hono<CcEnv>;
   const guards = createGuards(platform);
   const audit = createAuditor(platform);
@@ -48,7 +47,11 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
   bootstrapRoutes(app, platform, guards, audit);
   mfaRoutes(app, platform, guards, audit);
   userRoutes(app, platform, guards, audit);
-  policyRoutes(app, guards, options.policies, audit);
+  policyRoutes(
+    app,
+    guards,
+    options.policies === undefined ? platform.authorization.policies : (options.policies ?? undefined),
+  );
   return frame;
 }
 
