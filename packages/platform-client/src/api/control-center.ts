@@ -331,6 +331,50 @@ export const AuthorizeResponseSchema: NamedSchema<AuthorizeResponse> = s.named(
   s.object({ decision: s.literal('allow', 'deny'), policies: s.array(s.string()), errors: s.array(s.string()) }),
 );
 
+/** Answer of `POST /auth/passkey/options` (designed): WebAuthn request options for a passkey sign-in. */
+export interface PasskeyOptions {
+  /** `PublicKeyCredentialRequestOptionsJSON`, with no allowed credentials (discoverable) and user verification required. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+/** Schema of {@link PasskeyOptions}. */
+export const PasskeyOptionsSchema: NamedSchema<PasskeyOptions> = s.named(
+  'PasskeyOptions',
+  s.object({ options: s.record(s.unknown()) }),
+);
+
+/** Body of `POST /auth/passkey/login` (designed). */
+export interface PasskeyLoginRequest {
+  /** The browser's `AuthenticationResponseJSON` for the options of `POST /auth/passkey/options`. */
+  readonly response: Readonly<Record<string, unknown>>;
+}
+/** Schema of {@link PasskeyLoginRequest}. */
+export const PasskeyLoginRequestSchema: NamedSchema<PasskeyLoginRequest> = s.named(
+  'PasskeyLoginRequest',
+  s.object({ response: s.record(s.unknown()) }),
+);
+
+/** Body of `POST /auth/password` (designed). */
+export interface ChangePasswordRequest {
+  readonly current_password: string;
+  /** 12 to 1024 characters. */
+  readonly new_password: string;
+}
+/** Schema of {@link ChangePasswordRequest}. */
+export const ChangePasswordRequestSchema: NamedSchema<ChangePasswordRequest> = s.named(
+  'ChangePasswordRequest',
+  s.object({ current_password: s.string(), new_password: s.string() }),
+);
+/** Answer of `POST /auth/password`: the caller's session stays; every other one was revoked. */
+export interface ChangePasswordResponse {
+  readonly changed: true;
+  readonly sessions_revoked: number;
+}
+/** Schema of {@link ChangePasswordResponse}. */
+export const ChangePasswordResponseSchema: NamedSchema<ChangePasswordResponse> = s.named(
+  'ChangePasswordResponse',
+  s.object({ changed: s.literal(true), sessions_revoked: s.number({ integer: true, minimum: 0 }) }),
+);
+
 /** Names of the control center's routes. */
 export type ControlCenterRouteId =
   | 'health'
@@ -349,7 +393,10 @@ export type ControlCenterRouteId =
   | 'listPolicies'
   | 'getPolicy'
   | 'validatePolicies'
-  | 'authorize';
+  | 'authorize'
+  | 'passkeyOptions'
+  | 'passkeyLogin'
+  | 'changePassword';
 
 function r(
   id: ControlCenterRouteId,
@@ -436,6 +483,28 @@ export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>
     request: AuthorizeRequestSchema,
     idempotent: true,
   }),
+  passkeyOptions: r(
+    'passkeyOptions',
+    'POST',
+    '/auth/passkey/options',
+    'Start a passkey sign-in',
+    PasskeyOptionsSchema,
+    {
+      auth: false,
+    },
+  ),
+  passkeyLogin: r('passkeyLogin', 'POST', '/auth/passkey/login', 'Sign in with a passkey', LoginResponseSchema, {
+    auth: false,
+    request: PasskeyLoginRequestSchema,
+  }),
+  changePassword: r(
+    'changePassword',
+    'POST',
+    '/auth/password',
+    'Change the password (other sessions end)',
+    ChangePasswordResponseSchema,
+    { request: ChangePasswordRequestSchema },
+  ),
 });
 
 /** The Cedar namespace of the platform's policies (known). */
