@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import { createServiceApp } from '../kit/app.js';
 import type { Platform } from '../kit/platform.js';
 import type { ServiceModule } from '../kit/service.js';
+import { accountRoutes } from './account-routes.js';
 import { authRoutes } from './auth-routes.js';
 import { bootstrapRoutes } from './bootstrap.js';
 import { createAuditor, createGuards } from './guards.js';
@@ -10,6 +11,7 @@ import { type CcEnv, installErrorHandling } from './http.js';
 import { mfaRoutes } from './mfa-routes.js';
 import { type PolicyAdmin, policyRoutes } from './policies-routes.js';
 import { userRoutes } from './users-routes.js';
+import { DEFAULT_WEB_UI_DIR, webUiRoutes } from './web-ui.js';
 
 export { BOOTSTRAP_KEY, prepareBootstrap } from './bootstrap.js';
 export type { PolicyAdmin } from './policies-routes.js';
@@ -18,6 +20,8 @@ export type { PolicyAdmin } from './policies-routes.js';
 export interface ControlCenterOptions {
   /** The policy engine behind `/policies`; without it those routes answer 503 `NOT_CONFIGURED`. */
   readonly policies?: PolicyAdmin;
+  /** The built web UI (`examples/control-center-ui`), served under `/ui/`; without it no UI is served. */
+  readonly uiDir?: string;
 }
 
 /**
@@ -49,6 +53,8 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
   mfaRoutes(app, platform, guards, audit);
   userRoutes(app, platform, guards, audit);
   policyRoutes(app, guards, options.policies, audit);
+  accountRoutes(app, platform, guards, audit);
+  if (options.uiDir !== undefined) webUiRoutes(app, options.uiDir);
   return frame;
 }
 
@@ -57,6 +63,6 @@ export const controlCenterService: ServiceModule = {
   name: 'controlCenter',
   port: 9090,
   async create(platform) {
-    return { app: createControlCenterApp(platform) };
+    return { app: createControlCenterApp(platform, { uiDir: DEFAULT_WEB_UI_DIR }) };
   },
 };
