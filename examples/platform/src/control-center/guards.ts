@@ -2,6 +2,7 @@ import type { AuditEventInput } from '@provisioning/audit';
 import { createSecurityChain, type RouteSecurity, type SecurityChain } from '@provisioning/middleware';
 import { security } from '@provisioning/middleware/hono';
 import type { MiddlewareHandler } from 'hono';
+import { every } from 'hono/combine';
 import type { Platform } from '../kit/platform.js';
 import type { CcEnv } from './http.js';
 
@@ -61,12 +62,10 @@ export function createGuards(platform: Platform): Guards {
         resource: () => ({ type: 'Provisioning::User', id: 'self' }),
         ...(options.sensitive === true ? { sensitive: true } : {}),
       }) as MiddlewareHandler<CcEnv>;
-      // The platform's per-IP limit, then the self-service chain.
-      return async (c, next) =>
-        open(c, async () => {
-          const refusal = await guard(c, next);
-          if (refusal instanceof Response) c.res = refusal;
-        });
+      // The platform's per-IP limit, then the self-service chain, composed by
+      // Hono itself: assigning the inner refusal to `c.res` by hand made
+      // @hono/node-server throw, so every refused token was a 500 over HTTP.
+      return every(open, guard) as MiddlewareHandler<CcEnv>;
     },
     platform: (route) => security(platform.chain, route) as MiddlewareHandler<CcEnv>,
   };
