@@ -1,0 +1,268 @@
+import { readFileSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addVirtualAuthenticator,
+  buildUi,
+  launchChromium,
+  newPage,
+  screenshot,
+  signInWithPassword,
+  signOut,
+  startControlCenter,
+  storedState,
+  type TestControlCenter,
+} from '../harness.js';
+
+const PASSWORD = 'correct horse battery staple';
+const TIMEOUT = 90_000;
+
+let ui: Awaited<ReturnType<typeof buildUi>>;
+let cc: TestControlCenter;
+let browser: Browser;
+
+beforeAll(async () => {
+  // Build first (CPU), then start the browser and the server side by side.
+  ui = await buildUi();
+  [cc, browser] = await Promise.all([startControlCenter(ui.dir), launchChromium()]);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cc?.close();
+  ui?.remove();
+});
+
+async function auditEvents(action: string) {
+  await cc.platform.auditLog.flush();
+  return (await cc.platform.auditLog.query({ action: action as never })).records.map((r) => r.event);
+}
+
+describe('control center UI in Chromium', () => {
+  it(
+    'sets up TOTP with the wizard, then signs in with a TOTP code and with a backup code',
+    async () => {
+      const userId = await cc.addUser('ada', PASSWORD, ['Admin']);
+      const { context, page } = await newPage(browser);
+      await page.goto(`${cc.url}/ui/`);
+      await screenshot(page, '01-login');
+      // Keyboard only: the username field has focus, Tab moves to the password, Enter submits.
+      await page.keyboard.type('ada');
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(PASSWORD);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+      await expect(page.getByTestId('mfa-status').textContent()).resolves.toContain('Off');
+
+      await page
+        .getByRole('navigation', { name: 'Main' })
+        .getByRole('link', { name: 'Multi-factor authentication' })
+        .click();
+      await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+      const key = (await page.getByTestId('totp-key').textContent()) ?? '';
+      expect(key.replace(/\s/g, '')).toMatch(/^[A-Z2-7]{32}$/);
+      await expect(page.getByRole('img', { name: /QR code/ }).getAttribute('src')).resolves.toMatch(
+        /^data:image\/png;base64,/,
+      );
+      await screenshot(page, '02-totp-wizard');
+      await page.getByLabel('Enter the code the app shows').fill(cc.totp(key));
+      await page.getByRole('button', { name: 'Confirm', exact: true }).click();
+
+      // Backup codes: shown once, downloadable.
+      const list = page.getByTestId('backup-codes');
+      await list.waitFor();
+      const codes = (await list.locator('code').allTextContents()).map((c) => c.trim());
+      expect(codes).toHaveLength(10);
+      await screenshot(page, '03-backup-codes');
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Download codes' }).click(),
+      ]);
+      expect(download.suggestedFilename()).toBe('provisioning-backup-codes.txt');
+      const saved = readFileSync((await download.path()) as string, 'utf8');
+      for (const code of codes) expect(saved).toContain(code);
+      await page.getByRole('button', { name: 'I have saved them' }).click();
+      await expect(list.count()).resolves.toBe(0);
+      await expect(page.getByRole('region', { name: 'Your factors' }).textContent()).resolves.toContain(
+        'Authenticator app',
+      );
+      await screenshot(page, '04-mfa-settings');
+      await signOut(page);
+
+      // Password, then a TOTP code of the next time step (the enrollment code counts as used).
+      cc.clock.advance(30_000);
+      await signInWithPassword(page, cc.url, 'ada', PASSWORD);
+      await page.getByRole('heading', { name: 'Second step' }).waitFor();
+      await screenshot(page, '05-login-second-step');
+      await page.getByLabel('Code from your authenticator app').fill(cc.totp(key));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+      await signOut(page);
+
+      // Password, then a backup code.
+      await signInWithPassword(page, cc.url, 'ada', PASSWORD);
+      await page.getByRole('radio', { name: 'Backup code' }).check();
+      await page.getByRole('textbox', { name: 'Backup code' }).fill(codes[0] as string);
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+      await expect(page.getByTestId('mfa-status').textContent()).resolves.toContain('9 backup codes left');
+
+      // A used backup code is refused, and says so.
+      const second = await newPage(browser);
+      await signInWithPassword(second.page, cc.url, 'ada', PASSWORD);
+      await second.page.getByRole('radio', { name: 'Backup code' }).check();
+      await second.page.getByRole('textbox', { name: 'Backup code' }).fill(codes[0] as string);
+      await second.page.getByRole('button', { name: 'Verify' }).click();
+      await expect(second.page.getByRole('alert').textContent()).resolves.toMatch(/not accepted/);
+      await second.context.close();
+
+      const methods = (await auditEvents('auth.login.succeeded'))
+        .filter((e) => e.actor.id === userId)
+        .map((e) => e.metadata?.method ?? 'password');
+      expect(methods).toEqual(['password', 'totp', 'backup_code']);
+      // Nothing kept outside memory: no web storage, no cookie.
+      expect(await storedState(context, page)).toEqual({ local: [], session: [], cookies: [] });
+      await screenshot(page, '06-security-dashboard');
+      await context.close();
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'registers a passkey in the virtual authenticator, signs in with it alone and as a second factor, and manages devices',
+    async () => {
+      const userId = await cc.addUser('grace', PASSWORD, ['Developer']);
+      const { context, page } = await newPage(browser);
+      const authenticator = await addVirtualAuthenticator(context, page);
+      await signInWithPassword(page, cc.url, 'grace', PASSWORD);
+      await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+      await page.getByRole('link', { name: 'Multi-factor authentication' }).click();
+      await page.getByLabel('Name of the key').fill('Laptop passkey');
+      await page.getByRole('button', { name: 'Register a key' }).click();
+      await expect(page.getByRole('status').filter({ hasText: 'is registered' }).textContent()).resolves.toContain(
+        'Laptop passkey',
+      );
+      // The first factor brings the backup codes.
+      await page.getByTestId('backup-codes').waitFor();
+      await page.getByRole('button', { name: 'I have saved them' }).click();
+      await screenshot(page, '07-passkey-registered');
+      // A discoverable credential (resident key) with the account's user handle: what passkey sign-in needs.
+      const credentials = await authenticator.credentials();
+      expect(credentials.map((c) => [c.isResidentCredential, c.rpId, c.userName])).toEqual([
+        [true, 'localhost', 'grace'],
+      ]);
+
+      // Rename it.
+      await page.getByRole('button', { name: 'Rename Laptop passkey' }).click();
+      await page.getByLabel('New name').fill('Work laptop');
+      await page.getByRole('button', { name: 'Save' }).click();
+      const factors = page.getByRole('region', { name: 'Your factors' });
+      await factors.getByText('Work laptop').waitFor();
+      await signOut(page);
+
+      // No username, no password: the passkey alone.
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      // Back on the screen the address names (sign-out kept /ui/mfa).
+      await page.getByRole('heading', { name: 'Multi-factor authentication', level: 1 }).waitFor();
+      await expect(page.locator('.who').textContent()).resolves.toContain('grace');
+      const [passkeyLogin] = (await auditEvents('auth.login.succeeded')).filter(
+        (e) => e.actor.id === userId && e.metadata?.method === 'passkey',
+      );
+      expect(passkeyLogin).toBeDefined();
+
+      // Add TOTP (a fresh MFA from the passkey sign-in allows it), then remove it again.
+      await page.getByRole('link', { name: 'Multi-factor authentication' }).click();
+      await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+      const key = (await page.getByTestId('totp-key').textContent()) ?? '';
+      await page.getByLabel('Enter the code the app shows').fill(cc.totp(key));
+      await page.getByRole('button', { name: 'Confirm', exact: true }).click();
+      await factors.getByText('Authenticator app').first().waitFor();
+      await screenshot(page, '08-devices');
+      const totpRow = factors.locator('tr', { hasText: 'Authenticator app' });
+      await totpRow.getByRole('button', { name: 'Remove' }).click();
+      await totpRow.getByRole('button', { name: /Confirm: remove/ }).click();
+      await expect.poll(async () => factors.locator('tbody tr').count(), { timeout: 10_000 }).toBe(1);
+      await signOut(page);
+
+      // Password, then the passkey as the second factor.
+      await signInWithPassword(page, cc.url, 'grace', PASSWORD);
+      await page.getByRole('heading', { name: 'Second step' }).waitFor();
+      await page.getByRole('button', { name: 'Use my security key' }).click();
+      await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+      const methods = (await auditEvents('auth.login.succeeded'))
+        .filter((e) => e.actor.id === userId)
+        .map((e) => e.metadata?.method ?? 'password');
+      expect(methods).toEqual(['password', 'passkey', 'webauthn']);
+      expect((await auditEvents('mfa.device.removed')).map((e) => e.actor.id)).toContain(userId);
+      expect(await storedState(context, page)).toEqual({ local: [], session: [], cookies: [] });
+      await context.close();
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'creates an API token (secret shown once), and the API refuses it once revoked',
+    async () => {
+      await cc.addUser('alan', PASSWORD, ['Admin']);
+      const { context, page } = await newPage(browser);
+      await signInWithPassword(page, cc.url, 'alan', PASSWORD);
+      await page.getByRole('link', { name: 'API tokens' }).click();
+      await page.getByLabel('Name').fill('CI deploy');
+      await page.getByLabel('Scopes').fill('servers:read, servers:write');
+      await page.getByLabel('Expires after').selectOption('90');
+      await page.getByRole('button', { name: 'Create token' }).click();
+      const secret = await page.getByLabel('Token “CI deploy”').inputValue();
+      expect(secret).toMatch(/^prov_[0-9a-f]{16}_/);
+      await screenshot(page, '09-api-token-created');
+      const call = (key: string) => fetch(`${cc.url}/users`, { headers: { authorization: `ApiKey ${key}` } });
+      expect((await call(secret)).status).toBe(200);
+      await page.getByRole('button', { name: 'I have stored it' }).click();
+      // The secret is gone from the page once dismissed.
+      await expect(page.content()).resolves.not.toContain(secret);
+      const row = page.locator('tr', { hasText: 'CI deploy' });
+      await expect(row.textContent()).resolves.toContain('servers:read, servers:write');
+      await row.getByRole('button', { name: 'Revoke' }).click();
+      await row.getByRole('button', { name: 'Confirm: revoke CI deploy' }).click();
+      await row.getByText('revoked').waitFor();
+      await screenshot(page, '10-api-token-revoked');
+      const refused = await call(secret);
+      expect(refused.status).toBe(401);
+      await context.close();
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'changes the password (the other session ends) and stays readable at a phone width',
+    async () => {
+      await cc.addUser('linus', PASSWORD, ['Viewer']);
+      const other = await newPage(browser);
+      await signInWithPassword(other.page, cc.url, 'linus', PASSWORD);
+      await other.page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+
+      const { context, page } = await newPage(browser, { width: 375, height: 800 });
+      await signInWithPassword(page, cc.url, 'linus', PASSWORD);
+      await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+      const NEW = 'an entirely new passphrase';
+      await page.getByLabel('Current password').fill(PASSWORD);
+      await page.getByLabel('New password', { exact: true }).fill(NEW);
+      await page.getByLabel('Repeat the new password').fill(NEW);
+      await page.getByRole('button', { name: 'Change password' }).click();
+      await expect(
+        page.getByRole('status').filter({ hasText: 'password was changed' }).textContent(),
+      ).resolves.toContain('1 other session was signed out');
+      // Nothing wider than the screen: the page does not scroll sideways.
+      await screenshot(page, '11-security-narrow');
+      const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+      expect(widths[0]).toBeLessThanOrEqual(widths[1] as number);
+
+      // The other session is over: its next call sends it back to the sign-in screen.
+      await other.page.getByRole('link', { name: 'API tokens' }).click();
+      await other.page.getByRole('heading', { name: 'Sign in to the Control Center' }).waitFor();
+      await expect(other.page.getByRole('status').first().textContent()).resolves.toContain('Your session ended');
+      await other.context.close();
+      await context.close();
+    },
+    TIMEOUT,
+  );
+});
