@@ -1,4 +1,4 @@
-import type { MfaStatus, MfaVerifyResponse } from '@provisioning/platform-client/api';
+import type { MfaStatus, MfaVerifyResponse, WebAuthnChallenge } from '@provisioning/platform-client/api';
 import { startAuthentication } from '@simplewebauthn/browser';
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useRef, useState } from 'react';
 import { type ApiClient, ApiError } from './api.js';
@@ -128,8 +128,8 @@ function StepUpDialog({ onClose }: { onClose: (verified: boolean) => void }) {
               onClick={async () =>
                 finish(
                   await run(async () => {
-                    const { options } = await api.call<{ options: never }>('POST', '/mfa/webauthn/challenge');
-                    const response = await startAuthentication({ optionsJSON: options });
+                    const { options } = await api.call<WebAuthnChallenge>('POST', '/mfa/webauthn/challenge');
+                    const response = await startAuthentication({ optionsJSON: options as never });
                     return api.call<MfaVerifyResponse>('POST', '/mfa/webauthn/authenticate', { response });
                   }),
                 )

@@ -16,6 +16,7 @@ import {
   parseRouteResponse,
   ROUTES,
   routePath,
+  routePattern,
   SchemaError,
   SERVICE_NAMES,
   type WorkflowTask,
@@ -45,6 +46,29 @@ describe('the API contract', () => {
     expect(KMS_ROUTES.generateKey.path).toBe('/api/v1/kms/generate-key');
     expect(EXTENSION_REGISTRY_ROUTES.getExtension.path).toBe('/api/v1/extensions/{type}/{name}');
     expect(EXTENSION_REGISTRY_ROUTES.listExtensions.auth).toBe(false);
+  });
+
+  it('has the control center’s designed routes: public bootstrap and MFA login, never retried; 201 for creations', () => {
+    const C = CONTROL_CENTER_ROUTES;
+    for (const route of [C.bootstrap, C.loginMfa]) expect(route).toMatchObject({ auth: false, idempotent: false });
+    expect(C.loginMfa.path).toBe('/auth/login/mfa');
+    for (const route of [C.bootstrap, C.createUser, C.createApiToken, C.webauthnRegister]) {
+      expect(route.status).toBe(201);
+      expect(route.idempotent).toBe(false);
+    }
+    expect(C.mfaRenameDevice).toMatchObject({ method: 'PATCH', path: '/mfa/devices/{id}' });
+    expect(C.updateUserRoles).toMatchObject({ method: 'PUT', path: '/users/{id}/roles', idempotent: true });
+    expect(C.revokeApiToken).toMatchObject({ method: 'DELETE', path: '/api-tokens/{id}' });
+    const doc = openApiDocument('controlCenter') as Record<string, any>;
+    expect(doc.paths['/auth/bootstrap'].post.responses['201']).toBeDefined();
+    expect(doc.paths['/auth/bootstrap'].post.security).toEqual([]);
+    expect(doc.components.schemas.CreatedApiToken.required).toContain('token');
+  });
+
+  it('gives routers the :param form of a path', () => {
+    expect(routePattern(ORCHESTRATOR_ROUTES.getTask)).toBe('/tasks/:id');
+    expect(routePattern(EXTENSION_REGISTRY_ROUTES.listVersions)).toBe('/api/v1/extensions/:type/:name/versions');
+    expect(routePattern(ORCHESTRATOR_ROUTES.listTasks)).toBe('/tasks');
   });
 
   it('puts every designed route of the orchestrator under /api/v1', () => {

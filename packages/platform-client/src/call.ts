@@ -1,7 +1,13 @@
 import { parseRouteResponse, type Route, routePath } from './api/common.js';
 import { PlatformClientError } from './errors.js';
 import { SchemaError } from './schema.js';
-import { type Authenticator, type CallOptions, isJsonContentType, type Transport } from './transport.js';
+import {
+  type Authenticator,
+  type CallOptions,
+  type HttpResponse,
+  isJsonContentType,
+  type Transport,
+} from './transport.js';
 
 /** @internal Input of {@link callRoute}. */
 export interface RouteInput {
@@ -28,6 +34,35 @@ function malformed(route: Route, reason: string, cause?: unknown): PlatformClien
 }
 
 /**
+ * @internal Sends one contract route (path filled, query, JSON body, the
+ * route's auth and idempotency) and resolves with the fully read 2xx
+ * response, or one of `passStatuses`, whose body the caller reads itself.
+ */
+export function sendRoute(
+  ctx: ServiceContext,
+  route: Route,
+  input: RouteInput = {},
+  options: CallOptions = {},
+  passStatuses?: readonly number[],
+): Promise<HttpResponse> {
+  return ctx.transport.send(
+    {
+      service: route.service,
+      baseUrl: ctx.baseUrl,
+      method: route.method,
+      path: routePath(route, input.params),
+      ...(input.query ? { query: input.query } : {}),
+      ...(input.body !== undefined ? { json: input.body } : {}),
+      ...(route.contentType && route.contentType !== 'application/json' ? { headers: { accept: '*/*' } } : {}),
+      idempotent: route.idempotent,
+      auth: route.auth ? ctx.auth : undefined,
+      ...(passStatuses ? { passStatuses } : {}),
+    },
+    options,
+  );
+}
+
+/**
  * @internal Calls one contract route: fills the path, sends, checks the
  * content type, decodes JSON, unwraps the envelope and validates the result
  * against the route's schema. Never returns data that failed validation.
@@ -38,21 +73,11 @@ export async function callRoute<T>(
   input: RouteInput = {},
   options: CallOptions = {},
 ): Promise<T> {
-  const path = routePath(route, input.params);
-  const response = await ctx.transport.send(
-    {
-      service: route.service,
-      baseUrl: ctx.baseUrl,
-      method: route.method,
-      path,
-      ...(input.query ? { query: input.query } : {}),
-      ...(input.body !== undefined ? { json: input.body } : {}),
-      ...(route.contentType && route.contentType !== 'application/json' ? { headers: { accept: '*/*' } } : {}),
-      idempotent: route.idempotent,
-      auth: route.auth ? ctx.auth : undefined,
-    },
-    options,
-  );
+  return decodeRoute<T>(route, await sendRoute(ctx, route, input, options));
+}
+
+/** @internal Decodes a 2xx answer of `route` as {@link callRoute} does. */
+export function decodeRoute<T>(route: Route, response: HttpResponse): T {
   const contentType = response.headers.get('content-type');
   const text = new TextDecoder('utf-8', { fatal: false }).decode(response.body);
   if (route.contentType && route.contentType !== 'application/json') return text as T;

@@ -88,9 +88,11 @@ export interface HttpRequest {
   readonly json?: unknown;
   readonly idempotent: boolean;
   readonly auth: Authenticator | undefined;
+  /** Non-2xx statuses to resolve with (body read) instead of rejecting. */
+  readonly passStatuses?: readonly number[];
 }
 
-/** @internal A fully read 2xx response. */
+/** @internal A fully read 2xx response (or one of the request's `passStatuses`). */
 export interface HttpResponse {
   readonly status: number;
   readonly headers: Headers;
@@ -215,6 +217,12 @@ export function errorForStatus(
   });
 }
 
+// Request-body fields that are secrets here although core's `redact` leaves
+// them alone elsewhere: `code` is a one-time password in `/mfa/verify` and
+// `/auth/login/mfa`, `challenge_id` the bearer secret of a half-finished
+// login, `backup_codes` one-time codes.
+const BODY_SECRET_FIELDS: readonly string[] = ['code', 'challenge_id', 'backup_codes'];
+
 /** Drops values of sensitive query parameters (`?token=…` of the WebSocket URL) before logging. */
 function loggableQuery(query: HttpRequest['query']): Record<string, unknown> | undefined {
   if (!query) return undefined;
@@ -329,7 +337,7 @@ export class Transport {
         response = await this.fetchOnce(request, headers, options);
       }
     }
-    return response.ok ? response.read() : response.fail();
+    return response.ok || request.passStatuses?.includes(response.status) ? response.read() : response.fail();
   }
 
   private async authHeaders(request: HttpRequest, options: CallOptions): Promise<Record<string, string>> {
@@ -367,7 +375,7 @@ export class Transport {
       path: request.path,
       query: loggableQuery(request.query),
       headers,
-      body: request.json,
+      body: request.json === undefined ? undefined : redact(request.json, { fields: BODY_SECRET_FIELDS }),
     });
     if (options.signal?.aborted) throw aborted(request, options.signal.reason);
     const controller = new AbortController();

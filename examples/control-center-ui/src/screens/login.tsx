@@ -1,18 +1,10 @@
-import type { LoginResponse, PasskeyOptions } from '@provisioning/platform-client/api';
+import type { LoginResponse, MfaChallenge, PasskeyOptions } from '@provisioning/platform-client/api';
 import { startAuthentication } from '@simplewebauthn/browser';
 import { useState } from 'react';
 import { type ApiClient, ApiError, type SessionEnd } from '../api.js';
 import { Alert, Field, useAction } from '../ui.js';
 
-/** The `data` of a 401 `MFA_REQUIRED` login answer. */
-interface MfaChallenge {
-  readonly challenge_id: string;
-  readonly methods: readonly ('totp' | 'webauthn' | 'backup_code')[];
-  readonly expires_at: string;
-  readonly webauthn?: never;
-}
-
-type Method = MfaChallenge['methods'][number];
+type Method = 'totp' | 'webauthn' | 'backup_code';
 
 const METHOD_LABELS: Record<Method, string> = {
   totp: 'Authenticator app',
@@ -125,7 +117,8 @@ function MfaStep({
   challenge: MfaChallenge;
   onRestart: (message: string) => void;
 }) {
-  const methods = challenge.methods;
+  // The factors this UI knows, in the order the server named them.
+  const methods = challenge.methods.filter((m): m is Method => m in METHOD_LABELS);
   const [method, setMethod] = useState<Method>(methods.includes('totp') ? 'totp' : (methods[0] ?? 'totp'));
   const [code, setCode] = useState('');
   const { busy, error, run } = useAction();

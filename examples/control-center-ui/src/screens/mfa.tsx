@@ -4,6 +4,7 @@ import type {
   MfaVerifyResponse,
   TotpEnrollment,
   WebAuthnEnrollment,
+  WebAuthnRegistration,
 } from '@provisioning/platform-client/api';
 import { startRegistration } from '@simplewebauthn/browser';
 import { useCallback, useEffect, useState } from 'react';
@@ -110,9 +111,7 @@ function TotpWizard({ onEnrolled }: { onEnrolled: (codes: readonly string[] | un
             aria-label="Confirm the authenticator app"
             onSubmit={async (e) => {
               e.preventDefault();
-              const answer = await run(() =>
-                api.call<MfaVerifyResponse & { backup_codes?: string[] }>('POST', '/mfa/verify', { code: code.trim() }),
-              );
+              const answer = await run(() => api.call<MfaVerifyResponse>('POST', '/mfa/verify', { code: code.trim() }));
               if (answer === undefined) return;
               if (!answer.verified) {
                 setError('That code was not accepted. Check the time on your device and try the next code.');
@@ -172,7 +171,7 @@ function WebAuthnWizard({ onEnrolled }: { onEnrolled: (codes: readonly string[] 
           const result = await run(async () => {
             const { options } = await withStepUp(() => api.call<WebAuthnEnrollment>('POST', '/mfa/enroll/webauthn'));
             const response = await startRegistration({ optionsJSON: options as never });
-            return api.call<{ device: MfaDevice; backup_codes?: string[] }>('POST', '/mfa/webauthn/register', {
+            return api.call<WebAuthnRegistration>('POST', '/mfa/webauthn/register', {
               response,
               name: name.trim(),
             });

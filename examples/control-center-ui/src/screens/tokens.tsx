@@ -1,18 +1,7 @@
+import type { ApiToken, CreatedApiToken } from '@provisioning/platform-client/api';
 import { useCallback, useEffect, useState } from 'react';
 import { useApi } from '../session.js';
 import { Alert, ConfirmButton, Field, SecretValue, Section, SelectField, TableWrap, Time, useAction } from '../ui.js';
-
-/** An API token as `GET /api-tokens` lists it (never its secret). */
-interface ApiToken {
-  readonly id: string;
-  readonly name: string;
-  readonly prefix: string;
-  readonly scopes: readonly string[];
-  readonly created_at: string;
-  readonly expires_at: string | null;
-  readonly last_used_at: string | null;
-  readonly revoked_at: string | null;
-}
 
 const EXPIRY: ReadonlyArray<readonly [string, string]> = [
   ['30', '30 days'],
@@ -26,7 +15,7 @@ const EXPIRY: ReadonlyArray<readonly [string, string]> = [
 export function ApiTokens() {
   const api = useApi();
   const [tokens, setTokens] = useState<ApiToken[] | undefined>();
-  const [created, setCreated] = useState<(ApiToken & { token: string }) | undefined>();
+  const [created, setCreated] = useState<CreatedApiToken | undefined>();
   const list = useAction();
   const load = useCallback(
     () => list.run(async () => setTokens(await api.call<ApiToken[]>('GET', '/api-tokens'))),
@@ -123,7 +112,7 @@ export function ApiTokens() {
   );
 }
 
-function CreateToken({ onCreated }: { onCreated: (token: ApiToken & { token: string }) => void }) {
+function CreateToken({ onCreated }: { onCreated: (token: CreatedApiToken) => void }) {
   const api = useApi();
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState('');
@@ -140,7 +129,7 @@ function CreateToken({ onCreated }: { onCreated: (token: ApiToken & { token: str
             .map((s) => s.trim())
             .filter((s) => s !== '');
           const token = await run(() =>
-            api.call<ApiToken & { token: string }>('POST', '/api-tokens', {
+            api.call<CreatedApiToken>('POST', '/api-tokens', {
               name: name.trim(),
               ...(list.length === 0 ? {} : { scopes: list }),
               ...(expiry === '' ? {} : { expires_in_days: Number(expiry) }),

@@ -1,4 +1,4 @@
-import { ok, openApiDocument } from '@provisioning/platform-client/api';
+import { CONTROL_CENTER_ROUTES, ok, openApiDocument } from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
 import { createServiceApp } from '../kit/app.js';
 import type { Platform } from '../kit/platform.js';
@@ -28,7 +28,7 @@ export interface ControlCenterOptions {
  * The Control Center's Hono app over a platform: health, authentication
  * (login with MFA, refresh, logout, verify, sessions), the one-time
  * bootstrap, MFA, users and roles, API tokens and policies. Routes and shapes
- * follow `CONTROL_CENTER_ROUTES`; the designed ones are in this folder's README.
+ * are `CONTROL_CENTER_ROUTES` of the shared contract (this folder's README).
  *
  * @example
  * ```ts
@@ -47,7 +47,7 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
   const app = frame as unknown as Hono<CcEnv>;
   const guards = createGuards(platform);
   const audit = createAuditor(platform);
-  app.get('/health', (c) => c.json(ok({ status: 'healthy' as const })));
+  app.get(CONTROL_CENTER_ROUTES.health.path, (c) => c.json(ok({ status: 'healthy' as const })));
   authRoutes(app, platform, guards, audit);
   bootstrapRoutes(app, platform, guards, audit);
   mfaRoutes(app, platform, guards, audit);

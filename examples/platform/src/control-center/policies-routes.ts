@@ -6,13 +6,15 @@ import {
   fail,
   ok,
   type Policy,
+  type PolicyReload,
   type PolicyValidation,
+  routePattern,
+  ValidatePolicyRequestSchema,
 } from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
 import { readBody } from '../kit/body.js';
 import type { createAuditor, Guards } from './guards.js';
 import { actorOf, type CcContext, type CcEnv, noBody, param } from './http.js';
-import { ValidatePolicyRequestSchema } from './schemas.js';
 
 const R = CONTROL_CENTER_ROUTES;
 
@@ -27,12 +29,12 @@ export interface PolicyAdmin {
   validate(source: string): Promise<PolicyValidation>;
   authorize(request: AuthorizeRequest): Promise<AuthorizeResponse>;
   /** Reloads the policy set from its source; resolves with the new version. */
-  reload(): Promise<{ version: string; policies: number }>;
+  reload(): Promise<PolicyReload>;
 }
 
 const notConfigured = (c: CcContext) => c.json(fail('The policy engine is not configured.', 'NOT_CONFIGURED'), 503);
 
-/** `/policies` (list, get, validate, what-if authorize) and the designed `POST /policies/reload`. */
+/** `/policies`: list, get, validate, what-if authorize, reload. */
 export function policyRoutes(
   app: Hono<CcEnv>,
   guards: Guards,
@@ -46,7 +48,7 @@ export function policyRoutes(
   app.get(R.listPolicies.path, guards.platform({ action: 'list', resource }), async (c) =>
     policies === undefined ? notConfigured(c) : c.json(ok(await policies.list())),
   );
-  app.get('/policies/:id', guards.platform({ action: 'read', resource }), async (c) => {
+  app.get(routePattern(R.getPolicy), guards.platform({ action: 'read', resource }), async (c) => {
     const id = param(c, 'id');
     if (policies === undefined) return notConfigured(c);
     const policy = await policies.get(id);
@@ -60,7 +62,7 @@ export function policyRoutes(
     const body = await readBody(c, AuthorizeRequestSchema);
     return policies === undefined ? notConfigured(c) : c.json(ok(await policies.authorize(body)));
   });
-  app.post('/policies/reload', guards.platform({ action: 'admin', resource }), async (c) => {
+  app.post(R.reloadPolicies.path, guards.platform({ action: 'admin', resource }), async (c) => {
     await noBody(c);
     if (policies === undefined) return notConfigured(c);
     try {

@@ -95,6 +95,20 @@ export function routePath(route: Pick<Route, 'path'>, params: Readonly<Record<st
   });
 }
 
+/**
+ * A route's path in the `:param` form that Hono, Express and Fastify routers
+ * take (`/tasks/{id}` → `/tasks/:id`), so servers register the contract's
+ * own path instead of a copy of it.
+ *
+ * @example
+ * ```ts
+ * app.get(routePattern(ORCHESTRATOR_ROUTES.getTask), handler); // "/tasks/:id"
+ * ```
+ */
+export function routePattern(route: Pick<Route, 'path'>): string {
+  return route.path.replace(/\{(\w+)\}/g, ':$1');
+}
+
 /** The success envelope of the orchestrator, control center, KMS and extension registry. */
 export interface SuccessEnvelope<T> {
   readonly success: true;
