@@ -116,13 +116,29 @@ describe('control center UI in Chromium', () => {
       await expect(second.page.getByRole('alert').textContent()).resolves.toMatch(/not accepted/);
       await second.context.close();
 
+      // 20 minutes on: the access token is refreshed on its own, but the MFA is too old for a
+      // sensitive action, so the UI asks for a code (step-up dialog) and then carries on.
+      cc.clock.advance(20 * 60_000);
+      await page.getByRole('link', { name: 'Multi-factor authentication' }).click();
+      await page.getByRole('button', { name: 'Make new backup codes' }).click();
+      await page.getByRole('button', { name: 'Confirm: replace every backup code' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+      await dialog.waitFor();
+      await screenshot(page, '06-step-up');
+      await dialog.getByLabel('Authenticator code or backup code').fill(cc.totp(key));
+      await dialog.getByRole('button', { name: 'Verify' }).click();
+      const fresh = (await page.getByTestId('backup-codes').locator('code').allTextContents()).map((c) => c.trim());
+      expect(fresh).toHaveLength(10);
+      expect(fresh).not.toContain(codes[1]);
+      await expect(dialog.count()).resolves.toBe(0);
+
       const methods = (await auditEvents('auth.login.succeeded'))
         .filter((e) => e.actor.id === userId)
         .map((e) => e.metadata?.method ?? 'password');
       expect(methods).toEqual(['password', 'totp', 'backup_code']);
       // Nothing kept outside memory: no web storage, no cookie.
       expect(await storedState(context, page)).toEqual({ local: [], session: [], cookies: [] });
-      await screenshot(page, '06-security-dashboard');
+      await screenshot(page, '06-mfa-after-step-up');
       await context.close();
     },
     TIMEOUT,
@@ -239,6 +255,8 @@ describe('control center UI in Chromium', () => {
       const other = await newPage(browser);
       await signInWithPassword(other.page, cc.url, 'linus', PASSWORD);
       await other.page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+      await other.page.getByRole('region', { name: 'Sessions list' }).waitFor();
+      await screenshot(other.page, '11-security-dashboard');
 
       const { context, page } = await newPage(browser, { width: 375, height: 800 });
       await signInWithPassword(page, cc.url, 'linus', PASSWORD);
@@ -252,7 +270,7 @@ describe('control center UI in Chromium', () => {
         page.getByRole('status').filter({ hasText: 'password was changed' }).textContent(),
       ).resolves.toContain('1 other session was signed out');
       // Nothing wider than the screen: the page does not scroll sideways.
-      await screenshot(page, '11-security-narrow');
+      await screenshot(page, '12-security-narrow');
       const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
       expect(widths[0]).toBeLessThanOrEqual(widths[1] as number);
 
