@@ -47,6 +47,8 @@ export type {
   HttpMethod,
   QueryParam,
   Route,
+  RouteDefaults,
+  RouteFactory,
   ServiceName,
   SuccessEnvelope,
 } from './api/common.js';
@@ -64,6 +66,7 @@ export {
   PAGE_LIMITS,
   PAGINATION_QUERY,
   parseRouteResponse,
+  routeBuilder,
   routePath,
   routePattern,
   SERVICE_NAMES,

@@ -1,5 +1,5 @@
 import { parseRouteResponse, type Route, routePath } from './api/common.js';
-import { PlatformClientError } from './errors.js';
+import { isPlatformClientError, PlatformClientError } from './errors.js';
 import { SchemaError } from './schema.js';
 import {
   type Authenticator,
@@ -21,6 +21,25 @@ export interface ServiceContext {
   readonly transport: Transport;
   readonly baseUrl: string;
   readonly auth: Authenticator | undefined;
+}
+
+/**
+ * Credentials for an `auth: 'optional'` route: the client's, when it has
+ * them; none (rather than `ERR_CLIENT_NOT_AUTHENTICATED`) before a login.
+ */
+function optionalAuth(auth: Authenticator | undefined): Authenticator | undefined {
+  if (auth === undefined) return undefined;
+  return {
+    async headers(signal) {
+      try {
+        return await auth.headers(signal);
+      } catch (error) {
+        if (isPlatformClientError(error) && error.code === 'ERR_CLIENT_NOT_AUTHENTICATED') return {};
+        throw error;
+      }
+    },
+    unauthorized: (sent, signal) => auth.unauthorized(sent, signal),
+  };
 }
 
 function malformed(route: Route, reason: string, cause?: unknown): PlatformClientError {
@@ -55,7 +74,7 @@ export function sendRoute(
       ...(input.body !== undefined ? { json: input.body } : {}),
       ...(route.contentType && route.contentType !== 'application/json' ? { headers: { accept: '*/*' } } : {}),
       idempotent: route.idempotent,
-      auth: route.auth ? ctx.auth : undefined,
+      auth: route.auth === true ? ctx.auth : route.auth === 'optional' ? optionalAuth(ctx.auth) : undefined,
       ...(passStatuses ? { passStatuses } : {}),
     },
     options,

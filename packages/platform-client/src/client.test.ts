@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { json, ok, testClient } from '../test/helpers.js';
+import { json, loginAnswer, ok, testClient } from '../test/helpers.js';
 
 describe('health of every service in one call', () => {
   it('probes the five services in parallel and reports each, never throwing', async () => {
@@ -172,5 +172,26 @@ describe('control center routes', () => {
     expect(calls).toBe(2);
     await expect(client.controlCenter.users.setRoles('u2', ['Viewer'])).rejects.toMatchObject({ status: 503 });
     expect(calls).toBe(5);
+  });
+});
+
+describe('extension registry reads (auth optional)', () => {
+  it('send the client’s credentials when it has them, and nothing before a login', async () => {
+    const anonymous = testClient(() => ok([]));
+    await expect(anonymous.client.extensionRegistry.list()).resolves.toEqual([]);
+    expect(anonymous.seen[0]?.headers.get('authorization')).toBeNull();
+    const keyed = testClient(() => ok([]), { auth: { type: 'apiKey', apiKey: 'pk_reader' } });
+    await keyed.client.extensionRegistry.list({ type: 'provider' });
+    expect(keyed.seen[0]?.headers.get('x-api-key')).toBe('pk_reader');
+    // Health stays public: no credentials on it.
+    await keyed.client.extensionRegistry.health().catch(() => undefined);
+    expect(keyed.seen[1]?.headers.get('x-api-key')).toBeNull();
+  });
+
+  it('after a login, sends the session token', async () => {
+    const { client, seen } = testClient((req) => (req.url.pathname === '/auth/login' ? ok(loginAnswer(1)) : ok([])));
+    await client.login({ username: 'ada', password: 'pw' });
+    await client.extensionRegistry.list();
+    expect(seen[1]?.headers.get('authorization')).toBe('Bearer access-1');
   });
 });

@@ -23,6 +23,21 @@ describe('login', () => {
     });
   });
 
+  it('maps the security chain’s step-up refusal (403 mfa_required) to ERR_CLIENT_MFA_REQUIRED', async () => {
+    const body = {
+      error: 'mfa_required',
+      message: 'This operation needs a recent MFA verification.',
+      code: '403',
+      request_id: 'r1',
+    };
+    const { client } = testClient(() => json(body, 403), { auth: { type: 'bearer', token: 't' } });
+    await expect(client.controlCenter.mfa.regenerateBackupCodes()).rejects.toMatchObject({
+      code: 'ERR_CLIENT_MFA_REQUIRED',
+      status: 403,
+      serverCode: 'mfa_required',
+    });
+  });
+
   it('never retries a login (a retry could burn a one-time code)', async () => {
     let calls = 0;
     const { client } = testClient(() => {

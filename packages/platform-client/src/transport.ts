@@ -203,7 +203,9 @@ export function errorForStatus(
 ): PlatformClientError {
   let code: PlatformClientErrorCode =
     STATUS_CODES[status] ?? (status >= 500 ? 'ERR_CLIENT_SERVER_ERROR' : 'ERR_CLIENT_HTTP');
-  if (server.code === 'MFA_REQUIRED' || server.code === 'MFA_REQUIRED_ERROR') code = 'ERR_CLIENT_MFA_REQUIRED';
+  // The control center answers `MFA_REQUIRED`, the security chain's step-up refusal `mfa_required` (403).
+  const serverCode = server.code?.toUpperCase();
+  if (serverCode === 'MFA_REQUIRED' || serverCode === 'MFA_REQUIRED_ERROR') code = 'ERR_CLIENT_MFA_REQUIRED';
   const what = server.message ?? `HTTP ${status}`;
   return new PlatformClientError(`${context.service}: ${context.request} failed: ${what}`, {
     code,

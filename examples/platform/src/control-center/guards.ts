@@ -2,7 +2,6 @@ import type { AuditEventInput } from '@provisioning/audit';
 import { createSecurityChain, type RouteSecurity, type SecurityChain } from '@provisioning/middleware';
 import { security } from '@provisioning/middleware/hono';
 import type { MiddlewareHandler } from 'hono';
-import { every } from 'hono/combine';
 import type { Platform } from '../kit/platform.js';
 import type { CcEnv } from './http.js';
 
@@ -62,13 +61,28 @@ export function createGuards(platform: Platform): Guards {
         resource: () => ({ type: 'Provisioning::User', id: 'self' }),
         ...(options.sensitive === true ? { sensitive: true } : {}),
       }) as MiddlewareHandler<CcEnv>;
-      // The platform's per-IP limit, then the self-service chain, composed by
-      // Hono itself: assigning the inner refusal to `c.res` by hand made
-      // @hono/node-server throw, so every refused token was a 500 over HTTP.
-      return every(open, guard) as MiddlewareHandler<CcEnv>;
+      // The platform's per-IP limit, then the self-service chain. A refusal
+      // is a Response, but not always of the global class: under
+      // @hono/node-server `Response` is its own lighter class while the chain's
+      // `Response.json()` builds an undici one, so `instanceof` missed it and
+      // the request fell through to a 500. Recognise it by its shape.
+      return async (c, next) =>
+        open(c, async () => {
+          const refusal: unknown = await guard(c, next);
+          if (isResponse(refusal)) c.res = refusal;
+        });
     },
     platform: (route) => security(platform.chain, route) as MiddlewareHandler<CcEnv>,
   };
+}
+
+function isResponse(value: unknown): value is Response {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Response).status === 'number' &&
+    (value as Response).headers !== undefined
+  );
 }
 
 /** Records an audit event; a failure is logged (by code only) and never fails the request. */

@@ -56,8 +56,12 @@ export interface Route {
   readonly summary: string;
   /** `known` when PLATFORM-API.md documents it; `designed` when we designed it in the same style. */
   readonly origin: 'known' | 'designed';
-  /** Whether it needs `Authorization` (or an API key). */
-  readonly auth: boolean;
+  /**
+   * Whether it needs `Authorization` (or an API key). `'optional'`: the
+   * platform accepts anonymous calls, a deployment may demand credentials;
+   * the client sends them when it has them and nothing otherwise.
+   */
+  readonly auth: boolean | 'optional';
   /**
    * Whether a retry may repeat it safely. GET/HEAD/PUT/DELETE are; a POST is
    * only when the server deduplicates it (e.g. login, encrypt: no side effect
@@ -76,6 +80,59 @@ export interface Route {
   readonly contentType?: string;
   /** The success status; 200 unless stated. */
   readonly status?: number;
+}
+
+/** The per-service defaults of {@link routeBuilder}. */
+export interface RouteDefaults {
+  readonly origin: Route['origin'];
+  readonly auth: Route['auth'];
+  readonly envelope: boolean;
+  /** Default: every method but POST is idempotent. */
+  readonly idempotent?: boolean;
+}
+
+/** A route factory made by {@link routeBuilder}. */
+export type RouteFactory<Id extends string, R extends Route = Route> = (
+  id: Id,
+  method: HttpMethod,
+  path: string,
+  summary: string,
+  response: Schema<unknown>,
+  extra?: Partial<Omit<R, 'service' | 'id' | 'method' | 'path' | 'summary' | 'response'>>,
+) => R;
+
+/**
+ * The route factory of one service: each contract file builds its routes
+ * with it, so a route is its id, method, path, summary and response schema
+ * plus only what differs from the service's `defaults`.
+ *
+ * @example
+ * ```ts
+ * const r = routeBuilder<KmsRouteId>('kms', { origin: 'known', auth: true, envelope: true, idempotent: true });
+ * const status = r('status', 'GET', '/api/v1/kms/status', 'Backend and key status', KmsStatusSchema);
+ * ```
+ */
+export function routeBuilder<Id extends string, R extends Route = Route>(
+  service: ServiceName,
+  defaults: RouteDefaults,
+): RouteFactory<Id, R> {
+  return (id, method, path, summary, response, extra = {}) => {
+    const route: Route = {
+      service,
+      id,
+      method,
+      path,
+      summary,
+      origin: defaults.origin,
+      auth: defaults.auth,
+      idempotent: defaults.idempotent ?? method !== 'POST',
+      response,
+      envelope: defaults.envelope,
+      ...extra,
+    };
+    // `extra` holds the fields R adds to Route (e.g. the API server's `permission`).
+    return route as R;
+  };
 }
 
 /**

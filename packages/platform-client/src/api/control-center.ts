@@ -1,5 +1,5 @@
 import { type NamedSchema, type Schema, s } from '../schema.js';
-import { HealthStatusSchema, type Route, timestamp } from './common.js';
+import { HealthStatusSchema, type Route, routeBuilder, timestamp } from './common.js';
 
 /** Platform roles (known). */
 export type Role = 'Admin' | 'Developer' | 'Operator' | 'Viewer' | 'Auditor';
@@ -673,28 +673,7 @@ export type ControlCenterRouteId =
   | 'passkeyLogin'
   | 'changePassword';
 
-function r(
-  id: ControlCenterRouteId,
-  method: Route['method'],
-  path: string,
-  summary: string,
-  response: Schema<unknown>,
-  extra: Partial<Route> = {},
-): Route {
-  return {
-    service: 'controlCenter',
-    id,
-    method,
-    path,
-    summary,
-    origin: 'designed',
-    auth: true,
-    idempotent: method !== 'POST',
-    response,
-    envelope: true,
-    ...extra,
-  };
-}
+const r = routeBuilder<ControlCenterRouteId>('controlCenter', { origin: 'designed', auth: true, envelope: true });
 
 /** Every control center route (known ones exactly as PLATFORM-API.md; the rest designed under the same prefixes). */
 export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>> = Object.freeze({

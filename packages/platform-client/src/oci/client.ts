@@ -241,6 +241,12 @@ export interface OciClient {
     repository: string,
     options?: OciCallOptions & { readonly pageSize?: number },
   ): AsyncGenerator<string, void, undefined>;
+  /**
+   * Every repository of the registry (`GET /v2/_catalog`, `n` and `Link`
+   * pagination, token scope `registry:catalog:*`), in the registry's order.
+   * Many registries allow the catalog to administrators only.
+   */
+  catalog(options?: OciCallOptions & { readonly pageSize?: number }): AsyncGenerator<string, void, undefined>;
   /** Referrers of a manifest: the referrers API, else the `sha256-<hex>` tag-schema fallback. */
   referrers(
     repository: string,
@@ -258,6 +264,27 @@ export interface OciClient {
 }
 
 const scope = (repo: string, actions: string): string => `repository:${repo}:${actions}`;
+/** The token scope of `GET /v2/_catalog` (distribution's token spec). */
+const CATALOG_SCOPE = 'registry:catalog:*';
+
+/** The `repositories` of a catalog page, or `ERR_CLIENT_MALFORMED_RESPONSE`. */
+function parseCatalog(body: Uint8Array): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    parsed = undefined;
+  }
+  const repositories = (parsed as { repositories?: unknown } | undefined)?.repositories;
+  if (!Array.isArray(repositories) || !repositories.every((r) => typeof r === 'string')) {
+    throw new PlatformClientError('the catalog is not { repositories: string[] }', {
+      code: 'ERR_CLIENT_MALFORMED_RESPONSE',
+      fault: 'server',
+      service: 'oci',
+    });
+  }
+  return repositories;
+}
 
 function protocolError(message: string, details?: Record<string, unknown>): PlatformClientError {
   return new PlatformClientError(message, {
@@ -925,6 +952,29 @@ export function createOciClient(options: OciClientOptions): OciClient {
         yield* page.tags;
         if (!page.nextUrl) return;
         page = await tagPage(repository, page.nextUrl, n, page.next, o);
+      }
+    },
+
+    async *catalog(o = {}) {
+      const n = o.pageSize ?? 1000;
+      if (!Number.isInteger(n) || n < 1) throw invalidOptions('pageSize must be a positive integer');
+      let url: string | undefined = `/v2/_catalog?n=${n}`;
+      const visited = new Set<string>();
+      while (url !== undefined) {
+        // A Link that leads back to a page already read would loop forever.
+        const key = http.resolve(url).href;
+        if (visited.has(key)) throw protocolError('the catalog pagination links back to a page already read');
+        visited.add(key);
+        const res = await http.send({
+          method: 'GET',
+          url,
+          scopes: [CATALOG_SCOPE],
+          idempotent: true,
+          ...sig(o),
+        });
+        const repositories = parseCatalog(await res.read());
+        yield* repositories;
+        url = repositories.length === 0 ? undefined : parseNextLink(res.headers.get('link'));
       }
     },
 

@@ -118,6 +118,18 @@ export class OciHttp {
   }
 
   async send(request: OciRequest): Promise<OciResponse> {
+    // Upload `Location`s and pagination `Link`s come from the registry's
+    // answers: one naming another origin would get our credentials (Basic
+    // password, bearer token), so it is refused rather than followed.
+    const target = this.resolve(request.url);
+    if (target.origin !== new URL(this.config.baseUrl).origin) {
+      throw new PlatformClientError(`the registry pointed to another origin (${target.origin})`, {
+        code: 'ERR_CLIENT_OCI_PROTOCOL',
+        fault: 'server',
+        service: 'oci',
+        request: `${request.method} ${target.pathname}`,
+      });
+    }
     const retry = this.config.retry;
     const max = retry === false ? 1 : retry.maxAttempts;
     for (let attempt = 1; ; attempt++) {
