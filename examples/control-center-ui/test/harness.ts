@@ -100,14 +100,23 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-/** A fresh browser context (no shared storage between tests). */
+/**
+ * A fresh browser context (no shared storage between tests). `problems`
+ * collects uncaught page errors and Content-Security-Policy violations: the
+ * UI must run under the control center's CSP without tripping it.
+ */
 export async function newPage(
   browser: Browser,
   viewport = { width: 1280, height: 900 },
-): Promise<{ context: BrowserContext; page: Page }> {
+): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
   const context = await browser.newContext({ viewport, acceptDownloads: true, locale: 'en-GB', timezoneId: 'UTC' });
   const page = await context.newPage();
-  return { context, page };
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to (load|execute|apply)/i.test(message.text())) problems.push(message.text());
+  });
+  return { context, page, problems };
 }
 
 /**

@@ -43,7 +43,7 @@ describe('control center UI in Chromium', () => {
     'sets up TOTP with the wizard, then signs in with a TOTP code and with a backup code',
     async () => {
       const userId = await cc.addUser('ada', PASSWORD, ['Admin']);
-      const { context, page } = await newPage(browser);
+      const { context, page, problems } = await newPage(browser);
       await page.goto(`${cc.url}/ui/`);
       await screenshot(page, '01-login');
       // Keyboard only: the username field has focus, Tab moves to the password, Enter submits.
@@ -139,6 +139,7 @@ describe('control center UI in Chromium', () => {
       // Nothing kept outside memory: no web storage, no cookie.
       expect(await storedState(context, page)).toEqual({ local: [], session: [], cookies: [] });
       await screenshot(page, '06-mfa-after-step-up');
+      expect(problems).toEqual([]);
       await context.close();
     },
     TIMEOUT,
@@ -148,7 +149,7 @@ describe('control center UI in Chromium', () => {
     'registers a passkey in the virtual authenticator, signs in with it alone and as a second factor, and manages devices',
     async () => {
       const userId = await cc.addUser('grace', PASSWORD, ['Developer']);
-      const { context, page } = await newPage(browser);
+      const { context, page, problems } = await newPage(browser);
       const authenticator = await addVirtualAuthenticator(context, page);
       await signInWithPassword(page, cc.url, 'grace', PASSWORD);
       await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
@@ -211,6 +212,7 @@ describe('control center UI in Chromium', () => {
       expect(methods).toEqual(['password', 'passkey', 'webauthn']);
       expect((await auditEvents('mfa.device.removed')).map((e) => e.actor.id)).toContain(userId);
       expect(await storedState(context, page)).toEqual({ local: [], session: [], cookies: [] });
+      expect(problems).toEqual([]);
       await context.close();
     },
     TIMEOUT,
@@ -220,7 +222,7 @@ describe('control center UI in Chromium', () => {
     'creates an API token (secret shown once), and the API refuses it once revoked',
     async () => {
       await cc.addUser('alan', PASSWORD, ['Admin']);
-      const { context, page } = await newPage(browser);
+      const { context, page, problems } = await newPage(browser);
       await signInWithPassword(page, cc.url, 'alan', PASSWORD);
       await page.getByRole('link', { name: 'API tokens' }).click();
       await page.getByLabel('Name').fill('CI deploy');
@@ -243,6 +245,7 @@ describe('control center UI in Chromium', () => {
       await screenshot(page, '10-api-token-revoked');
       const refused = await call(secret);
       expect(refused.status).toBe(401);
+      expect(problems).toEqual([]);
       await context.close();
     },
     TIMEOUT,
@@ -258,7 +261,7 @@ describe('control center UI in Chromium', () => {
       await other.page.getByRole('region', { name: 'Sessions list' }).waitFor();
       await screenshot(other.page, '11-security-dashboard');
 
-      const { context, page } = await newPage(browser, { width: 375, height: 800 });
+      const { context, page, problems } = await newPage(browser, { width: 375, height: 800 });
       await signInWithPassword(page, cc.url, 'linus', PASSWORD);
       await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
       const NEW = 'an entirely new passphrase';
@@ -279,6 +282,7 @@ describe('control center UI in Chromium', () => {
       await other.page.getByRole('heading', { name: 'Sign in to the Control Center' }).waitFor();
       await expect(other.page.getByRole('status').first().textContent()).resolves.toContain('Your session ended');
       await other.context.close();
+      expect(problems).toEqual([]);
       await context.close();
     },
     TIMEOUT,
