@@ -2,9 +2,10 @@ import type { LoginResponse, User } from '@provisioning/platform-client/api';
 
 /**
  * An API failure: the HTTP status and the server's machine code. Codes come
- * from the contract's failure envelope (`{ success: false, error, code }`) or,
- * for refusals of the security chain (`{ error: "mfa_required", code: "403" }`),
- * from its `error` in upper case — one code namespace for the screens.
+ * from the contract's failure envelope (`{ success: false, error, code }`),
+ * which the security chain's refusals use too (`MFA_REQUIRED`,
+ * `INVALID_TOKEN` …); a body in the chain's default shape
+ * (`{ error: "mfa_required", code: "403" }`) maps to the same code.
  */
 export class ApiError extends Error {
   override readonly name = 'ApiError';

@@ -125,10 +125,16 @@ export interface SecurityRequest {
 export interface RouteSecurity {
   /** Cedar action, e.g. `read`, `deploy`, `delete`. Required unless `public`. */
   readonly action?: string;
-  /** How to find the resource; default: `{ type: 'Provisioning::Api', id: <path> }`. */
+  /**
+   * How to find the resource; default: `{ type: 'Provisioning::Api', id: <path> }`.
+   * Runs after authentication and is given the principal, for resources whose
+   * facts depend on who asks (e.g. a request filed by the caller, which a
+   * policy compares with `principal`). A throw is a 400 (`bad_request`).
+   */
   readonly resource?: (
     request: SecurityRequest,
     params: Readonly<Record<string, string>>,
+    principal: Principal,
   ) => ResourceRef | Promise<ResourceRef>;
   /** No authentication or authorization (health checks, login). Rate limits still apply. */
   readonly public?: boolean;

@@ -61,6 +61,7 @@ describe('control center routes', () => {
     username: 'bob',
     email: '',
     roles: ['Operator'],
+    teams: ['sre'],
     disabled: false,
     mfa_enabled: false,
     created_at: '2026-01-01T00:00:00Z',
@@ -90,6 +91,7 @@ describe('control center routes', () => {
           case 'GET /users':
             return ok([user]);
           case 'PUT /users/u2/roles':
+          case 'PUT /users/u2/teams':
           case 'POST /users/u2/disable':
             return ok(user);
           case 'POST /api-tokens':
@@ -119,6 +121,7 @@ describe('control center routes', () => {
     expect(await cc.users.list()).toEqual([user]);
     await cc.users.create({ username: 'bob', password: 'p', roles: ['Operator'] });
     await cc.users.setRoles('u2', ['Operator']);
+    await cc.users.setTeams('u2', ['sre']);
     await cc.users.disable('u2');
     expect((await cc.apiTokens.create({ name: 'ci', scopes: ['read'] })).token).toBe('pk_abcd_secret');
     expect(await cc.apiTokens.list()).toEqual([token]);
@@ -133,6 +136,7 @@ describe('control center routes', () => {
       ['GET', '/users', undefined],
       ['POST', '/users', { username: 'bob', password: 'p', roles: ['Operator'] }],
       ['PUT', '/users/u2/roles', { roles: ['Operator'] }],
+      ['PUT', '/users/u2/teams', { teams: ['sre'] }],
       ['POST', '/users/u2/disable', undefined],
       ['POST', '/api-tokens', { name: 'ci', scopes: ['read'] }],
       ['GET', '/api-tokens', undefined],

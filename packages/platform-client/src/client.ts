@@ -289,6 +289,8 @@ export interface ControlCenterClient {
     /** `ERR_CLIENT_CONFLICT` (`USER_EXISTS`) for a taken username. Not retried. */
     create(request: CreateUserRequest, options?: CallOptions): Promise<AdminUser>;
     setRoles(id: string, roles: readonly string[], options?: CallOptions): Promise<AdminUser>;
+    /** Sets a user's teams (`PUT /users/{id}/teams`). */
+    setTeams(id: string, teams: readonly string[], options?: CallOptions): Promise<AdminUser>;
     disable(id: string, options?: CallOptions): Promise<AdminUser>;
   };
   /** The caller's API tokens (`/api-tokens`): the secret is in the answer to `create` only, never logged. */
@@ -622,6 +624,7 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       list: (o) => callRoute(cc, C.listUsers, {}, o),
       create: (request, o) => callRoute(cc, C.createUser, { body: request }, o),
       setRoles: (userId, roles, o) => callRoute(cc, C.updateUserRoles, { ...id(userId), body: { roles } }, o),
+      setTeams: (userId, teams, o) => callRoute(cc, C.updateUserTeams, { ...id(userId), body: { teams } }, o),
       disable: (userId, o) => callRoute(cc, C.disableUser, id(userId), o),
     },
     apiTokens: {

@@ -355,6 +355,7 @@ describe('log redaction', () => {
           username: 'root',
           email: '',
           roles: ['Admin'],
+          teams: [],
           disabled: false,
           mfa_enabled: false,
           created_at: '2026-01-01T00:00:00Z',

@@ -1,4 +1,4 @@
-import type { ApiToken, CreatedApiToken } from '@provisioning/platform-client/api';
+import type { ApiToken, CedarAction, CreatedApiToken } from '@provisioning/platform-client/api';
 import { useCallback, useEffect, useState } from 'react';
 import { useApi } from '../session.js';
 import { Alert, ConfirmButton, Field, SecretValue, Section, SelectField, TableWrap, Time, useAction } from '../ui.js';
@@ -79,7 +79,7 @@ export function ApiTokens() {
                     <td>
                       <code>{t.prefix}</code>
                     </td>
-                    <td>{t.scopes.length === 0 ? <span className="muted">all of yours</span> : t.scopes.join(', ')}</td>
+                    <td>{t.scopes.length === 0 ? <span className="muted">none</span> : t.scopes.join(', ')}</td>
                     <td>
                       <Time iso={t.expires_at} />
                     </td>
@@ -112,32 +112,53 @@ export function ApiTokens() {
   );
 }
 
+// A key acts for its owner, and only for the Cedar actions of its scopes
+// (`*`: every action); the policies still decide each request.
+// The contract's Cedar actions as a type-checked record (a missing or unknown
+// one fails the type check) rather than its CEDAR_ACTIONS value, whose import
+// would bring the contract's schema code into the bundle.
+const ACTIONS = {
+  create: true,
+  delete: true,
+  update: true,
+  read: true,
+  list: true,
+  deploy: true,
+  rollback: true,
+  ssh: true,
+  execute: true,
+  monitor: true,
+  admin: true,
+} satisfies Record<CedarAction, true>;
+const SCOPES: readonly string[] = [...Object.keys(ACTIONS), '*'];
+
 function CreateToken({ onCreated }: { onCreated: (token: CreatedApiToken) => void }) {
   const api = useApi();
   const [name, setName] = useState('');
-  const [scopes, setScopes] = useState('');
+  const [scopes, setScopes] = useState<readonly string[]>(['read', 'list']);
   const [expiry, setExpiry] = useState('30');
-  const { busy, error, run } = useAction();
+  const { busy, error, setError, run } = useAction();
+  const toggle = (scope: string, on: boolean) =>
+    setScopes((current) => (on ? [...current, scope] : current.filter((s) => s !== scope)));
   return (
     <Section title="Create a token">
       <form
         aria-label="Create an API token"
         onSubmit={async (e) => {
           e.preventDefault();
-          const list = scopes
-            .split(/[\s,]+/)
-            .map((s) => s.trim())
-            .filter((s) => s !== '');
+          if (scopes.length === 0) {
+            setError('Choose at least one scope: a token without one can do nothing.');
+            return;
+          }
           const token = await run(() =>
             api.call<CreatedApiToken>('POST', '/api-tokens', {
               name: name.trim(),
-              ...(list.length === 0 ? {} : { scopes: list }),
+              scopes: SCOPES.filter((s) => scopes.includes(s)),
               ...(expiry === '' ? {} : { expires_in_days: Number(expiry) }),
             }),
           );
           if (token === undefined) return;
           setName('');
-          setScopes('');
           onCreated(token);
         }}
       >
@@ -150,13 +171,25 @@ function CreateToken({ onCreated }: { onCreated: (token: CreatedApiToken) => voi
           value={name}
           onChange={(e) => setName(e.target.value)}
         />
-        <Field
-          label="Scopes"
-          name="token-scopes"
-          hint="Separated by spaces or commas; empty means all of your permissions."
-          value={scopes}
-          onChange={(e) => setScopes(e.target.value)}
-        />
+        <fieldset className="scopes">
+          <legend>Scopes</legend>
+          <p className="hint">
+            The actions the token may ask for on your behalf; the policies still decide each request. “*” is every
+            action.
+          </p>
+          {SCOPES.map((scope) => (
+            <label key={scope} className="radio">
+              <input
+                type="checkbox"
+                name="token-scope"
+                value={scope}
+                checked={scopes.includes(scope)}
+                onChange={(e) => toggle(scope, e.target.checked)}
+              />
+              {scope}
+            </label>
+          ))}
+        </fieldset>
         <SelectField label="Expires after" value={expiry} onChange={setExpiry} options={EXPIRY} />
         {error === undefined ? null : <Alert kind="error">{error}</Alert>}
         <div className="actions">

@@ -226,7 +226,9 @@ describe('control center UI in Chromium', () => {
       await signInWithPassword(page, cc.url, 'alan', PASSWORD);
       await page.getByRole('link', { name: 'API tokens' }).click();
       await page.getByLabel('Name').fill('CI deploy');
-      await page.getByLabel('Scopes').fill('servers:read, servers:write');
+      // The key may act as an Admin's "admin" (GET /users is Cedar's admin action) and read.
+      await page.getByRole('checkbox', { name: 'admin', exact: true }).check();
+      await page.getByRole('checkbox', { name: 'list', exact: true }).uncheck();
       await page.getByLabel('Expires after').selectOption('90');
       await page.getByRole('button', { name: 'Create token' }).click();
       const secret = await page.getByLabel('Token “CI deploy”').inputValue();
@@ -238,7 +240,7 @@ describe('control center UI in Chromium', () => {
       // The secret is gone from the page once dismissed.
       await expect(page.content()).resolves.not.toContain(secret);
       const row = page.locator('tr', { hasText: 'CI deploy' });
-      await expect(row.textContent()).resolves.toContain('servers:read, servers:write');
+      await expect(row.textContent()).resolves.toContain('read, admin');
       await row.getByRole('button', { name: 'Revoke' }).click();
       await row.getByRole('button', { name: 'Confirm: revoke CI deploy' }).click();
       await row.getByText('revoked').waitFor();

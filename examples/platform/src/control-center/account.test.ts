@@ -146,14 +146,14 @@ describe('control center: password change', () => {
     expect(failures.length).toBeGreaterThanOrEqual(5);
   });
 
-  it('needs a user session: no token, or an API key, is refused', async () => {
+  it('needs a user session: no token (401) or an API key (403) is refused', async () => {
     const cc = await setup();
     const userId = await cc.addUser('ada', PASSWORD, ['Admin']);
     const body = { current_password: PASSWORD, new_password: NEW_PASSWORD };
     expect((await cc.call('POST', '/auth/password', { body })).status).toBe(401);
     const { key } = await cc.platform.apiKeys.create({ owner: userId, name: 'ci', scopes: [] });
     const byKey = await cc.call('POST', '/auth/password', { body, headers: { authorization: `ApiKey ${key}` } });
-    expect(byKey.status).toBe(401);
+    expect(byKey.status).toBe(403); // a key is authenticated, but self-service refuses it
     expect((await cc.login('ada', PASSWORD)).status).toBe(200);
   });
 });

@@ -34,7 +34,8 @@ describe('control center guards over HTTP', () => {
       for (const path of ['/auth/verify', '/api-tokens', '/mfa/status', '/users']) {
         const res = await get(path, auth);
         expect([path, res.status]).toEqual([path, 401]);
-        expect(((await res.json()) as { code: string }).code).toBe('401');
+        const body = (await res.json()) as { success: boolean; code: string };
+        expect([body.success, body.code]).toEqual([false, auth === undefined ? 'UNAUTHENTICATED' : 'INVALID_TOKEN']);
       }
     }
   });

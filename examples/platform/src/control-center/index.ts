@@ -7,7 +7,7 @@ import { accountRoutes } from './account-routes.js';
 import { authRoutes } from './auth-routes.js';
 import { bootstrapRoutes } from './bootstrap.js';
 import { createAuditor, createGuards } from './guards.js';
-import { type CcEnv, installErrorHandling } from './http.js';
+import type { CcEnv } from './http.js';
 import { mfaRoutes } from './mfa-routes.js';
 import { type PolicyAdmin, policyRoutes } from './policies-routes.js';
 import { userRoutes } from './users-routes.js';
@@ -18,8 +18,8 @@ export type { PolicyAdmin } from './policies-routes.js';
 
 /** Options of {@link createControlCenterApp}. */
 export interface ControlCenterOptions {
-  /** The policy engine behind `/policies`; without it those routes answer 503 `NOT_CONFIGURED`. */
-  readonly policies?: PolicyAdmin;
+  /** The policy engine behind `/policies`. Default: the platform's Cedar engine; `null`: 503 `NOT_CONFIGURED`. */
+  readonly policies?: PolicyAdmin | null;
   /** The built web UI (`examples/control-center-ui`), served under `/ui/`; without it no UI is served. */
   readonly uiDir?: string;
 }
@@ -43,7 +43,6 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
     metrics: platform.metrics,
     openapi: openApiDocument('controlCenter'),
   });
-  installErrorHandling(frame, platform.logger);
   const app = frame as unknown as Hono<CcEnv>;
   const guards = createGuards(platform);
   const audit = createAuditor(platform);
@@ -52,7 +51,11 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
   bootstrapRoutes(app, platform, guards, audit);
   mfaRoutes(app, platform, guards, audit);
   userRoutes(app, platform, guards, audit);
-  policyRoutes(app, guards, options.policies, audit);
+  policyRoutes(
+    app,
+    guards,
+    options.policies === undefined ? platform.authorization.policies : (options.policies ?? undefined),
+  );
   accountRoutes(app, platform, guards, audit);
   if (options.uiDir !== undefined) webUiRoutes(app, options.uiDir);
   return frame;

@@ -10,10 +10,12 @@ import {
   ROLES,
   routePattern,
   UpdateRolesRequestSchema,
+  UpdateTeamsRequestSchema,
 } from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
 import type { Platform } from '../kit/platform.js';
+import { PLATFORM_RESOURCE } from '../kit/resources.js';
 import type { createAuditor, Guards } from './guards.js';
 import { actorOf, type CcEnv, noBody, param, principalOf } from './http.js';
 
@@ -41,6 +43,7 @@ export async function adminUser(platform: Platform, user: User): Promise<AdminUs
     username: user.username,
     email: user.email ?? '',
     roles: [...user.roles],
+    teams: [...user.teams],
     disabled: user.disabled,
     mfa_enabled: await platform.mfa.isEnrolled(user.id),
     created_at: user.createdAt.toISOString(),
@@ -80,7 +83,8 @@ export function userRoutes(
   audit: ReturnType<typeof createAuditor>,
 ): void {
   const admin = () =>
-    guards.platform({ action: 'admin', resource: (_r, p) => ({ type: 'Provisioning::User', id: p.id ?? 'users' }) });
+    // User administration is platform administration: `admin` on the platform environment (Admins).
+    guards.platform({ action: 'admin', resource: () => PLATFORM_RESOURCE });
   const findUser = async (id: string): Promise<User> => {
     const user = await platform.users.findById(id);
     if (user === undefined) throw new RequestError(404, 'USER_NOT_FOUND', 'No such user.');
@@ -136,6 +140,24 @@ export function userRoutes(
       actor: actorOf(c),
       resource: { type: 'user', id },
       metadata: { roles_before: [...before.roles], roles },
+    });
+    return c.json(ok(await adminUser(platform, user)));
+  });
+
+  // Teams are Cedar `Team` parents (platform-admin, sre, developers, audit,
+  // security …) and what break-glass counts: two approvers from two teams.
+  app.put(routePattern(R.updateUserTeams), admin(), async (c) => {
+    const id = param(c, 'id');
+    const body = await readBody(c, UpdateTeamsRequestSchema);
+    const before = await findUser(id);
+    const teams = [...new Set(body.teams)];
+    const user = await platform.users.update(id, { teams });
+    await audit({
+      action: 'admin.user.updated',
+      outcome: 'success',
+      actor: actorOf(c),
+      resource: { type: 'user', id },
+      metadata: { teams_before: [...before.teams], teams },
     });
     return c.json(ok(await adminUser(platform, user)));
   });

@@ -8,9 +8,10 @@ import {
   EXTENSION_REGISTRY_ROUTES as R,
 } from '@provisioning/platform-client/api';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
-import { enumParam, pageQuery } from '../api-server/query.js';
 import { errorBody } from '../kit/app.js';
 import { RequestError } from '../kit/body.js';
+import { enumParam, pageQuery } from '../kit/query.js';
+import { resource } from '../kit/resources.js';
 import type { Catalog } from './catalog.js';
 import { BackendError, EXTENSION_SOURCES, EXTENSION_TYPES } from './types.js';
 
@@ -20,6 +21,7 @@ export const REGISTRY_EXTRA_PATHS = {
   download: '/api/v1/extensions/{type}/{name}/download',
 } as const;
 
+const EXTENSIONS = resource('Workspace', 'extensions', { environment: 'platform' });
 const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/i;
 const path = (p: string) => p.replace(/\{(\w+)\}/g, ':$1');
 
@@ -36,10 +38,9 @@ export function registerRegistryRoutes(
   const read: MiddlewareHandler =
     access === 'public'
       ? security(chain, { public: true })
-      : security(chain, {
-          action: 'read',
-          resource: (_r, params) => ({ type: 'Provisioning::Extension', id: params.name ?? '*' }),
-        });
+      : // Cedar: the catalog is the `extensions` workspace of the platform
+        // environment, which every role may read (`read-only-baseline`).
+        security(chain, { action: 'read', resource: () => EXTENSIONS });
   const listQuery = (c: Context) => ({
     ...optional('type', enumParam(c, 'type', EXTENSION_TYPES)),
     ...optional('source', enumParam(c, 'source', EXTENSION_SOURCES)),

@@ -1,6 +1,8 @@
+import { defaultErrorBody, type RefusalSummary } from '@provisioning/middleware';
 import { apiError, fail } from '@provisioning/platform-client/api';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { mapError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -14,27 +16,39 @@ export interface ServiceAppOptions {
   /** The service's OpenAPI document, served at `/openapi.json`. */
   readonly openapi?: unknown;
   /** Shape of error bodies: the envelope services answer `{ success: false, … }`, the API server `{ error, message, code }`. */
-  readonly errorShape?: 'envelope' | 'api';
+  readonly errorShape?: ErrorShape;
 }
+
+/** The two error shapes of the platform's services. */
+export type ErrorShape = 'envelope' | 'api';
 
 /**
  * An error body in the service's shape: the contract's failure envelope
  * `{ success: false, data: null, error: <message>, code: <CODE> }`, or the API
  * server's `{ error: <CODE>, message, code: "<status>" }`.
  */
-export function errorBody(
-  shape: 'envelope' | 'api',
-  status: number,
-  code: string,
-  message: string,
-): Record<string, unknown> {
+export function errorBody(shape: ErrorShape, status: number, code: string, message: string): Record<string, unknown> {
   return shape === 'api' ? { ...apiError(status, code, message) } : { ...fail(message, code) };
+}
+
+/**
+ * A refusal of the security chain in the service's shape, with the request id:
+ * the API server's `{ error, message, code: "<status>", request_id }`, or the
+ * failure envelope `{ success: false, data: null, error: <message>, code:
+ * <ERROR>, request_id }` (e.g. `MFA_REQUIRED`, which the client maps to
+ * `ERR_CLIENT_MFA_REQUIRED`).
+ */
+export function refusalBody(shape: ErrorShape, refusal: RefusalSummary): Record<string, unknown> {
+  return shape === 'api'
+    ? { ...defaultErrorBody(refusal) }
+    : { ...fail(refusal.message, refusal.error.toUpperCase()), request_id: refusal.requestId };
 }
 
 /**
  * The common frame of every reference server: request logging without bodies
  * or headers, Prometheus metrics at `/metrics`, the OpenAPI document at
- * `/openapi.json`, a request body limit (413), and JSON answers for 404 and
+ * `/openapi.json`, a request body limit (413), and JSON answers for 404, for
+ * the SDK's and the routes' typed errors (`mapError`: fixed messages), and for
  * unexpected errors (500, nothing internal in the body).
  */
 export function createServiceApp(options: ServiceAppOptions): Hono {
@@ -71,12 +85,11 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
   if (options.openapi !== undefined) app.get('/openapi.json', (c) => c.json(options.openapi as object));
   app.notFound((c) => c.json(errorBody(shape, 404, 'NOT_FOUND', 'No such route.'), 404));
   app.onError((error, c) => {
-    const status = (error as { status?: unknown }).status;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      return c.json(
-        errorBody(shape, status, (error as { code?: string }).code ?? 'BAD_REQUEST', error.message),
-        status as 400,
-      );
+    const mapped = mapError(error);
+    if (mapped !== undefined) {
+      if (mapped.retryAfterSeconds !== undefined) c.header('retry-after', String(mapped.retryAfterSeconds));
+      c.header('cache-control', 'no-store');
+      return c.json(errorBody(shape, mapped.status, mapped.code, mapped.message), mapped.status as 400);
     }
     options.logger.error({ err: { name: error.name, code: (error as { code?: unknown }).code } }, 'unhandled error');
     return c.json(errorBody(shape, 500, 'INTERNAL_ERROR', 'The request could not be processed.'), 500);

@@ -56,3 +56,25 @@ function rejectUnknownFields(value: unknown, schemaJson: Record<string, unknown>
     rejectUnknownFields((value as Record<string, unknown>)[key], property, `${path}.${key}`);
   }
 }
+
+/**
+ * The JSON body of a request, read from a clone and leniently: for resource
+ * resolvers, which run in the security chain before the handler validates the
+ * body strictly. Anything unreadable is `{}` (the handler then refuses it with
+ * a typed error), so a resolver can only learn facts, never fail the request.
+ */
+export async function peekJson(request: unknown): Promise<Record<string, unknown>> {
+  if (!(request instanceof Request) || request.body === null) return {};
+  try {
+    const value: unknown = await request.clone().json();
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A string field of a peeked body, or `undefined`. */
+export const stringField = (body: Record<string, unknown>, name: string): string | undefined =>
+  typeof body[name] === 'string' ? (body[name] as string) : undefined;

@@ -7,9 +7,12 @@ import {
   WorkflowRequestSchema,
 } from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
-import { createServiceApp, errorBody } from '../kit/app.js';
-import { RequestError, readBody } from '../kit/body.js';
+import { createServiceApp } from '../kit/app.js';
+import { peekJson, RequestError, readBody, stringField } from '../kit/body.js';
+import { pageQuery } from '../kit/query.js';
+import { ANY, resource } from '../kit/resources.js';
 import type { ServiceModule } from '../kit/service.js';
+import { breakGlassRoutes } from '../security/break-glass.js';
 import { type EngineEvent, type TaskStatus, WorkflowEngine } from './engine.js';
 import { processExecutor } from './executor.js';
 import { DEFAULT_TEMPLATES } from './templates.js';
@@ -40,37 +43,30 @@ export const orchestratorService: ServiceModule = {
 
     app.get(ORCHESTRATOR_ROUTES.health.path, (c) => c.json(ok('Orchestrator is healthy')));
 
+    // Cedar: tasks are Workflows of their infrastructure's workspace; the list
+    // spans every workspace, so it is decided as production (see kit/resources.ts).
+    const taskResource = async (_r: unknown, p: Readonly<Record<string, string>>) =>
+      resource('Workflow', p.id ?? ANY, { workspace: (await engine.infraOf(p.id ?? '')) ?? ANY });
     app.get(
       '/tasks',
-      security(platform.chain, { action: 'list', resource: () => ({ type: 'Provisioning::Workflow', id: 'tasks' }) }),
+      security(platform.chain, { action: 'list', resource: () => resource('Workflow', ANY) }),
       async (c) => {
         const status = c.req.query('status');
         if (status !== undefined && !(CONTRACT_TASK_STATUSES as readonly string[]).includes(status)) {
           throw new RequestError(400, 'INVALID_QUERY', `status must be one of ${CONTRACT_TASK_STATUSES.join(', ')}`);
         }
-        const limit = integer(c.req.query('limit'), 50, 1, 1000, 'limit');
-        const offset = integer(c.req.query('offset'), 0, 0, Number.MAX_SAFE_INTEGER, 'offset');
+        const { limit, offset } = pageQuery(c);
         return c.json(ok(await engine.listTasks({ status: status as TaskStatus | undefined, limit, offset })));
       },
     );
 
-    app.get(
-      '/tasks/:id',
-      security(platform.chain, {
-        action: 'read',
-        resource: (_r, p) => ({ type: 'Provisioning::Workflow', id: p.id ?? '' }),
-      }),
-      async (c) => c.json(ok(await engine.getTask(c.req.param('id')))),
+    app.get('/tasks/:id', security(platform.chain, { action: 'read', resource: taskResource }), async (c) =>
+      c.json(ok(await engine.getTask(c.req.param('id')))),
     );
 
     // Designed: cancel a task, or a whole workflow by its id.
-    app.post(
-      '/tasks/:id/cancel',
-      security(platform.chain, {
-        action: 'update',
-        resource: (_r, p) => ({ type: 'Provisioning::Workflow', id: p.id ?? '' }),
-      }),
-      async (c) => c.json(ok(await engine.cancel(c.req.param('id')))),
+    app.post('/tasks/:id/cancel', security(platform.chain, { action: 'update', resource: taskResource }), async (c) =>
+      c.json(ok(await engine.cancel(c.req.param('id')))),
     );
 
     for (const kind of KINDS) {
@@ -78,7 +74,9 @@ export const orchestratorService: ServiceModule = {
         `/workflows/${kind}/create`,
         security(platform.chain, {
           action: 'create',
-          resource: () => ({ type: 'Provisioning::Workflow', id: `workflow:${kind}` }),
+          // The workspace is the body's `infra` (read leniently here; the handler validates it).
+          resource: async (request) =>
+            resource('Workflow', ANY, { workspace: stringField(await peekJson(request), 'infra') ?? ANY, kind }),
         }),
         async (c) => {
           const body = await readBody(c, WorkflowRequestSchema);
@@ -90,18 +88,32 @@ export const orchestratorService: ServiceModule = {
 
     // Status events: /ws?token=…&events=task,batch,system. The token is the
     // same JWT as in the Authorization header (browsers cannot set headers on
-    // WebSockets); it is verified, with revocation, before the upgrade.
+    // WebSockets): the whole chain checks it before the upgrade — revocation,
+    // break-glass session, rate limits, Cedar (`list` on every workflow) and audit.
     app.get(
       '/ws',
       async (c, next) => {
         const token = c.req.query('token');
-        if (token === undefined)
-          return c.json(errorBody('envelope', 401, 'UNAUTHENTICATED', 'A token is required.'), 401);
-        try {
-          await platform.tokens.verify(token);
-        } catch {
-          return c.json(errorBody('envelope', 401, 'INVALID_TOKEN', 'The token was refused.'), 401);
-        }
+        const probe = new Request(new URL('/ws', c.req.url), {
+          headers: {
+            ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+            ...Object.fromEntries(
+              ['user-agent', 'x-forwarded-for', 'forwarded'].flatMap((h) => {
+                const v = c.req.header(h);
+                return v === undefined ? [] : [[h, v]];
+              }),
+            ),
+          },
+        });
+        const checked = await platform.chain.check(
+          probe,
+          { action: 'list', resource: () => resource('Workflow', ANY) },
+          {
+            clientAddress: (c.env as { incoming?: { socket?: { remoteAddress?: string } } })?.incoming?.socket
+              ?.remoteAddress,
+          },
+        );
+        if (!checked.ok) return platform.chain.toResponse(checked);
         await next();
       },
       upgradeWebSocket((c) => {
@@ -130,6 +142,10 @@ export const orchestratorService: ServiceModule = {
       }),
     );
 
+    // The platform's security endpoints (shared route modules; the control
+    // center mounts break-glass and audit too, same-origin for its UI).
+    app.route('/', breakGlassRoutes(platform) as unknown as Hono);
+
     return {
       app,
       attach: (server) => injectWebSocket(server),
@@ -137,10 +153,3 @@ export const orchestratorService: ServiceModule = {
     };
   },
 };
-
-function integer(raw: string | undefined, fallback: number, min: number, max: number, name: string): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
-    throw new RequestError(400, 'INVALID_QUERY', `${name} must be an integer from ${min} to ${max}`);
-  return Number(raw);
-}

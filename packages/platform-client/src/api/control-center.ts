@@ -347,6 +347,8 @@ export interface AdminUser {
   /** Empty when the user has none. */
   readonly email: string;
   readonly roles: readonly string[];
+  /** Cedar `Team` parents (platform-admin, sre, developers, audit, security …); break-glass approvals count them. */
+  readonly teams: readonly string[];
   readonly disabled: boolean;
   readonly mfa_enabled: boolean;
   readonly created_at: string;
@@ -360,6 +362,7 @@ export const AdminUserSchema: NamedSchema<AdminUser> = s.named(
     username: s.string(),
     email: s.string(),
     roles: s.array(s.string()),
+    teams: s.array(s.string()),
     disabled: s.boolean(),
     mfa_enabled: s.boolean(),
     created_at: timestamp,
@@ -395,6 +398,17 @@ export interface UpdateRolesRequest {
 export const UpdateRolesRequestSchema: NamedSchema<UpdateRolesRequest> = s.named(
   'UpdateRolesRequest',
   s.object({ roles: s.array(s.string(), { maxItems: 16 }) }),
+);
+
+/** Body of `PUT /users/{id}/teams` (designed, admin). */
+export interface UpdateTeamsRequest {
+  /** Team ids: lowercase letters, digits, `_` and `-`, at most 64 characters. */
+  readonly teams: readonly string[];
+}
+/** Schema of {@link UpdateTeamsRequest}. */
+export const UpdateTeamsRequestSchema: NamedSchema<UpdateTeamsRequest> = s.named(
+  'UpdateTeamsRequest',
+  s.object({ teams: s.array(s.string({ pattern: /^[a-z0-9][a-z0-9_-]{0,63}$/ }), { maxItems: 16 }) }),
 );
 
 /** Body of `POST /api-tokens` (designed). */
@@ -660,6 +674,7 @@ export type ControlCenterRouteId =
   | 'listUsers'
   | 'createUser'
   | 'updateUserRoles'
+  | 'updateUserTeams'
   | 'disableUser'
   | 'createApiToken'
   | 'listApiTokens'
@@ -770,6 +785,14 @@ export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>
     {
       request: UpdateRolesRequestSchema,
     },
+  ),
+  updateUserTeams: r(
+    'updateUserTeams',
+    'PUT',
+    '/users/{id}/teams',
+    'Set teams (Cedar Team parents, counted by break-glass approvals)',
+    AdminUserSchema,
+    { request: UpdateTeamsRequestSchema },
   ),
   disableUser: r('disableUser', 'POST', '/users/{id}/disable', 'Disable a user; ends sessions', AdminUserSchema, {
     // Disabling twice is harmless.
