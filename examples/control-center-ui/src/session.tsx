@@ -18,7 +18,12 @@ export function useApi(): ApiClient {
   return client;
 }
 
-type Guard = <T>(fn: () => Promise<T>) => Promise<T>;
+/**
+ * Runs fn, asking for a second factor and running it once more when the
+ * server wants a recent MFA; `also` names further refusals that mean the same
+ * (a policy that demands a fresh MFA answers a plain 403 `FORBIDDEN`).
+ */
+type Guard = <T>(fn: () => Promise<T>, options?: { also?: (error: ApiError) => boolean }) => Promise<T>;
 const StepUpContext = createContext<Guard | undefined>(undefined);
 
 /**
@@ -41,11 +46,11 @@ export function StepUpProvider({ children }: { children: ReactNode }) {
   const [pending, setPending] = useState<Pending | undefined>();
   const ask = useCallback(() => new Promise<boolean>((resolve) => setPending({ resolve })), []);
   const guard = useCallback<Guard>(
-    async (fn) => {
+    async (fn, options) => {
       try {
         return await fn();
       } catch (error) {
-        if (!(error instanceof ApiError && error.needsStepUp)) throw error;
+        if (!(error instanceof ApiError && (error.needsStepUp || options?.also?.(error) === true))) throw error;
         if (!(await ask())) throw new ApiError(403, 'MFA_REQUIRED', 'This action needs a second factor.');
         return fn();
       }

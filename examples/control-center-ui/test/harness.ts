@@ -42,6 +42,8 @@ export interface TestControlCenter {
   addUser(username: string, password: string, roles: string[]): Promise<string>;
   /** The current TOTP code for a base32 key (spaces allowed, as the UI shows it). */
   totp(key: string): string;
+  /** Enrolls TOTP for a user straight in the MFA service; returns the base32 key. */
+  enrollTotp(userId: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,12 @@ export async function startControlCenter(uiDir: string): Promise<TestControlCent
       return user.id;
     },
     totp: (key) => generateTotp({ secret: decodeBase32(key.replace(/\s+/g, '')), atMs: clock.now() }),
+    async enrollTotp(userId) {
+      const e = await platform.mfa.beginTotpEnrollment(userId, { accountName: userId });
+      const code = generateTotp({ secret: decodeBase32(e.secret), atMs: clock.now() });
+      await platform.mfa.confirmTotpEnrollment(userId, e.deviceId, code);
+      return e.secret;
+    },
     async close() {
       await server.close(1000);
       await platform.close();

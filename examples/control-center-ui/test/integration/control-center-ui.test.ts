@@ -289,4 +289,88 @@ describe('control center UI in Chromium', () => {
     },
     TIMEOUT,
   );
+
+  it(
+    'requests break-glass as one user, approved by two others of two teams, then activates it',
+    async () => {
+      const people: Record<string, { id: string; key?: string }> = {};
+      for (const [name, roles, teams, mfa] of [
+        ['rita', ['Operator'], ['sre'], false],
+        ['alice', ['Admin'], ['platform-admin'], true],
+        ['carol', ['Admin'], ['security'], true],
+      ] as const) {
+        const id = await cc.addUser(name, PASSWORD, [...roles]);
+        await cc.platform.users.update(id, { teams: [...teams] });
+        people[name] = { id, ...(mfa ? { key: await cc.enrollTotp(id) } : {}) };
+      }
+      cc.clock.advance(30_000); // the enrollment codes are used: sign-ins take the next step's
+      const signIn = async (name: string) => {
+        const { context, page, problems } = await newPage(browser);
+        await signInWithPassword(page, cc.url, name, PASSWORD);
+        const key = people[name]?.key;
+        if (key !== undefined) {
+          await page.getByLabel('Code from your authenticator app').fill(cc.totp(key));
+          await page.getByRole('button', { name: 'Verify' }).click();
+        }
+        await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+        await page.getByRole('link', { name: 'Break-glass' }).click();
+        return { context, page, problems };
+      };
+
+      // Rita files the request; she cannot list requests (administrators only) nor activate it yet.
+      const rita = await signIn('rita');
+      await rita.page.getByLabel('Incident or ticket').fill('INC-4711');
+      await rita.page.getByLabel('Why you need it').fill('The primary database is down; on-call must fail over.');
+      await rita.page.getByRole('checkbox', { name: 'deploy', exact: true }).check();
+      await rita.page.getByLabel('For how long').selectOption('3600');
+      await rita.page.getByRole('button', { name: 'Request access' }).click();
+      await rita.page.getByRole('status').filter({ hasText: 'filed' }).waitFor();
+      await expect(
+        rita.page.getByText('Only administrators can list break-glass requests.').first().isVisible(),
+      ).resolves.toBe(true);
+      const mine = rita.page.getByRole('region', { name: 'Your requests list' });
+      await expect(mine.textContent()).resolves.toContain('read, list, deploy');
+      await screenshot(rita.page, '13-break-glass-requested');
+      await mine.getByRole('button', { name: 'Activate' }).click();
+      await expect(rita.page.getByRole('alert').textContent()).resolves.toContain('needs two approvals');
+
+      // Alice (platform-admin) and Carol (security) approve, each with a fresh MFA from her sign-in.
+      for (const name of ['alice', 'carol']) {
+        const approver = await signIn(name);
+        const row = approver.page
+          .getByRole('region', { name: 'Pending requests list' })
+          .locator('tr', { hasText: 'INC-4711' });
+        await expect(row.textContent()).resolves.toContain(`${name === 'alice' ? 0 : 1} of 2`);
+        if (name === 'alice') await screenshot(approver.page, '14-break-glass-approve');
+        await row.getByRole('button', { name: 'Approve' }).click();
+        await approver.page.getByRole('status').filter({ hasText: 'You approved INC-4711' }).waitFor();
+        expect(approver.problems).toEqual([]);
+        if (name === 'alice') await approver.context.close();
+        if (name === 'carol') {
+          // Rita activates: the token is shown once; the administrators see the session and its time left.
+          await mine.getByRole('button', { name: 'Activate' }).click();
+          const token = await rita.page.getByLabel('Emergency token').inputValue();
+          expect(token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+          await mine.getByText('active', { exact: true }).waitFor();
+          await screenshot(rita.page, '15-break-glass-activated');
+          await approver.page.getByRole('link', { name: 'Security' }).click();
+          await approver.page.getByRole('link', { name: 'Break-glass' }).click();
+          const active = approver.page.getByRole('region', { name: 'Active sessions list' });
+          await expect(active.textContent()).resolves.toContain('INC-4711');
+          await expect(active.getByTestId('time-left').textContent()).resolves.toMatch(
+            /^\d+ (h \d{2} min|min \d{2} s)$/,
+          );
+          await screenshot(approver.page, '16-break-glass-active');
+          await approver.context.close();
+        }
+      }
+      const steps = ['break_glass.requested', 'break_glass.approved', 'break_glass.activated'];
+      const found = await Promise.all(steps.map((a) => auditEvents(a)));
+      expect(found.map((events) => events.length)).toEqual([1, 2, 1]);
+      expect(found[1]?.map((e) => e.actor.id).sort()).toEqual([people.alice?.id, people.carol?.id].sort());
+      expect(rita.problems).toEqual([]);
+      await rita.context.close();
+    },
+    TIMEOUT,
+  );
 });
