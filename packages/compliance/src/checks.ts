@@ -90,6 +90,14 @@ export interface AuditChainVerifier {
     readonly checked?: number;
     /** Where the chain broke (sequence number or event id). */
     readonly brokenAt?: number | string;
+    /** Events checked, as `@provisioning/audit`'s `verify()` reports them. */
+    readonly count?: number;
+    /** Signed checkpoints that matched the chain (`@provisioning/audit`). */
+    readonly checkpointsVerified?: number;
+    /** Events after the latest valid checkpoint (`@provisioning/audit`). */
+    readonly unsignedTail?: number;
+    /** What is wrong, by kind and sequence number (`@provisioning/audit`). */
+    readonly problems?: readonly { readonly kind: string; readonly seq?: number }[];
   }>;
 }
 
@@ -321,8 +329,24 @@ export function builtinChecks(limits: CheckLimits = {}): ComplianceCheck[] {
       async run({ readers }) {
         if (!readers.auditChain) return manual('auditChain');
         const r = await readers.auditChain.verify();
+        const checked = r.checked ?? r.count;
+        const first = r.problems?.[0];
+        const brokenAt =
+          r.brokenAt ??
+          (first === undefined
+            ? undefined
+            : // Only the kind's word characters: a verifier's text is not copied into reports.
+              `${first.seq ?? '?'} (${String(first.kind)
+                .replace(/[^a-z_]/g, '')
+                .slice(0, 40)})`);
         const evidence = [
-          `chain ${r.ok ? 'verified' : 'BROKEN'}${r.checked !== undefined ? ` over ${r.checked} events` : ''}${r.brokenAt !== undefined ? `; first bad event ${r.brokenAt}` : ''}`,
+          `chain ${r.ok ? 'verified' : 'BROKEN'}${checked !== undefined ? ` over ${checked} events` : ''}${brokenAt !== undefined ? `; first bad event ${brokenAt}` : ''}`,
+          ...(r.problems !== undefined && r.problems.length > 1 ? [`${r.problems.length} problems found`] : []),
+          ...(r.checkpointsVerified !== undefined
+            ? [
+                `${r.checkpointsVerified} signed checkpoint(s) matched${r.unsignedTail ? `; ${r.unsignedTail} event(s) after the latest one are not yet signed` : ''}`,
+              ]
+            : []),
         ];
         return r.ok === true
           ? { status: 'pass', evidence }

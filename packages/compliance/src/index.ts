@@ -14,6 +14,15 @@ export { accessMatrixChecks, compareAccessMatrix, computeAccessMatrix, sodViolat
 export type { AssessmentOptions, AssessmentResult, CheckRegistry, CheckResult, ControlResult } from './assessment.js';
 export { createCheckRegistry, runAssessment } from './assessment.js';
 export type {
+  CedarAuthorizationRequest,
+  CedarAuthorizer,
+  CedarDecideOptions,
+  CedarEntityJson,
+  CedarMatrixAction,
+  CedarUid,
+} from './cedar-matrix.js';
+export { cedarDecide } from './cedar-matrix.js';
+export type {
   AuditChainVerifier,
   AuditLogFacts,
   BreakGlassApproval,

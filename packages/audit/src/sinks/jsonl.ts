@@ -122,6 +122,7 @@ export function jsonlSink(options: JsonlSinkOptions): JsonlAuditStore {
   const id = `jsonl:${activePath}`;
 
   let fh: FileHandle | undefined;
+  let sideFh: FileHandle | undefined;
   let size = 0;
   let createdMs = 0;
   let firstSeq = 0; // first event seq in the active file (0: none)
@@ -440,16 +441,23 @@ export function jsonlSink(options: JsonlSinkOptions): JsonlAuditStore {
     writeCheckpoint(cp: SignedCheckpoint, writeOptions: WriteOptions): Promise<void> {
       const run = async (): Promise<void> => {
         const line = `${JSON.stringify({ checkpoint: cp })}\n`;
-        await appendRaw(line, writeOptions.durable);
-        const side = await open(checkpointPath, 'a', 0o600);
-        try {
-          await side.write(line);
-          if (writeOptions.durable) await side.datasync();
-        } catch (error) {
+        // Both files at once, the side file through a handle kept open: under load a
+        // checkpoint follows every group commit, and each await is a turn of the event loop.
+        sideFh ??= await open(checkpointPath, 'a', 0o600).catch((error: unknown) => {
           throw sinkError(id, 'checkpoint', error);
-        } finally {
-          await side.close();
-        }
+        });
+        const side = sideFh;
+        await Promise.all([
+          appendRaw(line, writeOptions.durable),
+          (async () => {
+            try {
+              await side.write(line);
+              if (writeOptions.durable) await side.datasync();
+            } catch (error) {
+              throw sinkError(id, 'checkpoint', error);
+            }
+          })(),
+        ]);
         lastCheckpoint = cp;
       };
       const next = writing.then(run, run);
@@ -463,6 +471,11 @@ export function jsonlSink(options: JsonlSinkOptions): JsonlAuditStore {
         await fh.sync().catch(() => {});
         await fh.close();
         fh = undefined;
+      }
+      if (sideFh !== undefined) {
+        await sideFh.sync().catch(() => {});
+        await sideFh.close();
+        sideFh = undefined;
       }
     },
     async *read(): AsyncGenerator<StoredEntry> {
