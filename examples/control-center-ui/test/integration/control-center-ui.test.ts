@@ -373,4 +373,87 @@ describe('control center UI in Chromium', () => {
     },
     TIMEOUT,
   );
+
+  it(
+    'filters the audit log and finds the events of the actions just performed, pages, details and exports',
+    async () => {
+      const userId = await cc.addUser('margaret', PASSWORD, ['Admin']);
+      const { context, page, problems } = await newPage(browser);
+      const started = new Date(cc.clock.now() - 60_000);
+      await signInWithPassword(page, cc.url, 'margaret', PASSWORD);
+      await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+      // Something to find: a token made and revoked, a wrong current password.
+      await page.getByLabel('Current password').fill('not my password at all');
+      await page.getByLabel('New password', { exact: true }).fill('a new password that fails');
+      await page.getByLabel('Repeat the new password').fill('a new password that fails');
+      await page.getByRole('button', { name: 'Change password' }).click();
+      await page.getByRole('alert').filter({ hasText: 'current password' }).waitFor();
+      await page.getByRole('link', { name: 'API tokens' }).click();
+      await page.getByLabel('Name').fill('audit probe');
+      await page.getByRole('button', { name: 'Create token' }).click();
+      await page.getByRole('button', { name: 'I have stored it' }).click();
+      const row = page.locator('tr', { hasText: 'audit probe' });
+      await row.getByRole('button', { name: 'Revoke' }).click();
+      await row.getByRole('button', { name: 'Confirm: revoke audit probe' }).click();
+      await row.getByText('revoked').waitFor();
+      await cc.platform.auditLog.flush();
+
+      await page.getByRole('link', { name: 'Audit log' }).click();
+      // The browser's time zone is UTC: a datetime-local value is UTC here.
+      await page.getByLabel('From').fill(started.toISOString().slice(0, 19));
+      await page.getByRole('button', { name: 'Only my actions' }).click();
+      await expect(page.getByLabel('Actor').inputValue()).resolves.toBe(userId);
+      await page.getByLabel('Action').fill('auth.api_key.revoked');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      const list = page.getByRole('region', { name: 'Audit events list' });
+      await expect.poll(async () => list.locator('tbody tr').count(), { timeout: 10_000 }).toBe(1);
+      await expect(list.textContent()).resolves.toContain('auth.api_key.revoked');
+      await list.getByRole('button', { name: /Details of auth.api_key.revoked/ }).click();
+      const detail = page.getByTestId('audit-detail');
+      await expect(detail.textContent()).resolves.toMatch(/api_key::/);
+      await screenshot(page, '17-audit-filtered');
+
+      // The failed password change, by outcome.
+      await page.getByLabel('Action').fill('');
+      await page.getByLabel('Outcome').selectOption('failure');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await expect
+        .poll(async () => (await list.textContent()) ?? '', { timeout: 10_000 })
+        .toContain('admin.user.updated');
+      const outcomes = await list.locator('tbody tr td:nth-child(4)').allTextContents();
+      expect(new Set(outcomes)).toEqual(new Set(['failure']));
+
+      // Pages of 10 over everything she did (the chain records each decision too).
+      await page.getByLabel('Outcome').selectOption('');
+      await page.getByLabel('Per page').selectOption('10');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await expect.poll(async () => list.locator('tbody tr').count(), { timeout: 10_000 }).toBe(10);
+      const first = await list.locator('tbody tr').first().getAttribute('data-event');
+      await page.getByRole('button', { name: 'Next page' }).click();
+      await expect(page.getByTestId('audit-range').textContent()).resolves.toMatch(/^Showing 11–/);
+      expect(await list.locator('tbody tr').first().getAttribute('data-event')).not.toBe(first);
+      await screenshot(page, '18-audit-page-2');
+
+      // Exports of the time range: CSV, JSON and ECS.
+      for (const [format, marker] of [
+        ['CSV', 'auth.api_key.revoked'],
+        ['JSON', '"auth.api_key.revoked"'],
+        ['Elastic Common Schema (ECS)', '"ecs"'],
+      ] as const) {
+        await page.getByLabel('Format').selectOption({ label: format });
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          page.getByRole('button', { name: 'Export', exact: true }).click(),
+        ]);
+        const text = readFileSync((await download.path()) as string, 'utf8');
+        expect(text, format).toContain(marker);
+        expect(text, format).toContain(userId);
+      }
+      await page.getByRole('button', { name: 'Verify the chain' }).click();
+      await page.getByRole('status').filter({ hasText: 'The chain is intact' }).waitFor();
+      expect(problems).toEqual([]);
+      await context.close();
+    },
+    TIMEOUT,
+  );
 });

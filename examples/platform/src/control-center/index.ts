@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import { createServiceApp } from '../kit/app.js';
 import type { Platform } from '../kit/platform.js';
 import type { ServiceModule } from '../kit/service.js';
+import { auditRoutes } from '../security/audit.js';
 import { breakGlassRoutes } from '../security/break-glass.js';
 import { accountRoutes } from './account-routes.js';
 import { authRoutes } from './auth-routes.js';
@@ -58,8 +59,10 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
     options.policies === undefined ? platform.authorization.policies : (options.policies ?? undefined),
   );
   accountRoutes(app, platform, guards, audit);
-  // Break-glass for the web UI, same origin: the orchestrator's module over the same platform state.
+  // Break-glass and the audit viewer for the web UI, same origin: the
+  // orchestrator's modules over the same platform state.
   app.route('/', breakGlassRoutes(platform) as unknown as Hono<CcEnv>);
+  app.route('/', auditRoutes(platform) as unknown as Hono<CcEnv>);
   if (options.uiDir !== undefined) webUiRoutes(app, options.uiDir);
   return frame;
 }
