@@ -261,6 +261,7 @@ describe('control center UI in Chromium', () => {
       await signInWithPassword(other.page, cc.url, 'linus', PASSWORD);
       await other.page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
       await other.page.getByRole('region', { name: 'Sessions list' }).waitFor();
+      await other.page.getByText('Your role may not read the policies').waitFor();
       await screenshot(other.page, '11-security-dashboard');
 
       const { context, page, problems } = await newPage(browser, { width: 375, height: 800 });
@@ -382,6 +383,10 @@ describe('control center UI in Chromium', () => {
       const started = new Date(cc.clock.now() - 60_000);
       await signInWithPassword(page, cc.url, 'margaret', PASSWORD);
       await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+      // The dashboard's policy status: the Cedar set in force, as loaded at start.
+      await expect(page.getByTestId('policy-status').textContent()).resolves.toMatch(
+        /\d+ policies.*sha256:.*loaded at start/,
+      );
       // Something to find: a token made and revoked, a wrong current password.
       await page.getByLabel('Current password').fill('not my password at all');
       await page.getByLabel('New password', { exact: true }).fill('a new password that fails');

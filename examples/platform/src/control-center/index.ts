@@ -12,6 +12,7 @@ import { createAuditor, createGuards } from './guards.js';
 import type { CcEnv } from './http.js';
 import { mfaRoutes } from './mfa-routes.js';
 import { type PolicyAdmin, policyRoutes } from './policies-routes.js';
+import { policyStatusRoutes } from './policy-status-routes.js';
 import { userRoutes } from './users-routes.js';
 import { DEFAULT_WEB_UI_DIR, webUiRoutes } from './web-ui.js';
 
@@ -53,6 +54,8 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
   bootstrapRoutes(app, platform, guards, audit);
   mfaRoutes(app, platform, guards, audit);
   userRoutes(app, platform, guards, audit);
+  // Before policyRoutes: `/policies/status` must not be taken for a policy id.
+  policyStatusRoutes(app, platform, guards);
   policyRoutes(
     app,
     guards,

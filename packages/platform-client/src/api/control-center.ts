@@ -562,6 +562,35 @@ export const PolicyReloadSchema: NamedSchema<PolicyReload> = s.named(
   s.object({ version: s.string(), policies: s.number({ integer: true, minimum: 0 }) }),
 );
 
+/** The last reload of the policy set, as `GET /policies/status` reports it. */
+export interface PolicyReloadState {
+  /** When the control center loaded the set (`loaded`), or the last reload after that. */
+  readonly at: string;
+  readonly outcome: 'loaded' | 'succeeded' | 'failed';
+  /** For a failed reload: where the new set is broken (`file:line:column (policy): message`), at most 20. */
+  readonly errors: readonly string[];
+}
+/** Answer of `GET /policies/status` (designed): the set in force and its last reload. */
+export interface PolicyStatus {
+  /** `sha256:…` of the set in force (a failed reload keeps the last good one). */
+  readonly version: string;
+  readonly policies: number;
+  readonly last_reload: PolicyReloadState;
+}
+/** Schema of {@link PolicyStatus}. */
+export const PolicyStatusSchema: NamedSchema<PolicyStatus> = s.named(
+  'PolicyStatus',
+  s.object({
+    version: s.string(),
+    policies: s.number({ integer: true, minimum: 0 }),
+    last_reload: s.object({
+      at: timestamp,
+      outcome: s.literal('loaded', 'succeeded', 'failed'),
+      errors: s.array(s.string()),
+    }),
+  }),
+);
+
 /** Answer of `POST /policies/validate`. */
 export interface PolicyValidation {
   readonly valid: boolean;
@@ -684,6 +713,7 @@ export type ControlCenterRouteId =
   | 'validatePolicies'
   | 'authorize'
   | 'reloadPolicies'
+  | 'policyStatus'
   | 'passkeyOptions'
   | 'passkeyLogin'
   | 'changePassword';
@@ -832,6 +862,13 @@ export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>
     // Reloading twice loads the same files.
     idempotent: true,
   }),
+  policyStatus: r(
+    'policyStatus',
+    'GET',
+    '/policies/status',
+    'The policy set in force and its last reload',
+    PolicyStatusSchema,
+  ),
   passkeyOptions: r(
     'passkeyOptions',
     'POST',
