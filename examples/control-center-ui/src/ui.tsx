@@ -58,6 +58,42 @@ export function SelectField({
   );
 }
 
+/** A group of checkboxes choosing a subset of `options` (kept in the options' order). */
+export function CheckboxGroup({
+  legend,
+  hint,
+  name,
+  options,
+  value,
+  onChange,
+}: {
+  legend: string;
+  hint: ReactNode;
+  name: string;
+  options: readonly string[];
+  value: readonly string[];
+  onChange: (value: readonly string[]) => void;
+}) {
+  return (
+    <fieldset className="scopes">
+      <legend>{legend}</legend>
+      <p className="hint">{hint}</p>
+      {options.map((option) => (
+        <label key={option} className="radio">
+          <input
+            type="checkbox"
+            name={name}
+            value={option}
+            checked={value.includes(option)}
+            onChange={(e) => onChange(options.filter((o) => (o === option ? e.target.checked : value.includes(o))))}
+          />
+          {option}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
 /**
  * Runs an action with a busy flag and its error message: `run(fn)` resolves
  * with fn's result, or `undefined` after showing the error.

@@ -2,12 +2,25 @@ import type { BreakGlassActivation, BreakGlassRequest } from '@provisioning/plat
 import { useCallback, useEffect, useId, useState } from 'react';
 import { ApiError } from '../api.js';
 import { useApi, useStepUp } from '../session.js';
-import { Alert, ConfirmButton, Field, SecretValue, Section, SelectField, TableWrap, Time, useAction } from '../ui.js';
+import {
+  Alert,
+  CheckboxGroup,
+  ConfirmButton,
+  Field,
+  SecretValue,
+  Section,
+  SelectField,
+  TableWrap,
+  Time,
+  useAction,
+} from '../ui.js';
 
 const BASE = '/api/v1/break-glass';
 
-// The actions a request may ask for (the server's EMERGENCY_PERMISSIONS); `admin` stands for all.
-const PERMISSIONS = [
+// The actions a request may ask for: a copy of the server's EMERGENCY_PERMISSIONS
+// (examples/platform/src/security/break-glass.ts), which the contract does not
+// carry and the browser cannot import; `admin` stands for all of them.
+const PERMISSIONS: readonly string[] = [
   'read',
   'list',
   'monitor',
@@ -26,7 +39,7 @@ const PERMISSIONS = [
   'rotate',
   'lockdown',
   'admin',
-] as const;
+];
 
 const DURATIONS: ReadonlyArray<readonly [string, string]> = [
   ['900', '15 minutes'],
@@ -106,7 +119,7 @@ function RequestForm({ onFiled }: { onFiled: (r: BreakGlassRequest) => void }) {
             api.call<BreakGlassRequest>('POST', `${BASE}/requests`, {
               incident_id: incident.trim(),
               reason: reason.trim(),
-              permissions: PERMISSIONS.filter((p) => permissions.includes(p)),
+              permissions,
               duration_seconds: Number(duration),
             }),
           );
@@ -139,22 +152,14 @@ function RequestForm({ onFiled }: { onFiled: (r: BreakGlassRequest) => void }) {
             onChange={(e) => setReason(e.target.value)}
           />
         </div>
-        <fieldset className="scopes">
-          <legend>Permissions</legend>
-          <p className="hint">The actions you need; “admin” stands for all of them.</p>
-          {PERMISSIONS.map((p) => (
-            <label key={p} className="radio">
-              <input
-                type="checkbox"
-                name="bg-permission"
-                value={p}
-                checked={permissions.includes(p)}
-                onChange={(e) => setPermissions((cur) => (e.target.checked ? [...cur, p] : cur.filter((x) => x !== p)))}
-              />
-              {p}
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxGroup
+          legend="Permissions"
+          hint="The actions you need; “admin” stands for all of them."
+          name="bg-permission"
+          options={PERMISSIONS}
+          value={permissions}
+          onChange={setPermissions}
+        />
         <SelectField label="For how long" value={duration} onChange={setDuration} options={DURATIONS} />
         {error === undefined ? null : <Alert kind="error">{error}</Alert>}
         {done === undefined ? null : <Alert kind="success">{done}</Alert>}

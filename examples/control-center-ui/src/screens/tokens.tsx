@@ -1,7 +1,18 @@
 import type { ApiToken, CedarAction, CreatedApiToken } from '@provisioning/platform-client/api';
 import { useCallback, useEffect, useState } from 'react';
 import { useApi } from '../session.js';
-import { Alert, ConfirmButton, Field, SecretValue, Section, SelectField, TableWrap, Time, useAction } from '../ui.js';
+import {
+  Alert,
+  CheckboxGroup,
+  ConfirmButton,
+  Field,
+  SecretValue,
+  Section,
+  SelectField,
+  TableWrap,
+  Time,
+  useAction,
+} from '../ui.js';
 
 const EXPIRY: ReadonlyArray<readonly [string, string]> = [
   ['30', '30 days'],
@@ -138,8 +149,6 @@ function CreateToken({ onCreated }: { onCreated: (token: CreatedApiToken) => voi
   const [scopes, setScopes] = useState<readonly string[]>(['read', 'list']);
   const [expiry, setExpiry] = useState('30');
   const { busy, error, setError, run } = useAction();
-  const toggle = (scope: string, on: boolean) =>
-    setScopes((current) => (on ? [...current, scope] : current.filter((s) => s !== scope)));
   return (
     <Section title="Create a token">
       <form
@@ -153,7 +162,7 @@ function CreateToken({ onCreated }: { onCreated: (token: CreatedApiToken) => voi
           const token = await run(() =>
             api.call<CreatedApiToken>('POST', '/api-tokens', {
               name: name.trim(),
-              scopes: SCOPES.filter((s) => scopes.includes(s)),
+              scopes,
               ...(expiry === '' ? {} : { expires_in_days: Number(expiry) }),
             }),
           );
@@ -171,25 +180,14 @@ function CreateToken({ onCreated }: { onCreated: (token: CreatedApiToken) => voi
           value={name}
           onChange={(e) => setName(e.target.value)}
         />
-        <fieldset className="scopes">
-          <legend>Scopes</legend>
-          <p className="hint">
-            The actions the token may ask for on your behalf; the policies still decide each request. “*” is every
-            action.
-          </p>
-          {SCOPES.map((scope) => (
-            <label key={scope} className="radio">
-              <input
-                type="checkbox"
-                name="token-scope"
-                value={scope}
-                checked={scopes.includes(scope)}
-                onChange={(e) => toggle(scope, e.target.checked)}
-              />
-              {scope}
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxGroup
+          legend="Scopes"
+          hint="The actions the token may ask for on your behalf; the policies still decide each request. “*” is every action."
+          name="token-scope"
+          options={SCOPES}
+          value={scopes}
+          onChange={setScopes}
+        />
         <SelectField label="Expires after" value={expiry} onChange={setExpiry} options={EXPIRY} />
         {error === undefined ? null : <Alert kind="error">{error}</Alert>}
         <div className="actions">
