@@ -127,6 +127,8 @@ describe('control center UI in Chromium', () => {
       await screenshot(page, '06-step-up');
       await dialog.getByLabel('Authenticator code or backup code').fill(cc.totp(key));
       await dialog.getByRole('button', { name: 'Verify' }).click();
+      // Wait for the new set to render (reading at once races the retried request).
+      await page.getByTestId('backup-codes').locator('code').nth(9).waitFor();
       const fresh = (await page.getByTestId('backup-codes').locator('code').allTextContents()).map((c) => c.trim());
       expect(fresh).toHaveLength(10);
       expect(fresh).not.toContain(codes[1]);
