@@ -65,7 +65,8 @@ export function defaultPolicyDir(cwd = process.cwd()): string {
   return existsSync(own) ? own : shippedPolicyDir;
 }
 
-const issueText = (i: ValidationIssue): string =>
+/** One validation issue as `file:line:column (policy): message`. */
+export const issueText = (i: ValidationIssue): string =>
   `${i.file}:${i.line}:${i.column}${i.policyId === undefined ? '' : ` (${i.policyId})`}: ${i.message}`;
 
 /**
