@@ -78,6 +78,11 @@ describe('control center routes', () => {
     last_used_at: null,
     revoked_at: null,
   };
+  const policyStatus = {
+    version: 'sha256:abc',
+    policies: 31,
+    last_reload: { at: '2026-01-01T00:00:00Z', outcome: 'failed', errors: ['prod.cedar:3:1 (p1): unexpected token'] },
+  };
   const device = { id: 'd1', type: 'totp', name: 'phone', created_at: '2026-01-01T00:00:00Z', last_used_at: null };
 
   it('calls each designed route with its method, path and body, and validates the answers', async () => {
@@ -110,6 +115,10 @@ describe('control center routes', () => {
             return ok({ verified: false });
           case 'POST /policies/reload':
             return ok({ version: 'v2', policies: 12 });
+          case 'GET /policies/status':
+            return ok(policyStatus);
+          case 'POST /auth/password':
+            return ok({ changed: true, sessions_revoked: 2 });
           default:
             return json({ success: false, error: 'no route', code: 'NOT_FOUND' }, 404);
         }
@@ -131,6 +140,11 @@ describe('control center routes', () => {
     expect(await cc.mfa.webauthn.challenge()).toEqual({ options: { challenge: 'abc' } });
     expect(await cc.mfa.webauthn.authenticate({ id: 'cred' })).toEqual({ verified: false });
     expect(await cc.policies.reload()).toEqual({ version: 'v2', policies: 12 });
+    expect(await cc.policies.status()).toEqual(policyStatus);
+    expect(await cc.changePassword('old-passphrase', 'new-passphrase-long')).toEqual({
+      changed: true,
+      sessions_revoked: 2,
+    });
     expect(seen.map((r) => [r.method, r.url.pathname, r.body])).toEqual([
       ['POST', '/auth/bootstrap', { secret: 's', username: 'root', password: 'p' }],
       ['GET', '/users', undefined],
@@ -146,6 +160,8 @@ describe('control center routes', () => {
       ['POST', '/mfa/webauthn/challenge', undefined],
       ['POST', '/mfa/webauthn/authenticate', { response: { id: 'cred' } }],
       ['POST', '/policies/reload', undefined],
+      ['GET', '/policies/status', undefined],
+      ['POST', '/auth/password', { current_password: 'old-passphrase', new_password: 'new-passphrase-long' }],
     ]);
     // Bootstrap (public) sends no credentials.
     expect(seen[0]?.headers.get('authorization')).toBeNull();

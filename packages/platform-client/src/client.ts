@@ -18,6 +18,7 @@ import {
   type AuthorizeRequest,
   type AuthorizeResponse,
   type BootstrapRequest,
+  type ChangePasswordResponse,
   CONTROL_CENTER_ROUTES,
   type CreateApiTokenRequest,
   type CreatedApiToken,
@@ -28,8 +29,10 @@ import {
   type MfaStatus,
   type MfaType,
   type MfaVerifyResponse,
+  type PasskeyOptions,
   type Policy,
   type PolicyReload,
+  type PolicyStatus,
   type PolicyValidation,
   type Session,
   type VerifyResponse,
@@ -315,7 +318,14 @@ export interface ControlCenterClient {
     authorize(request: AuthorizeRequest, options?: CallOptions): Promise<AuthorizeResponse>;
     /** Admin: reloads the policy set from its source. */
     reload(options?: CallOptions): Promise<PolicyReload>;
+    /** The policy set in force (version, count) and the outcome of its last reload. */
+    status(options?: CallOptions): Promise<PolicyStatus>;
   };
+  /**
+   * Changes the caller's password (`POST /auth/password`): the current one is
+   * required, and every other session of the user ends. Never retried.
+   */
+  changePassword(currentPassword: string, newPassword: string, options?: CallOptions): Promise<ChangePasswordResponse>;
 }
 
 /** Result of {@link KmsClient.decrypt}. */
@@ -413,6 +423,14 @@ export interface PlatformClient {
    * expires (5 min). Never retried.
    */
   completeLogin(challengeId: string, answer: MfaAnswer, options?: CallOptions): Promise<SessionTokens>;
+  /**
+   * Username-less passkey sign-in, step one: the WebAuthn request options
+   * (discoverable credentials, user verification required) to hand to the
+   * authenticator. Needs auth type "session".
+   */
+  passkeyOptions(options?: CallOptions): Promise<PasskeyOptions>;
+  /** Step two: the authenticator's assertion signs in and the session is kept. Never retried. */
+  passkeyLogin(response: Readonly<Record<string, unknown>>, options?: CallOptions): Promise<SessionTokens>;
   /** Revokes the session at the control center (optionally every session) and forgets the tokens. */
   logout(options?: CallOptions & { readonly allSessions?: boolean }): Promise<LogoutResponse | undefined>;
   /** Refreshes now (joins a refresh already in flight). */
@@ -654,7 +672,11 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       validate: (source, o) => callRoute(cc, C.validatePolicies, { body: { source } }, o),
       authorize: (request, o) => callRoute(cc, C.authorize, { body: request }, o),
       reload: (o) => callRoute(cc, C.reloadPolicies, {}, o),
+      status: (o) => callRoute(cc, C.policyStatus, {}, o),
     },
+    changePassword: (current_password, new_password, o) =>
+      // A retry after a lost answer would fail on the already-changed password.
+      callRoute(cc, C.changePassword, { body: { current_password, new_password } }, { ...o, retry: false }),
   };
 
   const kmsClient: KmsClient = {
@@ -742,6 +764,8 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
     login: (input, o) => auth.login(input, o),
     beginLogin: (input, o) => auth.beginLogin(input, o),
     completeLogin: (challengeId, answer, o) => auth.completeLogin(challengeId, answer, o),
+    passkeyOptions: (o) => auth.passkeyOptions(o),
+    passkeyLogin: (response, o) => auth.passkeyLogin(response, o),
     logout: (o = {}) => auth.logout(o.allSessions ?? false, o),
     refresh: (o = {}) => auth.refresh(o.signal),
     session: () => auth.current(),

@@ -55,6 +55,40 @@ describe('login', () => {
   });
 });
 
+describe('passkey sign-in (passkeyOptions / passkeyLogin)', () => {
+  it('fetches the request options without credentials, then signs in with the assertion and keeps the session', async () => {
+    const options = { challenge: 'c1', allowCredentials: [], userVerification: 'required' };
+    const { client, seen } = testClient((req) => {
+      if (req.url.pathname === '/auth/passkey/options') return ok({ options });
+      if (req.url.pathname === '/auth/passkey/login') return ok(loginAnswer(5));
+      return ok([]);
+    });
+    expect(await client.passkeyOptions()).toEqual({ options });
+    const assertion = { id: 'cred', response: { signature: 'sig' } };
+    const tokens = await client.passkeyLogin(assertion);
+    expect(tokens.accessToken).toBe('access-5');
+    expect(seen.map((r) => [r.method, r.url.pathname, r.body])).toEqual([
+      ['POST', '/auth/passkey/options', undefined],
+      ['POST', '/auth/passkey/login', { response: assertion }],
+    ]);
+    // Both steps are public: no token is sent before the session exists.
+    expect(seen.every((r) => r.headers.get('authorization') === null)).toBe(true);
+    await client.orchestrator.listTasks();
+    expect(seen[2]?.headers.get('authorization')).toBe('Bearer access-5');
+  });
+
+  it('never retries a passkey login (an assertion answers one challenge)', async () => {
+    let calls = 0;
+    const { client } = testClient(() => {
+      calls++;
+      return json({ success: false, error: 'down' }, 503);
+    });
+    await expect(client.passkeyLogin({ id: 'cred' })).rejects.toBeInstanceOf(PlatformClientError);
+    expect(calls).toBe(1);
+    expect(client.session()).toBeUndefined();
+  });
+});
+
 describe('two-step login (beginLogin / completeLogin)', () => {
   const challenge = {
     challenge_id: 'chal-secret-1',

@@ -8,6 +8,7 @@ import {
   type MfaChallenge,
   MfaChallengeSchema,
   type MfaVerifyResponse,
+  type PasskeyOptions,
   type User,
 } from './api/control-center.js';
 import { callRoute, decodeRoute, type ServiceContext, sendRoute } from './call.js';
@@ -223,6 +224,26 @@ export class SessionAuth implements Authenticator {
       cc,
       CONTROL_CENTER_ROUTES.loginMfa,
       { body: { challenge_id: challengeId, ...factor } },
+      { ...options, retry: false },
+    );
+    return this.store(tokens);
+  }
+
+  /** `POST /auth/passkey/options`: the request options of a username-less passkey sign-in. */
+  async passkeyOptions(options: CallOptions = {}): Promise<PasskeyOptions> {
+    const cc = this.sessionControlCenter('passkeyOptions');
+    return callRoute<PasskeyOptions>(cc, CONTROL_CENTER_ROUTES.passkeyOptions, {}, { ...options, retry: false });
+  }
+
+  /** `POST /auth/passkey/login`: signs in with a discoverable credential's assertion and keeps the session. Never retried. */
+  async passkeyLogin(response: Readonly<Record<string, unknown>>, options: CallOptions = {}): Promise<SessionTokens> {
+    const cc = this.sessionControlCenter('passkeyLogin');
+    if (typeof response !== 'object' || response === null) throw invalidOptions('the passkey response is an object');
+    // An assertion answers one challenge: a retry could only fail.
+    const tokens = await callRoute<LoginResponse>(
+      cc,
+      CONTROL_CENTER_ROUTES.passkeyLogin,
+      { body: { response } },
       { ...options, retry: false },
     );
     return this.store(tokens);

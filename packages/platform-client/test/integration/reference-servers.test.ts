@@ -415,6 +415,33 @@ describe('the client against the running reference servers (examples/platform ov
     );
   });
 
+  it('changes a password: the old one stops working, other sessions end, this one stays', async () => {
+    const carol = await createUser('carol', ['Viewer']);
+    const here = client({ retry: false });
+    const elsewhere = client({ retry: false });
+    await here.login({ username: 'carol', password: carol.password });
+    await elsewhere.login({ username: 'carol', password: carol.password });
+    const wrong = await failure(here.controlCenter.changePassword('not-the-password', 'n'.repeat(20)));
+    // 403, not 401: the token is fine, and a 401 would make a client refresh and retry.
+    expect(wrong).toMatchObject({ status: 403, serverCode: 'INVALID_CURRENT_PASSWORD' });
+    const next = `carol-new-password-${randomUUID()}`;
+    expect(await here.controlCenter.changePassword(carol.password, next)).toEqual({
+      changed: true,
+      sessions_revoked: 1,
+    });
+    expect((await failure(elsewhere.controlCenter.sessions())).code).toBe('ERR_CLIENT_UNAUTHENTICATED');
+    expect((await here.controlCenter.sessions()).length).toBe(1);
+    expect((await failure(client().login({ username: 'carol', password: carol.password }))).status).toBe(401);
+    await client().login({ username: 'carol', password: next });
+  });
+
+  it('policy status: the set in force and how it was loaded', async () => {
+    const status = await admin.controlCenter.policies.status();
+    expect(status.version).toMatch(/^sha256:/);
+    expect(status.policies).toBeGreaterThan(10);
+    expect(status.last_reload).toMatchObject({ outcome: 'loaded', errors: [] });
+  });
+
   describe('the orchestrator’s security routes through the client', () => {
     /** A user with roles and teams who logged in with TOTP (a session stepped up by MFA). */
     const mfaUser = async (username: string, roles: string[], teams: string[]) => {
