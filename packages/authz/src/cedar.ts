@@ -6,6 +6,7 @@ export type {
   CedarValueJson,
   DetailedError,
   EntityJson,
+  PolicyJson,
 } from '@cedar-policy/cedar-wasm/nodejs';
 export {
   checkParsePolicySet,
@@ -14,6 +15,8 @@ export {
   preparsePolicySet,
   preparseSchema,
   schemaToJson,
+  schemaToJsonWithResolvedTypes,
+  schemaToText,
   statefulIsAuthorized,
   validate as cedarValidate,
 } from '@cedar-policy/cedar-wasm/nodejs';
