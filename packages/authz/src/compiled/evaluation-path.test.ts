@@ -24,7 +24,8 @@ const comparable = (d: AuthorizationDecision) => ({
   errored: d.errors.map((e) => e.policyId ?? 'request'),
 });
 
-describe('evaluation paths', () => {
+// Loading the shipped set first pays cedar-wasm's lazy compilation: seconds on a loaded machine.
+describe('evaluation paths', { timeout: 30_000 }, () => {
   it('takes the compiled path for the shipped policies by default, and the wasm path when asked', async () => {
     const compiled = await createAuthorizer({ policyDir: shippedPolicyDir });
     const wasm = await createAuthorizer({ policyDir: shippedPolicyDir, evaluation: 'wasm' });

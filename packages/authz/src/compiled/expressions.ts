@@ -287,6 +287,8 @@ export function compileExpr(expr: unknown, depth = 0): Compiled {
       return (env) => (asBool(c(env)) ? t(env) : e(env));
     }
     case 'Record': {
+      // A `__proto__` key would have become the prototype of the JSON form: not read here.
+      if (Object.getPrototypeOf(body) !== Object.prototype) return unsupported('a record literal of this kind');
       const fields = Object.entries(body).map(([k, v]) => [k, sub(v)] as const);
       return (env) => {
         const out = new Map<string, Value>();

@@ -63,6 +63,17 @@ function unsupported(reason: string): never {
 }
 
 /**
+ * The entries of a map in the resolved schema. A name such as `__proto__`
+ * does not survive as a key of a plain object (it changes the prototype
+ * instead), so such a schema stays on cedar-wasm.
+ */
+function entries(o: unknown): [string, unknown][] {
+  if (o === undefined) return [];
+  if (!isObject(o) || Object.getPrototypeOf(o) !== Object.prototype) return unsupported('a name it cannot read');
+  return Object.entries(o);
+}
+
+/**
  * Builds the model of a schema (Cedar text, or the JSON form cedar-wasm takes).
  *
  * @throws Unsupported when the schema uses something the compiled path does
@@ -82,8 +93,8 @@ export function schemaModel(schema: string | Json): SchemaModel {
 
   const qualify = (ns: string, name: string) => (ns === '' ? name : `${ns}::${name}`);
   const common = new Map<string, unknown>();
-  for (const [ns, def] of Object.entries(namespaces)) {
-    for (const [name, type] of Object.entries((def.commonTypes ?? {}) as Json)) {
+  for (const [ns, def] of entries(namespaces) as [string, Json][]) {
+    for (const [name, type] of entries(def.commonTypes)) {
       const q = qualify(ns, name);
       if (EXTENSION_TYPES.has(q)) unsupported(`a common type named ${q}`);
       common.set(q, type);
@@ -130,7 +141,7 @@ export function schemaModel(schema: string | Json): SchemaModel {
   const toRecord = (raw: Json): RecordType => {
     if (raw.additionalAttributes === true) unsupported('a record with additional attributes');
     const attributes = new Map<string, { type: SchemaType; required: boolean }>();
-    for (const [name, attr] of Object.entries((raw.attributes ?? {}) as Json)) {
+    for (const [name, attr] of entries(raw.attributes)) {
       if (!isObject(attr)) unsupported(`the attribute ${name}`);
       attributes.set(name, { type: toType(attr), required: attr.required !== false });
     }
@@ -144,15 +155,15 @@ export function schemaModel(schema: string | Json): SchemaModel {
 
   const entityTypes = new Map<string, EntityTypeModel>();
   const rawActions: { uid: EntityUid; raw: Json; ns: string }[] = [];
-  for (const [ns, def] of Object.entries(namespaces)) {
-    for (const [name, raw] of Object.entries((def.entityTypes ?? {}) as Json)) {
+  for (const [ns, def] of entries(namespaces) as [string, Json][]) {
+    for (const [name, raw] of entries(def.entityTypes)) {
       if (!isObject(raw)) unsupported(`the entity type ${name}`);
       if ('enum' in raw) unsupported(`the enumerated entity type ${name}`);
       if (raw.tags !== undefined) unsupported(`tags on ${name}`);
       const memberOf = (raw.memberOfTypes ?? []) as string[];
       entityTypes.set(qualify(ns, name), { memberOf: new Set(memberOf), shape: toShape(raw.shape) });
     }
-    for (const [id, raw] of Object.entries((def.actions ?? {}) as Json)) {
+    for (const [id, raw] of entries(def.actions)) {
       if (!isObject(raw)) unsupported(`the action ${id}`);
       if (raw.attributes !== undefined && Object.keys(raw.attributes as Json).length > 0) {
         unsupported(`attributes on the action ${id}`);
