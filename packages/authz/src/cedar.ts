@@ -7,6 +7,7 @@ export type {
   DetailedError,
   EntityJson,
   PolicyJson,
+  StatefulAuthorizationCall,
 } from '@cedar-policy/cedar-wasm/nodejs';
 export {
   checkParsePolicySet,
