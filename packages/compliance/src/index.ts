@@ -110,6 +110,47 @@ export { ISO27001_2013_FAMILIES, ISO27001_2022_CONTROLS, ISO27001_THEMES } from 
 export type { OscalAssessmentResults, OscalOptions, OscalResult } from './oscal.js';
 export { OSCAL_VERSION, oscalControlId, toOscalAssessmentResults } from './oscal.js';
 export type {
+  AuditActorQuery,
+  AuditEventView,
+  AuditPseudonymsProviderOptions,
+  ErasableSubjects,
+} from './platform-audit.js';
+export { auditPseudonymsProvider } from './platform-audit.js';
+export type {
+  ApiKeysProviderOptions,
+  AuthApiKey,
+  AuthApiKeySource,
+  AuthSession,
+  AuthSessionSource,
+  AuthUser,
+  AuthUserStore,
+  BreakGlassLimitSource,
+  PasswordHashSource,
+  SessionsProviderOptions,
+  TokenLifetimeSource,
+  UsersProviderOptions,
+} from './platform-auth.js';
+export {
+  apiKeysProvider,
+  breakGlassLimitsReader,
+  passwordHashingReader,
+  sessionsProvider,
+  tokenLifetimesReader,
+  usersProvider,
+} from './platform-auth.js';
+export type { KeyMetadataSource, RotatedKey } from './platform-kms.js';
+export { keyRotationReader } from './platform-kms.js';
+export type {
+  MfaDeviceInfo,
+  MfaDeviceSource,
+  MfaDevicesProviderOptions,
+  MfaEnrollmentReaderOptions,
+  RoleHolder,
+} from './platform-mfa.js';
+export { mfaDevicesProvider, mfaEnrollmentReader } from './platform-mfa.js';
+export type { LeaseLister, LeaseRevoker, LeasesProviderOptions, SecretLease } from './platform-secrets.js';
+export { leasesProvider, leasesReader } from './platform-secrets.js';
+export type {
   DataProvider,
   ErasureMethod,
   ProviderExport,
