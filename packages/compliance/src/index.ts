@@ -67,6 +67,8 @@ export type {
   SubjectDirectory,
 } from './dsr.js';
 export { createDsrService } from './dsr.js';
+export type { DsrAuditAction, DsrAuditEvent, DsrAuditSink } from './dsr-audit.js';
+export { DSR_AUDIT_ACTIONS } from './dsr-audit.js';
 export type { DsrHistoryEntry, DsrRecord, DsrStatus, DsrType, ProviderResult } from './dsr-model.js';
 export { assertDsrTransition, DSR_STATUSES, DSR_TRANSITIONS, DSR_TYPES, isFinalDsrStatus } from './dsr-model.js';
 export type { DsrListFilter, DsrStore } from './dsr-store.js';
