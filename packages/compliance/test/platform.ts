@@ -179,7 +179,22 @@ export async function platformUnderTest(options: { readonly clock: ManualClock; 
     };
   }
 
-  return { kv, users, hasher, tokens, apiKeys, mfa, leases, subjects, log, auditSink, providers, state, seedUser };
+  return {
+    kv,
+    users,
+    hasher,
+    tokens,
+    apiKeys,
+    mfa,
+    leases,
+    sshKeys: flakySsh,
+    subjects,
+    log,
+    auditSink,
+    providers,
+    state,
+    seedUser,
+  };
 }
 
 /** Every secret a seeded user holds: none may appear in an export, a record, an event or an error. */
