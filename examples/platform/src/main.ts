@@ -53,6 +53,12 @@ const PLATFORM_SPEC = {
       pattern: { test: /^rediss?:\/\/\S+$/, expected: 'a redis:// or rediss:// URL' },
       env: 'PROVISIONING_REDIS_URL',
     },
+    redis_prefix: {
+      type: 'string',
+      default: 'prov:',
+      pattern: { test: /^[\x21-\x7e]{1,64}$/, expected: 'printable ASCII without spaces' },
+      env: 'PROVISIONING_REDIS_PREFIX',
+    },
     instance: {
       type: 'string',
       default: 'main',
@@ -133,6 +139,7 @@ async function main(): Promise<void> {
       ...(config.storage.postgres_url === '' ? {} : { postgresUrl: config.storage.postgres_url }),
       ...(config.storage.redis_url === '' ? {} : { redisUrl: config.storage.redis_url }),
       postgresPoolSize: config.storage.postgres_pool_size,
+      redisPrefix: config.storage.redis_prefix,
       instance: config.storage.instance,
     },
     authorization: {
@@ -180,12 +187,19 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    // Drain HTTP first, then background work, then flush the audit log and close stores.
-    await Promise.allSettled(running.map(({ server }) => server.close(10_000)));
-    await Promise.allSettled(running.map(({ instance }) => instance.close?.()));
-    await platform.close();
-    console.log('Stopped.');
-    process.exit(0);
+    try {
+      // Drain HTTP first (10 s), then background work (tasks, the lease sweeper),
+      // then the platform: break-glass monitor, policy watcher, the audit log
+      // (flushed, a last checkpoint signed) and the stores.
+      await Promise.allSettled(running.map(({ server }) => server.close(10_000)));
+      await Promise.allSettled(running.map(({ instance }) => instance.close?.()));
+      await platform.close();
+      console.log('Stopped.');
+      process.exit(0);
+    } catch (error) {
+      console.error('Stopped with an error:', (error as { code?: unknown })?.code ?? (error as Error)?.name);
+      process.exit(1);
+    }
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
@@ -193,6 +207,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error('The platform failed to start:', error instanceof Error ? error.message : error);
+  // Security: driver messages may quote a connection URL; never print its credentials.
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\/\/[^@/\s]*@/g, '//***@');
+  const code = (error as { code?: unknown })?.code;
+  console.error(`The platform failed to start${typeof code === 'string' ? ` (${code})` : ''}: ${message}`);
   process.exit(1);
 });

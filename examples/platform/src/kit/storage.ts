@@ -29,6 +29,8 @@ export interface StorageOptions {
   readonly postgresPoolSize?: number;
   /** `redis://…`: the hot key/value state on Redis. */
   readonly redisUrl?: string;
+  /** Prefix of every Redis key; instances that share state use the same one. Default `prov:`. */
+  readonly redisPrefix?: string;
   /** This instance's name: its audit chain on PostgreSQL (`audit_<instance>`). Default `main`. */
   readonly instance?: string;
 }
@@ -92,7 +94,7 @@ export async function openStorage(options: StorageOptions & { dataDir: string; c
       client.on('error', () => {});
       closers.push(async () => client.quit());
       await client.connect();
-      hot = redisStore({ client, prefix: 'prov:' });
+      hot = redisStore({ client, prefix: options.redisPrefix ?? 'prov:' });
     }
     closers.push(() => kv.close());
     return {

@@ -16,6 +16,7 @@ import { ANY, resource } from '../kit/resources.js';
 import type { ServiceInstance, ServiceModule } from '../kit/service.js';
 import { auditRoutes } from '../security/audit.js';
 import { breakGlassRoutes } from '../security/break-glass.js';
+import { complianceRoutes } from './compliance.js';
 import { type EngineEvent, type TaskStatus, WorkflowEngine } from './engine.js';
 import { processExecutor } from './executor.js';
 import { createLeases, type Leases, type LeasesOptions } from './leases.js';
@@ -214,6 +215,8 @@ export async function createOrchestrator(
   app.route('/', breakGlassRoutes(platform) as unknown as Hono);
   app.route('/', auditRoutes(platform) as unknown as Hono);
   const leases = await createLeases(platform, options);
+  const { app: complianceApp } = await complianceRoutes(platform, leases);
+  app.route('/', complianceApp as unknown as Hono);
   app.route('/', secretRoutes(platform, leases) as unknown as Hono);
   app.route(
     '/',

@@ -46,6 +46,14 @@ const INDEX = 'breakglass-index:';
 // Longer than break-glass keeps a request (its TTL, the longest session and a day).
 const INDEX_TTL_SECONDS = 2 * 86_400;
 
+/** Every break-glass request still kept (at most 1,000), newest first. */
+export async function listBreakGlassRequests(platform: Platform): Promise<StoredRequest[]> {
+  const keys = await platform.kv.list(INDEX, { limit: 1000 });
+  const found = await Promise.all(keys.map((k) => platform.breakGlass.get(k.slice(INDEX.length))));
+  // Newest first (ids are UUIDv7).
+  return found.filter((r): r is StoredRequest => r !== undefined).reverse();
+}
+
 /** The contract's view of a stored request. */
 export function toContract(r: StoredRequest): BreakGlassRequest {
   const status: BreakGlassStatus =
@@ -116,12 +124,7 @@ export function breakGlassRoutes(platform: Platform): Hono<SecuredEnv> {
     if (r === undefined) throw new RequestError(404, 'BREAK_GLASS_NOT_FOUND', 'No such break-glass request.');
     return r;
   };
-  const all = async (): Promise<StoredRequest[]> => {
-    const keys = await platform.kv.list(INDEX, { limit: 1000 });
-    const found = await Promise.all(keys.map((k) => bg.get(k.slice(INDEX.length))));
-    // Newest first (ids are UUIDv7).
-    return found.filter((r): r is StoredRequest => r !== undefined).reverse();
-  };
+  const all = () => listBreakGlassRequests(platform);
 
   app.post(
     R.requestBreakGlass.path,

@@ -550,12 +550,19 @@ export const DataSubjectRequestSchema: NamedSchema<DataSubjectRequest> = s.named
 /** Body of `POST /api/v1/compliance/gdpr/requests`. */
 export interface DataSubjectRequestInput {
   readonly type: DataSubjectRequest['type'];
+  /** The data subject's user id. */
   readonly subject: string;
+  /** For `rectification` (required there, refused otherwise): the corrected fields, e.g. `{ email }`. */
+  readonly changes?: Readonly<Record<string, string>>;
 }
 /** Schema of {@link DataSubjectRequestInput}. */
 export const DataSubjectRequestInputSchema: NamedSchema<DataSubjectRequestInput> = s.named(
   'DataSubjectRequestInput',
-  s.object({ type: s.literal('access', 'erasure', 'rectification', 'portability'), subject: s.string() }),
+  s.object({
+    type: s.literal('access', 'erasure', 'rectification', 'portability'),
+    subject: s.string(),
+    changes: s.optional(s.record(s.string())),
+  }),
 );
 
 /** A security incident. */
