@@ -100,6 +100,7 @@ describe('the API contract', () => {
     expect(routePattern(ORCHESTRATOR_ROUTES.getTask)).toBe('/tasks/:id');
     expect(routePattern(EXTENSION_REGISTRY_ROUTES.listVersions)).toBe('/api/v1/extensions/:type/:name/versions');
     expect(routePattern(ORCHESTRATOR_ROUTES.listTasks)).toBe('/tasks');
+    expect(routePattern('/api/v1/kms/keys/{id}')).toBe('/api/v1/kms/keys/:id');
   });
 
   it('puts every designed route of the orchestrator under /api/v1', () => {

@@ -42,6 +42,19 @@ function optionalAuth(auth: Authenticator | undefined): Authenticator | undefine
   };
 }
 
+function unexpectedType(route: Route, status: number, contentType: string | null): PlatformClientError {
+  return new PlatformClientError(
+    `${route.service}: ${route.method} ${route.path}: unexpected content type ${contentType ?? '(none)'}`,
+    {
+      code: 'ERR_CLIENT_UNEXPECTED_CONTENT_TYPE',
+      fault: 'server',
+      status,
+      service: route.service,
+      request: `${route.method} ${route.path}`,
+    },
+  );
+}
+
 function malformed(route: Route, reason: string, cause?: unknown): PlatformClientError {
   return new PlatformClientError(`${route.service}: ${route.method} ${route.path}: malformed response (${reason})`, {
     code: 'ERR_CLIENT_MALFORMED_RESPONSE',
@@ -95,11 +108,29 @@ export async function callRoute<T>(
   return decodeRoute<T>(route, await sendRoute(ctx, route, input, options));
 }
 
-/** @internal Decodes a 2xx answer of `route` as {@link callRoute} does. */
-export function decodeRoute<T>(route: Route, response: HttpResponse): T {
+/**
+ * @internal Decodes a 2xx answer of `route` as {@link callRoute} does. A
+ * route that is not JSON answers text in one of `textTypes` (default: the
+ * route's `contentType`).
+ */
+export function decodeRoute<T>(
+  route: Route,
+  response: HttpResponse,
+  textTypes: readonly string[] = route.contentType ? [route.contentType] : [],
+): T {
   const contentType = response.headers.get('content-type');
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(response.body);
-  if (route.contentType && route.contentType !== 'application/json') return text as T;
+  // Invalid UTF-8 is refused, not replaced with U+FFFD: a decoded answer is the server's bytes or an error.
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(response.body);
+  } catch (error) {
+    throw malformed(route, 'not UTF-8', error);
+  }
+  if (route.contentType && route.contentType !== 'application/json') {
+    const type = contentType?.split(';')[0]?.trim().toLowerCase();
+    if (type === undefined || !textTypes.includes(type)) throw unexpectedType(route, response.status, contentType);
+    return text as T;
+  }
   if (response.status === 204 || response.body.byteLength === 0) {
     // No body: only a contract that allows "nothing" accepts it.
     try {
@@ -108,18 +139,7 @@ export function decodeRoute<T>(route: Route, response: HttpResponse): T {
       throw malformed(route, 'empty body', error);
     }
   }
-  if (!isJsonContentType(contentType)) {
-    throw new PlatformClientError(
-      `${route.service}: ${route.method} ${route.path}: expected application/json, got ${contentType ?? 'no content type'}`,
-      {
-        code: 'ERR_CLIENT_UNEXPECTED_CONTENT_TYPE',
-        fault: 'server',
-        status: response.status,
-        service: route.service,
-        request: `${route.method} ${route.path}`,
-      },
-    );
-  }
+  if (!isJsonContentType(contentType)) throw unexpectedType(route, response.status, contentType);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -54,6 +54,7 @@ import {
   type KmsStatus,
 } from './api/kms.js';
 import {
+  AUDIT_EXPORT_CONTENT_TYPES,
   type AuditEvent,
   type AuditExportFormat,
   type AuditQuery,
@@ -83,7 +84,7 @@ import {
   type WorkflowRequest,
   type WorkflowTask,
 } from './api/orchestrator.js';
-import { callRoute, type RouteInput, type ServiceContext } from './call.js';
+import { callRoute, decodeRoute, type RouteInput, type ServiceContext, sendRoute } from './call.js';
 import { invalidOptions, isPlatformClientError } from './errors.js';
 import { type EventStreamOptions, orchestratorEvents } from './events.js';
 import { type OperationHandle, operationHandle } from './operation.js';
@@ -98,6 +99,7 @@ import {
 } from './session.js';
 import {
   type CallOptions,
+  DEFAULT_MAX_RESPONSE_BYTES,
   DEFAULT_RETRY,
   defaultSleep,
   type Logger,
@@ -135,6 +137,11 @@ export interface PlatformClientOptions {
   readonly random?: () => number;
   /** `User-Agent` header. */
   readonly userAgent?: string;
+  /**
+   * Largest response body the client reads, in bytes; a larger one is
+   * `ERR_CLIENT_MALFORMED_RESPONSE` (never half-read). Default 32 MiB.
+   */
+  readonly maxResponseBytes?: number;
 }
 
 /** Health of one service as seen by {@link PlatformClient.health}. */
@@ -478,6 +485,10 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       throw invalidOptions('retry delays must be >= 0');
     }
   }
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 1) {
+    throw invalidOptions('maxResponseBytes must be a positive integer');
+  }
   const clock = options.clock ?? systemClock;
   const sleep = options.sleep ?? defaultSleep;
   const urls = resolveBaseUrls(options);
@@ -490,6 +501,7 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
     sleep,
     clock,
     userAgent: options.userAgent ?? '@provisioning/platform-client',
+    maxResponseBytes,
   });
   const auth = new SessionAuth(options.auth ?? { type: 'session' }, clock);
   const ctx = (service: ServiceName): ServiceContext => ({ transport, baseUrl: urls[service], auth });
@@ -577,7 +589,11 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       query: (q = {}, o) => callRoute(orch, O.queryAudit, { query: { ...q } }, o),
       events: (q = {}, page) => pages(orch, O.queryAudit, { ...q }, page),
       get: (eventId, o) => callRoute(orch, O.getAuditEvent, id(eventId), o),
-      export: (format, range = {}, o) => callRoute(orch, O.exportAudit, { query: { format, ...range } }, o),
+      export: async (format, range = {}, o) => {
+        const answer = await sendRoute(orch, O.exportAudit, { query: { format, ...range } }, o);
+        // The file is in the format asked for: a CSV request answered with JSON (an error page, a proxy) is refused.
+        return decodeRoute<string>(O.exportAudit, answer, [AUDIT_EXPORT_CONTENT_TYPES[format], 'text/plain']);
+      },
       verify: (o) => callRoute(orch, O.verifyAudit, {}, o),
       stats: (o) => callRoute(orch, O.auditStats, {}, o),
     },

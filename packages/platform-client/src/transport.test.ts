@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { hangUntilAbort, json, loginAnswer, ok, task, testClient } from '../test/helpers.js';
+import { failure, hangUntilAbort, json, loginAnswer, ok, task, testClient } from '../test/helpers.js';
 import { isPlatformClientError, PlatformClientError } from './errors.js';
 import { backoffDelay, parseRetryAfter } from './transport.js';
 
 const apiKey = { type: 'apiKey', apiKey: 'k-secret-api-key-123' } as const;
-
-async function failure(promise: Promise<unknown>): Promise<PlatformClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformClientError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('retries', () => {
   it('retries a retryable failure of an idempotent request with full-jitter backoff, then succeeds', async () => {

@@ -74,6 +74,8 @@ export interface TransportConfig {
   readonly sleep: Sleep;
   readonly clock: Clock;
   readonly userAgent: string;
+  /** Largest response body read, in bytes. */
+  readonly maxResponseBytes: number;
 }
 
 /** @internal One HTTP request. */
@@ -243,15 +245,50 @@ function buildUrl(request: HttpRequest): URL {
   return url;
 }
 
+/** The default of {@link PlatformClientOptions.maxResponseBytes}: 32 MiB. */
+export const DEFAULT_MAX_RESPONSE_BYTES: number = 32 * 1024 * 1024;
+
 /**
  * Reads the body fully, checking it against `Content-Length`: a connection
- * that drops mid-body must not look like a complete (shorter) document.
+ * that drops mid-body must not look like a complete (shorter) document. A
+ * body over `maxBytes` is refused as soon as it is announced or read that
+ * far (a broken or hostile server cannot fill the client's memory).
  */
-export async function readBody(response: Response, context: { service: string; request: string }): Promise<Uint8Array> {
+export async function readBody(
+  response: Response,
+  context: { service: string; request: string },
+  maxBytes: number = Number.POSITIVE_INFINITY,
+): Promise<Uint8Array> {
+  const tooLarge = (): PlatformClientError => {
+    void response.body?.cancel().catch(() => undefined);
+    return new PlatformClientError(
+      `${context.service}: ${context.request}: the response is larger than ${maxBytes} bytes`,
+      {
+        code: 'ERR_CLIENT_MALFORMED_RESPONSE',
+        fault: 'server',
+        status: response.status,
+        service: context.service,
+        request: context.request,
+        details: { maxBytes },
+      },
+    );
+  };
+  const announced = response.headers.get('content-length');
+  if (announced !== null && /^\d+$/.test(announced) && Number(announced) > maxBytes) throw tooLarge();
   let body: Uint8Array;
   try {
-    body = new Uint8Array(await response.arrayBuffer());
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    if (response.body) {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.byteLength;
+        if (size > maxBytes) throw tooLarge();
+        chunks.push(chunk);
+      }
+    }
+    body = chunks.length === 1 ? (chunks[0] as Uint8Array) : new Uint8Array(Buffer.concat(chunks));
   } catch (error) {
+    if (isPlatformClientError(error)) throw error;
     if (isAbort(error)) throw error;
     throw new PlatformClientError(`${context.service}: ${context.request}: the response body was cut short`, {
       code: 'ERR_CLIENT_TRUNCATED_RESPONSE',
@@ -439,7 +476,7 @@ export class Transport {
     });
     const readAll = async (): Promise<Uint8Array> => {
       try {
-        return await readBody(response, context);
+        return await readBody(response, context, this.config.maxResponseBytes);
       } catch (error) {
         if (timedOut || options.signal?.aborted) return mapAbort(error);
         throw error;

@@ -43,9 +43,8 @@ const task = (id: string, status: string, progress: number | null = null) => ({
  * checks bearer tokens, MFA at login and the KMS context like the real
  * services would. The client and the CLI are tested against the reference
  * servers themselves (`integration/reference-servers.test.ts`); this fixture
- * stays for what those cannot show in a unit run: a service going down
- * (`down`), and the orchestrator's audit routes, which the reference
- * orchestrator does not serve yet.
+ * stays for what those cannot show in a unit run without a registry: a
+ * service going down (`down`) and the CLI's usage errors.
  */
 export async function startFakePlatform(): Promise<FakePlatform> {
   const requests: FakeRequest[] = [];

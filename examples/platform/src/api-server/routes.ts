@@ -8,6 +8,7 @@ import {
   CreateServerRequestSchema,
   CreateTaskservRequestSchema,
   type OperationStatus,
+  routePattern,
   type Schema,
 } from '@provisioning/platform-client/api';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
@@ -19,8 +20,6 @@ import { PERMISSION_KEY } from './permissions.js';
 import type { OperationRunner } from './runner.js';
 import { type ApiStore, publicOperation } from './store.js';
 
-/** Hono's `:param` form of a contract path (`{id}`). */
-const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 const R = API_SERVER_ROUTES;
 const STATUSES: readonly OperationStatus[] = ['pending', 'running', 'completed', 'failed', 'cancelled'];
 
@@ -112,7 +111,7 @@ export function registerApiRoutes(app: Hono, deps: ApiRouteDeps): void {
     return c.json(await store.listServers(limit, offset));
   });
 
-  app.get(path(R.getServer.path), guard('server_read', 'read', server), async (c) => {
+  app.get(routePattern(R.getServer), guard('server_read', 'read', server), async (c) => {
     const server = await store.getServer(c.req.param('id') ?? '');
     if (server === undefined) throw new RequestError(404, 'SERVER_NOT_FOUND', 'No such server.');
     return c.json(server);
@@ -131,7 +130,7 @@ export function registerApiRoutes(app: Hono, deps: ApiRouteDeps): void {
   });
 
   // Every DELETE needs a recent MFA (the platform's rule).
-  app.delete(path(R.deleteServer.path), guard('server_delete', 'delete', server, true), async (c) => {
+  app.delete(routePattern(R.deleteServer), guard('server_delete', 'delete', server, true), async (c) => {
     const id = c.req.param('id') ?? '';
     if ((await store.getServer(id)) === undefined) throw new RequestError(404, 'SERVER_NOT_FOUND', 'No such server.');
     const op = await runner.submit(
@@ -164,13 +163,13 @@ export function registerApiRoutes(app: Hono, deps: ApiRouteDeps): void {
     return c.json(ops.map(publicOperation));
   });
 
-  app.get(path(R.getOperation.path), guard('operation_read', 'read', operation), async (c) => {
+  app.get(routePattern(R.getOperation), guard('operation_read', 'read', operation), async (c) => {
     const op = await store.getOperation(c.req.param('id') ?? '');
     if (op === undefined) throw new RequestError(404, 'OPERATION_NOT_FOUND', 'No such operation.');
     return c.json(publicOperation(op));
   });
 
-  app.post(path(R.cancelOperation.path), guard('operation_cancel', 'update', operation), async (c) => {
+  app.post(routePattern(R.cancelOperation), guard('operation_cancel', 'update', operation), async (c) => {
     if ((await c.req.text()).trim() !== '') {
       throw new RequestError(400, 'UNEXPECTED_BODY', 'Cancel takes no body.');
     }

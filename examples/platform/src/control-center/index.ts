@@ -3,13 +3,18 @@ import type { Hono } from 'hono';
 import { createServiceApp } from '../kit/app.js';
 import type { Platform } from '../kit/platform.js';
 import type { ServiceModule } from '../kit/service.js';
+import { auditRoutes } from '../security/audit.js';
+import { breakGlassRoutes } from '../security/break-glass.js';
+import { accountRoutes } from './account-routes.js';
 import { authRoutes } from './auth-routes.js';
 import { bootstrapRoutes } from './bootstrap.js';
 import { createAuditor, createGuards } from './guards.js';
 import type { CcEnv } from './http.js';
 import { mfaRoutes } from './mfa-routes.js';
 import { type PolicyAdmin, policyRoutes } from './policies-routes.js';
+import { policyStatusRoutes } from './policy-status-routes.js';
 import { userRoutes } from './users-routes.js';
+import { DEFAULT_WEB_UI_DIR, webUiRoutes } from './web-ui.js';
 
 export { BOOTSTRAP_KEY, prepareBootstrap } from './bootstrap.js';
 export type { PolicyAdmin } from './policies-routes.js';
@@ -18,6 +23,8 @@ export type { PolicyAdmin } from './policies-routes.js';
 export interface ControlCenterOptions {
   /** The policy engine behind `/policies`. Default: the platform's Cedar engine; `null`: 503 `NOT_CONFIGURED`. */
   readonly policies?: PolicyAdmin | null;
+  /** The built web UI (`examples/control-center-ui`), served under `/ui/`; without it no UI is served. */
+  readonly uiDir?: string;
 }
 
 /**
@@ -47,11 +54,19 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
   bootstrapRoutes(app, platform, guards, audit);
   mfaRoutes(app, platform, guards, audit);
   userRoutes(app, platform, guards, audit);
+  // Before policyRoutes: `/policies/status` must not be taken for a policy id.
+  policyStatusRoutes(app, platform, guards);
   policyRoutes(
     app,
     guards,
     options.policies === undefined ? platform.authorization.policies : (options.policies ?? undefined),
   );
+  accountRoutes(app, platform, guards, audit);
+  // Break-glass and the audit viewer for the web UI, same origin: the
+  // orchestrator's modules over the same platform state.
+  app.route('/', breakGlassRoutes(platform) as unknown as Hono<CcEnv>);
+  app.route('/', auditRoutes(platform) as unknown as Hono<CcEnv>);
+  if (options.uiDir !== undefined) webUiRoutes(app, options.uiDir);
   return frame;
 }
 
@@ -60,6 +75,6 @@ export const controlCenterService: ServiceModule = {
   name: 'controlCenter',
   port: 9090,
   async create(platform) {
-    return { app: createControlCenterApp(platform) };
+    return { app: createControlCenterApp(platform, { uiDir: DEFAULT_WEB_UI_DIR }) };
   },
 };

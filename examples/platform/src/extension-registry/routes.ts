@@ -6,6 +6,7 @@ import {
   type ExtensionType,
   ok,
   EXTENSION_REGISTRY_ROUTES as R,
+  routePattern,
 } from '@provisioning/platform-client/api';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { errorBody } from '../kit/app.js';
@@ -23,7 +24,6 @@ export const REGISTRY_EXTRA_PATHS = {
 
 const EXTENSIONS = resource('Workspace', 'extensions', { environment: 'platform' });
 const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/i;
-const path = (p: string) => p.replace(/\{(\w+)\}/g, ':$1');
 
 /** Who may read: API keys (or tokens) through the security chain, or anyone. */
 export type RegistryAccess = 'api-key' | 'public';
@@ -98,7 +98,7 @@ export function registerRegistryRoutes(
     return partial(c, errors, q.source) ?? c.json(ok(items));
   });
 
-  app.get(path(R.getExtension.path), read, async (c) => {
+  app.get(routePattern(R.getExtension), read, async (c) => {
     const { type, name } = target(c);
     try {
       const found = await catalog.get(type, name);
@@ -110,7 +110,7 @@ export function registerRegistryRoutes(
     }
   });
 
-  app.get(path(R.listVersions.path), read, async (c) => {
+  app.get(routePattern(R.listVersions), read, async (c) => {
     const { type, name } = target(c);
     try {
       const all = await catalog.versions(type, name);
@@ -122,7 +122,7 @@ export function registerRegistryRoutes(
     }
   });
 
-  app.get(path(REGISTRY_EXTRA_PATHS.download), read, async (c) => {
+  app.get(routePattern(REGISTRY_EXTRA_PATHS.download), read, async (c) => {
     const { type, name } = target(c);
     const version = c.req.query('version');
     if (version !== undefined && !/^[0-9A-Za-z.+_-]{1,128}$/.test(version)) {

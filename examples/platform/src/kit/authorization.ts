@@ -65,7 +65,8 @@ export function defaultPolicyDir(cwd = process.cwd()): string {
   return existsSync(own) ? own : shippedPolicyDir;
 }
 
-const issueText = (i: ValidationIssue): string =>
+/** One validation issue as `file:line:column (policy): message`. */
+export const issueText = (i: ValidationIssue): string =>
   `${i.file}:${i.line}:${i.column}${i.policyId === undefined ? '' : ` (${i.policyId})`}: ${i.message}`;
 
 /**
@@ -91,6 +92,13 @@ export async function createPlatformAuthorization(
   const authorizer = authorizerFrom(engine, {
     context: { clock: options.clock, trustedRanges },
     entities: (request) => resourceEntities(request.resource, classify),
+    // Every entity of a decision is sent inline (no provider), so the cache key
+    // — policy version, principal with roles and teams, resource facts, action,
+    // the whole context with its second and MFA age — determines the decision:
+    // a hit is what Cedar would answer, a reload takes effect at once. It turns
+    // repeated requests within a second (a client polling, a UI page's burst)
+    // from one Cedar evaluation each (~0.5 ms quiet, far more under load) into a lookup.
+    decisionCache: true,
   });
 
   let reloadActor: { id: string; ip?: string } | undefined;

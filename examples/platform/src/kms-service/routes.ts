@@ -5,6 +5,7 @@ import {
   GenerateKeyRequestSchema,
   KMS_ROUTES,
   ok,
+  routePattern,
   s,
 } from '@provisioning/platform-client/api';
 import type { Context, Hono } from 'hono';
@@ -15,9 +16,6 @@ import { ANY, resource } from '../kit/resources.js';
 import { kmsErrorResponse } from './errors.js';
 import type { AgeKeyInfo } from './keyring.js';
 import { InvalidCiphertext, type KmsCore } from './service.js';
-
-/** Hono's `:param` form of a contract path (`{id}`). */
-export const honoPath = (path: string): string => path.replace(/\{(\w+)\}/g, ':$1');
 
 /** Designed routes beyond the contract (same envelope and style, documented in the OpenAPI document). */
 export const KMS_EXTRA_PATHS = {
@@ -131,7 +129,7 @@ export function registerKmsRoutes(app: Hono, platform: Platform, kms: KmsCore): 
 
   app.get(KMS_EXTRA_PATHS.keys, read, async (c) => c.json(ok(await Promise.all(kms.keys().map(keyView)))));
 
-  app.get(honoPath(KMS_EXTRA_PATHS.key), read, async (c) => {
+  app.get(routePattern(KMS_EXTRA_PATHS.key), read, async (c) => {
     const key = kms.keys().find((k) => k.keyId === c.req.param('key_id'));
     if (key === undefined) return c.json(errorBody('envelope', 404, 'KEY_NOT_FOUND', 'No such key.'), 404);
     return c.json(ok(await keyView(key)));

@@ -155,15 +155,15 @@ export function routePath(route: Pick<Route, 'path'>, params: Readonly<Record<st
 /**
  * A route's path in the `:param` form that Hono, Express and Fastify routers
  * take (`/tasks/{id}` → `/tasks/:id`), so servers register the contract's
- * own path instead of a copy of it.
+ * own path instead of a copy of it. Takes a route or a path template.
  *
  * @example
  * ```ts
  * app.get(routePattern(ORCHESTRATOR_ROUTES.getTask), handler); // "/tasks/:id"
  * ```
  */
-export function routePattern(route: Pick<Route, 'path'>): string {
-  return route.path.replace(/\{(\w+)\}/g, ':$1');
+export function routePattern(route: Pick<Route, 'path'> | string): string {
+  return (typeof route === 'string' ? route : route.path).replace(/\{(\w+)\}/g, ':$1');
 }
 
 /** The success envelope of the orchestrator, control center, KMS and extension registry. */
@@ -292,8 +292,15 @@ export const PAGE_LIMITS: Readonly<{ defaultLimit: number; maxLimit: number }> =
 
 /** RFC 3339 timestamp string schema. */
 export const timestamp: Schema<string> = s.string({ format: 'date-time' });
-/** Base64 (standard alphabet, padded) string schema. */
-export const base64: Schema<string> = s.string({ pattern: /^[A-Za-z0-9+/]*={0,2}$/, description: 'base64' });
+/**
+ * Base64 (standard alphabet, padded) string schema: whole 4-character groups
+ * only. Node's decoder skips what it cannot read, so a lax pattern would let
+ * a damaged plaintext through as fewer, different bytes.
+ */
+export const base64: Schema<string> = s.string({
+  pattern: /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/,
+  description: 'base64',
+});
 
 /**
  * Validates a decoded success body against a route's contract: the

@@ -562,6 +562,35 @@ export const PolicyReloadSchema: NamedSchema<PolicyReload> = s.named(
   s.object({ version: s.string(), policies: s.number({ integer: true, minimum: 0 }) }),
 );
 
+/** The last reload of the policy set, as `GET /policies/status` reports it. */
+export interface PolicyReloadState {
+  /** When the control center loaded the set (`loaded`), or the last reload after that. */
+  readonly at: string;
+  readonly outcome: 'loaded' | 'succeeded' | 'failed';
+  /** For a failed reload: where the new set is broken (`file:line:column (policy): message`), at most 20. */
+  readonly errors: readonly string[];
+}
+/** Answer of `GET /policies/status` (designed): the set in force and its last reload. */
+export interface PolicyStatus {
+  /** `sha256:…` of the set in force (a failed reload keeps the last good one). */
+  readonly version: string;
+  readonly policies: number;
+  readonly last_reload: PolicyReloadState;
+}
+/** Schema of {@link PolicyStatus}. */
+export const PolicyStatusSchema: NamedSchema<PolicyStatus> = s.named(
+  'PolicyStatus',
+  s.object({
+    version: s.string(),
+    policies: s.number({ integer: true, minimum: 0 }),
+    last_reload: s.object({
+      at: timestamp,
+      outcome: s.literal('loaded', 'succeeded', 'failed'),
+      errors: s.array(s.string()),
+    }),
+  }),
+);
+
 /** Answer of `POST /policies/validate`. */
 export interface PolicyValidation {
   readonly valid: boolean;
@@ -606,6 +635,50 @@ export const AuthorizeResponseSchema: NamedSchema<AuthorizeResponse> = s.named(
   s.object({ decision: s.literal('allow', 'deny'), policies: s.array(s.string()), errors: s.array(s.string()) }),
 );
 
+/** Answer of `POST /auth/passkey/options` (designed): WebAuthn request options for a passkey sign-in. */
+export interface PasskeyOptions {
+  /** `PublicKeyCredentialRequestOptionsJSON`, with no allowed credentials (discoverable) and user verification required. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+/** Schema of {@link PasskeyOptions}. */
+export const PasskeyOptionsSchema: NamedSchema<PasskeyOptions> = s.named(
+  'PasskeyOptions',
+  s.object({ options: s.record(s.unknown()) }),
+);
+
+/** Body of `POST /auth/passkey/login` (designed). */
+export interface PasskeyLoginRequest {
+  /** The browser's `AuthenticationResponseJSON` for the options of `POST /auth/passkey/options`. */
+  readonly response: Readonly<Record<string, unknown>>;
+}
+/** Schema of {@link PasskeyLoginRequest}. */
+export const PasskeyLoginRequestSchema: NamedSchema<PasskeyLoginRequest> = s.named(
+  'PasskeyLoginRequest',
+  s.object({ response: s.record(s.unknown()) }),
+);
+
+/** Body of `POST /auth/password` (designed). */
+export interface ChangePasswordRequest {
+  readonly current_password: string;
+  /** 12 to 1024 characters. */
+  readonly new_password: string;
+}
+/** Schema of {@link ChangePasswordRequest}. */
+export const ChangePasswordRequestSchema: NamedSchema<ChangePasswordRequest> = s.named(
+  'ChangePasswordRequest',
+  s.object({ current_password: s.string(), new_password: s.string() }),
+);
+/** Answer of `POST /auth/password`: the caller's session stays; every other one was revoked. */
+export interface ChangePasswordResponse {
+  readonly changed: true;
+  readonly sessions_revoked: number;
+}
+/** Schema of {@link ChangePasswordResponse}. */
+export const ChangePasswordResponseSchema: NamedSchema<ChangePasswordResponse> = s.named(
+  'ChangePasswordResponse',
+  s.object({ changed: s.literal(true), sessions_revoked: s.number({ integer: true, minimum: 0 }) }),
+);
+
 /** Names of the control center's routes. */
 export type ControlCenterRouteId =
   | 'health'
@@ -639,7 +712,11 @@ export type ControlCenterRouteId =
   | 'getPolicy'
   | 'validatePolicies'
   | 'authorize'
-  | 'reloadPolicies';
+  | 'reloadPolicies'
+  | 'policyStatus'
+  | 'passkeyOptions'
+  | 'passkeyLogin'
+  | 'changePassword';
 
 const r = routeBuilder<ControlCenterRouteId>('controlCenter', { origin: 'designed', auth: true, envelope: true });
 
@@ -785,6 +862,35 @@ export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>
     // Reloading twice loads the same files.
     idempotent: true,
   }),
+  policyStatus: r(
+    'policyStatus',
+    'GET',
+    '/policies/status',
+    'The policy set in force and its last reload',
+    PolicyStatusSchema,
+  ),
+  passkeyOptions: r(
+    'passkeyOptions',
+    'POST',
+    '/auth/passkey/options',
+    'Start a passkey sign-in',
+    PasskeyOptionsSchema,
+    {
+      auth: false,
+    },
+  ),
+  passkeyLogin: r('passkeyLogin', 'POST', '/auth/passkey/login', 'Sign in with a passkey', LoginResponseSchema, {
+    auth: false,
+    request: PasskeyLoginRequestSchema,
+  }),
+  changePassword: r(
+    'changePassword',
+    'POST',
+    '/auth/password',
+    'Change the password (other sessions end)',
+    ChangePasswordResponseSchema,
+    { request: ChangePasswordRequestSchema },
+  ),
 });
 
 /** The Cedar namespace of the platform's policies (known). */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '@provisioning/testing';
 import { describe, expect, it } from 'vitest';
-import { fakeFetch, type Seen } from '../../test/helpers.js';
+import { failure, fakeFetch, type Seen } from '../../test/helpers.js';
 import { PlatformClientError } from '../errors.js';
 import { createOciClient, parseNextLink } from './client.js';
 import { digestOf } from './digest.js';
@@ -11,16 +11,6 @@ import { MediaTypes } from './media-types.js';
 
 const REG = 'http://registry.test';
 const enc = (s: string): Uint8Array<ArrayBuffer> => new TextEncoder().encode(s) as Uint8Array<ArrayBuffer>;
-
-async function failure(promise: Promise<unknown>): Promise<PlatformClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformClientError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function client(handler: (req: Seen) => Response | Promise<Response>) {
   const { fetch, seen } = fakeFetch(handler);

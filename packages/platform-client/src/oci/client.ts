@@ -324,6 +324,41 @@ export function parseNextLink(header: string | null): string | undefined {
   return undefined;
 }
 
+/**
+ * The layers of a pulled manifest come from the registry: each must be a
+ * descriptor (digest, non-negative integer size) before anything is fetched,
+ * and, written to a directory, no two may land on the same file (the second
+ * would silently replace the first) or on another's `.partial` download.
+ */
+function checkLayers(layers: readonly unknown[], toDirectory: boolean): void {
+  const names: string[] = [];
+  for (const layer of layers) {
+    const d = layer as Partial<Descriptor> | null;
+    if (
+      typeof d !== 'object' ||
+      d === null ||
+      typeof d.digest !== 'string' ||
+      !isDigest(d.digest) ||
+      typeof d.size !== 'number' ||
+      !Number.isSafeInteger(d.size) ||
+      d.size < 0
+    ) {
+      throw new PlatformClientError('a manifest layer is not a descriptor (digest, size)', {
+        code: 'ERR_CLIENT_MALFORMED_RESPONSE',
+        fault: 'server',
+        service: 'oci',
+      });
+    }
+    const name = d.annotations?.[TITLE_ANNOTATION];
+    if (name !== undefined) assertSafeFileName(name);
+    names.push(name ?? d.digest.replace(':', '-'));
+  }
+  const unique = new Set(names);
+  if (toDirectory && (unique.size !== names.length || names.some((n) => unique.has(`${n}.partial`)))) {
+    throw protocolError('two artifact files would be written to the same name');
+  }
+}
+
 /** A file name that is safe to join to an output directory: no separators, no `..`, no NUL. */
 function assertSafeFileName(name: string): void {
   if (
@@ -814,8 +849,8 @@ export function createOciClient(options: OciClientOptions): OciClient {
         await res.response.body?.cancel().catch(() => undefined);
         throw protocolError('manifest larger than maxManifestBytes', { size: length });
       }
-      const bytes = await res.read();
-      if (bytes.byteLength > maxManifestBytes) throw protocolError('manifest larger than maxManifestBytes');
+      // Bounded while reading: a manifest without Content-Length cannot grow without end.
+      const bytes = await res.read(maxManifestBytes);
       const digest = digestOf(bytes, isDigest(reference) && reference.startsWith('sha512:') ? 'sha512' : 'sha256');
       const header = res.headers.get('docker-content-digest');
       // By digest: the bytes must hash to it. By tag: they must hash to what the registry says they are.
@@ -1096,11 +1131,7 @@ export function createOciClient(options: OciClientOptions): OciClient {
       });
       const manifest = got.manifest as ImageManifest;
       if (!Array.isArray(manifest.layers)) throw protocolError('not an image manifest (no layers)');
-      for (const layer of manifest.layers) {
-        assertDigest(layer.digest);
-        const name = layer.annotations?.[TITLE_ANNOTATION];
-        if (name !== undefined) assertSafeFileName(name);
-      }
+      checkLayers(manifest.layers, o.outputDir !== undefined);
       const total = manifest.layers.reduce((n, l) => n + l.size, 0);
       let done = 0;
       const files: PulledArtifact['files'][number][] = [];

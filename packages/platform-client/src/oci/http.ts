@@ -87,7 +87,8 @@ export interface OciResponse {
   readonly url: string;
   readonly response: Response;
   /** Reads the whole body (checking `Content-Length`). */
-  read(): Promise<Uint8Array>;
+  /** Reads the whole body; more than `maxBytes` is `ERR_CLIENT_MALFORMED_RESPONSE`, refused while reading. */
+  read(maxBytes?: number): Promise<Uint8Array>;
   /** Releases the timeout and the body when done streaming. */
   done(): void;
 }
@@ -403,9 +404,9 @@ export class OciHttp {
       headers: response.headers,
       url: response.url || url.toString(),
       response,
-      read: async () => {
+      read: async (maxBytes?: number) => {
         try {
-          return await readBody(response, { service: 'oci', request: label });
+          return await readBody(response, { service: 'oci', request: label }, maxBytes);
         } catch (error) {
           throw mapError(error);
         } finally {

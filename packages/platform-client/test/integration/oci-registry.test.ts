@@ -6,21 +6,12 @@ import { tempDir } from '@provisioning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformClientError } from '../../src/errors.js';
 import { createOciClient, digestOf, MediaTypes, type OciClient } from '../../src/oci.js';
+import { failure } from '../helpers.js';
 import { startRegistry, type TestRegistry } from '../registry.js';
 
 const USER = 'ci-user';
 const PASSWORD = 'ci-password-123';
 const ARTIFACT = 'application/vnd.provisioning.extension.v1';
-
-async function failure(promise: Promise<unknown>): Promise<PlatformClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformClientError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function blobPath(registry: TestRegistry, digest: string): string {
   const hex = digest.slice('sha256:'.length);

@@ -11,30 +11,23 @@ import { EXIT_CODES } from '../../src/cli.js';
 import {
   createPlatformClient,
   type PlatformClient,
-  PlatformClientError,
+  type PlatformClientError,
   type PlatformClientOptions,
   type WebSocketConstructor,
 } from '../../src/index.js';
 import { createOciClient } from '../../src/oci.js';
+import { failure } from '../helpers.js';
 import { type ReferencePlatform, startReferencePlatform } from '../reference-platform.js';
 import { startRegistry, type TestRegistry } from '../registry.js';
 import { runCliProcess } from '../run-cli.js';
 import { base32Decode, totp } from '../totp.js';
 
 const ADMIN = { username: 'root', password: 'bootstrap-admin-passphrase' };
+// An administrator without MFA: production changes refuse it (Cedar), sensitive routes ask for a step-up.
+const OPS = { username: 'ops', password: 'ops-admin-passphrase-1' };
 const OCI_USER = 'registry-reader';
 const OCI_PASSWORD = 'registry-reader-pass';
 const EXTENSION_TYPE = 'application/vnd.provisioning.extension.v1';
-
-async function failure(promise: Promise<unknown>): Promise<PlatformClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformClientError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Polls `check` until it is truthy (real time: the servers run on their own clock). */
 async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
@@ -94,6 +87,14 @@ describe('the client against the running reference servers (examples/platform ov
     const created = await admin.controlCenter.bootstrap({ secret: platform.bootstrapSecret, ...ADMIN });
     expect(created).toMatchObject({ username: ADMIN.username, roles: ['Admin'], disabled: false });
     await admin.login(ADMIN);
+    // Production changes need a recent MFA (the Cedar production guards): the administrator enrolls
+    // TOTP, and the verification's stepped-up tokens (valid 15 minutes) carry the suite.
+    const enrollment = await admin.controlCenter.mfa.enroll('totp');
+    if (enrollment.type !== 'totp') throw new Error('expected a TOTP enrollment');
+    expect((await admin.controlCenter.mfa.verify(totp(base32Decode(enrollment.secret), Date.now()))).verified).toBe(
+      true,
+    );
+    await admin.controlCenter.users.create({ ...OPS, roles: ['Admin'] });
   }, 120_000);
 
   afterAll(async () => {
@@ -108,15 +109,11 @@ describe('the client against the running reference servers (examples/platform ov
     expect(error).toMatchObject({ code: 'ERR_CLIENT_FORBIDDEN', status: 403, serverCode: 'BOOTSTRAP_CLOSED' });
   });
 
-  it('serves every route of the contract (nothing drifted), but the orchestrator’s pending security routes', async () => {
-    // The orchestrator's /api/v1 routes (secrets, SSH, break-glass, audit, compliance) are being built
-    // in parallel (examples/platform README, "Not yet here"): drop this exception once they are served.
-    const pending = (service: string, path: string) => service === 'orchestrator' && path.startsWith('/api/v1/');
+  it('serves every route of the contract (nothing drifted)', async () => {
     const unserved: string[] = [];
     let probed = 0;
     for (const service of SERVICE_NAMES) {
       for (const route of Object.values(ROUTES[service])) {
-        if (pending(service, route.path)) continue;
         const params = Object.fromEntries([...route.path.matchAll(/\{(\w+)\}/g)].map((m) => [m[1], 'probe']));
         const res = await fetch(`${platform.urls[service]}${routePath(route, params)}`, { method: route.method });
         const text = await res.text();
@@ -185,9 +182,13 @@ describe('the client against the running reference servers (examples/platform ov
     expect(apiLogin).toMatchObject({ code: 'ERR_CLIENT_MFA_REQUIRED', serverCode: 'MFA_REQUIRED' });
   });
 
-  it('a sensitive route without MFA is ERR_CLIENT_MFA_REQUIRED (the chain’s 403 step-up refusal)', async () => {
-    const error = await failure(admin.controlCenter.mfa.regenerateBackupCodes());
-    expect(error).toMatchObject({ code: 'ERR_CLIENT_MFA_REQUIRED', status: 403, serverCode: 'mfa_required' });
+  it('without MFA: a sensitive route is ERR_CLIENT_MFA_REQUIRED (403 step-up), a production change 403', async () => {
+    const ops = client();
+    await ops.login(OPS);
+    const error = await failure(ops.controlCenter.mfa.regenerateBackupCodes());
+    expect(error).toMatchObject({ code: 'ERR_CLIENT_MFA_REQUIRED', status: 403, serverCode: 'MFA_REQUIRED' });
+    const production = await failure(ops.orchestrator.submitWorkflow('servers', { infra: 'prod', params: {} }));
+    expect(production).toMatchObject({ code: 'ERR_CLIENT_FORBIDDEN', status: 403, serverCode: 'FORBIDDEN' });
   });
 
   it('refreshes before expiry with ONE refresh for concurrent calls; a reused refresh token ends the session', async () => {
@@ -200,7 +201,7 @@ describe('the client against the running reference servers (examples/platform ov
         return fetch(input, init);
       },
     });
-    const first = await session.login(ADMIN);
+    const first = await session.login(OPS);
     clock.advance(850_000); // inside the 60 s refresh skew of the 900 s access token
     const answers = await Promise.all(Array.from({ length: 10 }, () => session.controlCenter.sessions()));
     expect(refreshes).toHaveLength(1);
@@ -225,7 +226,7 @@ describe('the client against the running reference servers (examples/platform ov
 
   it('logs out: the server revokes the token, the client forgets it', async () => {
     const session = client();
-    const tokens = await session.login(ADMIN);
+    const tokens = await session.login(OPS);
     expect(await session.logout()).toEqual({ revoked: 1 });
     expect(session.session()).toBeUndefined();
     expect((await failure(session.orchestrator.listTasks())).code).toBe('ERR_CLIENT_NOT_AUTHENTICATED');
@@ -237,17 +238,24 @@ describe('the client against the running reference servers (examples/platform ov
   });
 
   it('API-key mode: a key from /api-tokens works on every service until it is revoked', async () => {
-    const created = await admin.controlCenter.apiTokens.create({ name: 'ci', expires_in_days: 1 });
+    // A key acts for its owner within its scopes (Cedar actions); production decrypts would also need MFA.
+    const created = await admin.controlCenter.apiTokens.create({
+      name: 'ci',
+      scopes: ['list', 'read', 'encrypt'],
+      expires_in_days: 1,
+    });
     expect(created.token.startsWith(created.prefix)).toBe(true);
     const listed = await admin.controlCenter.apiTokens.list();
     expect(listed.find((t) => t.id === created.id)).not.toHaveProperty('token');
     const keyed = client({ auth: { type: 'apiKey', apiKey: created.token }, retry: false });
     await expect(keyed.orchestrator.listTasks()).resolves.toBeInstanceOf(Array);
     const { ciphertext } = await keyed.kms.encrypt('from a script');
-    expect(new TextDecoder().decode((await keyed.kms.decrypt(ciphertext)).plaintext)).toBe('from a script');
+    expect(new TextDecoder().decode((await admin.kms.decrypt(ciphertext)).plaintext)).toBe('from a script');
     expect((await keyed.extensionRegistry.list()).length).toBeGreaterThan(0);
+    // Outside its scopes the key is refused, whatever its owner may do.
+    expect(await failure(keyed.kms.decrypt(ciphertext))).toMatchObject({ code: 'ERR_CLIENT_FORBIDDEN', status: 403 });
     // Self-service needs a user session: a leaked key cannot mint more keys or enroll MFA.
-    expect((await failure(keyed.controlCenter.apiTokens.list())).status).toBe(401);
+    expect((await failure(keyed.controlCenter.apiTokens.list())).code).toBe('ERR_CLIENT_FORBIDDEN');
     expect(await admin.controlCenter.apiTokens.revoke(created.id)).toEqual({ revoked: 1 });
     expect(await failure(keyed.orchestrator.listTasks())).toMatchObject({ code: 'ERR_CLIENT_UNAUTHENTICATED' });
   });
@@ -305,7 +313,7 @@ describe('the client against the running reference servers (examples/platform ov
     expect(missing).toMatchObject({ code: 'ERR_CLIENT_NOT_FOUND', status: 404, serverCode: 'SERVER_NOT_FOUND' });
 
     // The API server's own tokens: login, then /v1/auth/refresh rotates them.
-    const tokens = await admin.apiServer.login(ADMIN);
+    const tokens = await admin.apiServer.login(OPS);
     const rotated = await admin.apiServer.refresh(tokens.refresh_token);
     expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
     const bearer = client({ auth: { type: 'bearer', token: rotated.token } });
@@ -340,7 +348,7 @@ describe('the client against the running reference servers (examples/platform ov
     expect(await failure(readOnly.orchestrator.submitWorkflow('servers', { infra: 'x', params: {} }))).toMatchObject({
       code: 'ERR_CLIENT_FORBIDDEN',
       status: 403,
-      serverCode: 'forbidden',
+      serverCode: 'FORBIDDEN',
     });
     expect((await failure(readOnly.controlCenter.users.list())).code).toBe('ERR_CLIENT_FORBIDDEN');
   });
@@ -405,6 +413,129 @@ describe('the client against the running reference servers (examples/platform ov
     expect((await admin.controlCenter.users.list()).map((u) => u.username)).toEqual(
       expect.arrayContaining(['root', 'bob']),
     );
+  });
+
+  describe('the orchestrator’s security routes through the client', () => {
+    /** A user with roles and teams who logged in with TOTP (a session stepped up by MFA). */
+    const mfaUser = async (username: string, roles: string[], teams: string[]) => {
+      const { id, password } = await createUser(username, roles);
+      await admin.controlCenter.users.setTeams(id, teams);
+      const session = client();
+      await session.login({ username, password });
+      const enrollment = await session.controlCenter.mfa.enroll('totp');
+      if (enrollment.type !== 'totp') throw new Error('expected a TOTP enrollment');
+      await session.controlCenter.mfa.verify(totp(base32Decode(enrollment.secret), Date.now()));
+      return { id, session };
+    };
+
+    it('dynamic secrets: generate (credentials once), get, list, expiring, stats, revoke', async () => {
+      const secret = await admin.orchestrator.secrets.generate({
+        type: 'ssh_key',
+        ttl_seconds: 900,
+        params: { workspace: 'dev-eu' },
+      });
+      expect(secret).toMatchObject({ type: 'ssh_key', revoked: false });
+      expect(Object.keys(secret.credentials).length).toBeGreaterThan(0);
+      const lease = await admin.orchestrator.secrets.get(secret.id);
+      expect(lease).toMatchObject({ id: secret.id, revoked: false });
+      expect(lease).not.toHaveProperty('credentials');
+      const listed = [];
+      for await (const l of admin.orchestrator.secrets.list({ pageSize: 1 })) listed.push(l.id);
+      expect(listed).toContain(secret.id);
+      expect((await admin.orchestrator.secrets.expiring(3600)).map((l) => l.id)).toContain(secret.id);
+      expect((await admin.orchestrator.secrets.stats()).active).toBeGreaterThanOrEqual(1);
+      expect((await admin.orchestrator.secrets.revoke(secret.id, 'test finished')).revoked).toBe(true);
+      expect(await failure(admin.orchestrator.secrets.get('secret-ssh-key:missing'))).toMatchObject({
+        code: 'ERR_CLIENT_NOT_FOUND',
+      });
+    });
+
+    it('SSH temporal keys: generate (private key once), get, list, revoke', async () => {
+      const key = await admin.orchestrator.ssh.generate({ server: 'dev-web', user: 'deploy', ttl_seconds: 600 });
+      expect(key).toMatchObject({ type: 'dynamic', server: 'dev-web', user: 'deploy', revoked: false });
+      expect(key.fingerprint).toMatch(/^SHA256:/);
+      expect(key.private_key).toContain('PRIVATE KEY');
+      const again = await admin.orchestrator.ssh.get(key.id);
+      expect(again.private_key).toBeUndefined();
+      const all = [];
+      for await (const k of admin.orchestrator.ssh.list()) all.push(k.id);
+      expect(all).toContain(key.id);
+      expect((await admin.orchestrator.ssh.revoke(key.id, 'done')).revoked).toBe(true);
+    });
+
+    it('audit: query page by page, one event, verify the chain, stats, exports in their formats', async () => {
+      const events = [];
+      for await (const e of admin.orchestrator.audit.events({ outcome: 'success' }, { pageSize: 20, maxItems: 50 })) {
+        events.push(e);
+      }
+      expect(events.length).toBeGreaterThan(0);
+      expect(events.every((e) => e.outcome === 'success')).toBe(true);
+      const first = events[0] as (typeof events)[number];
+      expect(await admin.orchestrator.audit.get(first.id)).toMatchObject({ id: first.id, action: first.action });
+      expect(await admin.orchestrator.audit.verify()).toMatchObject({ valid: true, first_invalid_id: null });
+      expect((await admin.orchestrator.audit.stats()).total).toBeGreaterThanOrEqual(events.length);
+      const csv = await admin.orchestrator.audit.export('csv');
+      expect(csv.split('\n')[0]).toMatch(/,/);
+      expect(csv).not.toContain(ADMIN.password);
+      const jsonl = await admin.orchestrator.audit.export('jsonl');
+      const lines = jsonl.trim().split('\n');
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines.slice(0, 5)) expect(() => JSON.parse(line)).not.toThrow();
+      // Only auditors, security and administrators read the trail.
+      const viewer = client();
+      const { password } = await createUser('viktor', ['Viewer']);
+      await viewer.login({ username: 'viktor', password });
+      expect((await failure(viewer.orchestrator.audit.query())).code).toBe('ERR_CLIENT_FORBIDDEN');
+    });
+
+    it('compliance: controls, a report, a GDPR request, incidents', async () => {
+      const controls = await admin.orchestrator.compliance.controls('soc2');
+      expect(controls.length).toBeGreaterThan(0);
+      expect(controls.every((c) => c.framework === 'soc2')).toBe(true);
+      expect(await admin.orchestrator.compliance.report('soc2')).toBeDefined();
+      const me = (await admin.controlCenter.verify()).claims.sub;
+      const request = await admin.orchestrator.compliance.createDataSubjectRequest({ type: 'access', subject: me });
+      expect((await admin.orchestrator.compliance.getDataSubjectRequest(request.id)).id).toBe(request.id);
+      const incident = await admin.orchestrator.compliance.createIncident({ title: 'Test incident', severity: 'low' });
+      const incidents = [];
+      for await (const i of admin.orchestrator.compliance.incidents()) incidents.push(i.id);
+      expect(incidents).toContain(incident.id);
+    });
+
+    it('break-glass: two teams approve, the requester activates, the emergency token works in its scope only', async () => {
+      await admin.controlCenter.users.setTeams((await admin.controlCenter.verify()).claims.sub, ['platform-admin']);
+      const rita = await mfaUser('rita', ['Operator'], ['sre']);
+      const sam = await mfaUser('sam', ['Viewer'], ['security']);
+      const filed = await rita.session.orchestrator.breakGlass.request({
+        reason: 'the staging database is down and the on-call must fail it over',
+        incident_id: 'INC-7',
+        permissions: ['create', 'list'],
+        duration_seconds: 600,
+      });
+      expect(filed).toMatchObject({ status: 'pending', requester: rita.id });
+      // The requester cannot approve their own request.
+      expect((await failure(rita.session.orchestrator.breakGlass.approve(filed.id))).status).toBe(403);
+      expect((await admin.orchestrator.breakGlass.approve(filed.id, 'seen')).status).toBe('pending');
+      expect((await sam.session.orchestrator.breakGlass.approve(filed.id)).status).toBe('approved');
+      const activation = await rita.session.orchestrator.breakGlass.activate(filed.id);
+      expect(activation.request_id).toBe(filed.id);
+      expect((await admin.orchestrator.breakGlass.active()).map((r) => r.id)).toContain(filed.id);
+
+      const emergency = client({ auth: { type: 'bearer', token: activation.token }, retry: false });
+      await expect(
+        emergency.orchestrator.submitWorkflow('cluster', { infra: 'staging-eu', params: {} }),
+      ).resolves.toEqual(expect.any(String));
+      expect(await failure(emergency.kms.encrypt('outside the scope'))).toMatchObject({
+        code: 'ERR_CLIENT_FORBIDDEN',
+        serverCode: 'EMERGENCY_SCOPE',
+      });
+      expect((await rita.session.orchestrator.breakGlass.revoke(filed.id, 'over')).status).not.toBe('active');
+      expect((await failure(emergency.orchestrator.listTasks())).code).toBe('ERR_CLIENT_UNAUTHENTICATED');
+      expect(await failure(admin.orchestrator.breakGlass.get('missing'))).toMatchObject({
+        code: 'ERR_CLIENT_NOT_FOUND',
+        serverCode: 'BREAK_GLASS_NOT_FOUND',
+      });
+    });
   });
 
   it('429 with Retry-After: repeated wrong passwords lock the account (never retried by the client)', async () => {
@@ -514,6 +645,21 @@ describe('the client against the running reference servers (examples/platform ov
       const list = await cli(['workflow', 'list', '--status', 'Completed', '--json']);
       expect(JSON.parse(list.stdout).length).toBeGreaterThanOrEqual(3);
       expect((await cli(['workflow', 'status', randomUUID()])).code).toBe(EXIT_CODES.notFound);
+    });
+
+    it('audit query (table, --json) and export --format csv', async () => {
+      const table = await cli(['audit', 'query', '--limit', '5']);
+      expect(table.code).toBe(EXIT_CODES.ok);
+      expect(table.stdout).toMatch(/^time\s+actor\s+action\s+resource\s+outcome/m);
+      const events = JSON.parse(
+        (await cli(['audit', 'query', '--outcome', 'success', '--limit', '3', '--json'])).stdout,
+      );
+      expect(events).toHaveLength(3);
+      expect(events.every((e: { outcome: string }) => e.outcome === 'success')).toBe(true);
+      const out = join(home.path, 'audit.csv');
+      const exported = await cli(['audit', 'export', '--format', 'csv', '--out', out, '--json']);
+      expect(exported.code).toBe(EXIT_CODES.ok);
+      expect(JSON.parse(exported.stdout).bytes).toBeGreaterThan(0);
     });
 
     it('logout --all revokes the sessions; the CLI then exits 3', async () => {
