@@ -2,7 +2,7 @@ import type { AuditLog } from '@provisioning/audit';
 import { createAuditLog, memoryAuditStore } from '@provisioning/audit';
 import { createManualClock } from '@provisioning/core';
 import { describe, expect, it } from 'vitest';
-import { platformUnderTest, secretsOf } from '../test/platform.js';
+import { platformUnderTest, secretsOf, withOutage } from '../test/platform.js';
 import { createDsrService } from './dsr.js';
 import type { DsrAuditEvent, DsrAuditSink } from './dsr-audit.js';
 import { memoryDsrStore } from './dsr-store.js';
@@ -106,13 +106,16 @@ describe('DSR audit events', () => {
     expect(events.map((e) => e.metadata.status)).toEqual(['completed']);
   });
 
-  it('stores an erasure’s true outcome when its event is refused, and says so', async () => {
-    const { p, ada, dsr, start } = await setup({ record: () => Promise.reject(new Error('disk full')) });
+  it('stores an erasure’s true outcome when the real audit log cannot store its event, and says so', async () => {
+    const store = withOutage(memoryAuditStore());
+    const log = await createAuditLog({ sinks: [store.store], retry: { attempts: 1 }, onError: () => {} });
+    const { p, ada, dsr, start } = await setup(log);
     const id = await start({ type: 'erasure', subjectId: ada.id });
+    store.down = true; // the event is recorded durably, so the log rejects instead of just queueing it
     await expect(dsr.process(id)).rejects.toMatchObject({
       code: 'ERR_COMPLIANCE_AUDIT_FAILED',
       retryable: false,
-      details: { status: 'completed' },
+      details: { status: 'completed', sinkError: 'ERR_AUDIT_SINK_WRITE' },
     });
     expect((await dsr.get(id)).status).toBe('completed');
     expect(await p.users.findById(ada.id)).toBeUndefined();

@@ -45,12 +45,17 @@ export interface DsrAuditEvent {
 
 /**
  * Where the DSR service records its audit events: `@provisioning/audit`'s
- * `AuditLog` (or its minimal `AuditSink`) fits. A rejection is a failure to
- * audit (see {@link DsrServiceOptions.audit}).
+ * `AuditLog` fits. Each event is recorded with `{ durable: true }`, so an
+ * `AuditLog` resolves only once the event is stored, and rejects when its
+ * sinks cannot store it; a sink without the option should do the same. A
+ * rejection is a failure to audit (see `DsrServiceOptions.audit`).
  */
 export interface DsrAuditSink {
-  // biome-ignore lint/suspicious/noConfusingVoidType: sinks that return nothing (`void`) must fit too
-  record(event: DsrAuditEvent): Promise<unknown> | undefined | void;
+  record(
+    event: DsrAuditEvent,
+    options?: { readonly durable?: boolean },
+    // biome-ignore lint/suspicious/noConfusingVoidType: sinks that return nothing (`void`) must fit too
+  ): Promise<unknown> | undefined | void;
 }
 
 /** @internal The event of a processing attempt that ended in `record`'s status, if its type is audited. */

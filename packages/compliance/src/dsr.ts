@@ -144,6 +144,7 @@ function errorName(error: unknown): string {
   return typeof error;
 }
 const MAX_REASON = 500;
+const DURABLE = Object.freeze({ durable: true });
 
 /**
  * Creates the data-subject request workflow over a store and a provider
@@ -542,7 +543,7 @@ export function createDsrService(options: DsrServiceOptions): DsrService {
             await commit(failedRecord).catch(() => {});
             // Best effort: the encrypter's error is what the caller must see, and nothing was disclosed.
             const event = audit === undefined ? undefined : dsrAuditEvent(failedRecord);
-            if (event !== undefined) await Promise.resolve(audit?.record(event)).catch(() => {});
+            if (event !== undefined) await Promise.resolve(audit?.record(event, DURABLE)).catch(() => {});
             throw error;
           });
           exportInfo = {
@@ -571,7 +572,8 @@ export function createDsrService(options: DsrServiceOptions): DsrService {
       const event = audit === undefined ? undefined : dsrAuditEvent(final);
       if (event !== undefined) {
         try {
-          await audit?.record(event);
+          // Durable: the bundle is handed out only once its event is stored, not merely queued.
+          await audit?.record(event, DURABLE);
         } catch (error) {
           // Accountability: no export is handed out without its audit record (exports are read-only,
           // so the request just stays retryable). An erasure or rectification has already happened:
