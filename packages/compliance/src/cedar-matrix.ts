@@ -1,5 +1,5 @@
 import type { DecideFunction } from './access-matrix.js';
-import { ComplianceError, invalidInput } from './errors.js';
+import { ComplianceError, invalidInput, invalidOptions } from './errors.js';
 
 /** A Cedar entity uid. */
 export interface CedarUid {
@@ -76,10 +76,6 @@ export interface CedarDecideOptions {
 }
 
 const NAMESPACE = /^(?:[A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*$/;
-
-function invalidOptions(message: string): ComplianceError {
-  return new ComplianceError(message, { code: 'ERR_COMPLIANCE_INVALID_OPTIONS', fault: 'client' });
-}
 
 /**
  * A {@link DecideFunction} over live Cedar policies, for

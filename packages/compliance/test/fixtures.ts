@@ -10,6 +10,7 @@ import {
 import type { Clock, KeyValueStore } from '@provisioning/core';
 import type { SqlDatabase } from '@provisioning/core/sql';
 import { sql } from 'kysely';
+import { auditPseudonymsProvider } from '../src/platform-audit.js';
 import type { DataProvider } from '../src/providers.js';
 
 /**
@@ -66,12 +67,10 @@ export interface AuditSubjectsOptions {
 }
 
 /**
- * The real audit log of `@provisioning/audit` as a data provider, the way a
- * host wires it: events carry a pseudonym of the acting subject under a key of
- * that subject's own (`subjectKeyPseudonymizer`), never the subject id;
- * `erase` destroys the key (crypto-shredding) and leaves every event, and so
- * the hash chain, exactly as it was; `export` finds the subject's events
- * through the pseudonym while the key exists.
+ * The real audit log of `@provisioning/audit` with the shipped
+ * `auditPseudonymsProvider`, the way a host wires it: events carry a pseudonym
+ * of the acting subject under a key of that subject's own
+ * (`subjectKeyPseudonymizer`), never the subject id.
  */
 export async function auditSubjects(options: AuditSubjectsOptions) {
   const signer = ed25519Signer({ privateKey: generateCheckpointKeyPair().privateKey });
@@ -86,34 +85,7 @@ export async function auditSubjects(options: AuditSubjectsOptions) {
     transform: policy.apply,
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const provider: DataProvider = {
-    id: 'audit',
-    description: 'audit events (pseudonymised; erasure destroys the pseudonym key)',
-    appendOnly: true,
-    async export({ subjectId }) {
-      const pseudonym = await subjects.lookup(subjectId);
-      if (pseudonym === undefined) return { subjectFound: false, data: [] };
-      const data: { seq: number; time: string; action: string; outcome: string }[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await log.query({ actorId: pseudonym }, { limit: 1000, ...(cursor ? { cursor } : {}) });
-        for (const r of page.records)
-          data.push({ seq: r.seq, time: r.event.time, action: r.event.action, outcome: r.event.outcome });
-        cursor = page.nextCursor;
-      } while (cursor !== undefined);
-      return { subjectFound: data.length > 0, data, records: data.length };
-    },
-    async erase({ subjectId }) {
-      // Never delete or rewrite events: destroy the key that links the pseudonym to the subject.
-      const had = await subjects.erase(subjectId);
-      return {
-        subjectFound: had,
-        affected: had ? 1 : 0,
-        method: 'key_destroyed',
-        note: 'audit events kept; pseudonym key destroyed',
-      };
-    },
-  };
+  const provider = auditPseudonymsProvider({ log, subjects });
   return {
     log,
     subjects,
