@@ -1,4 +1,4 @@
-import { request, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { decodeBase32, generateTotp } from '@provisioning/mfa';
 import { ORCHESTRATOR_ROUTES as OR } from '@provisioning/platform-client/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -310,28 +310,10 @@ async function mfaLoginAgain(username: string, secret: string): Promise<{ token:
 }
 
 /**
- * Posts a body over the 1 MiB limit with node:http, streamed: the server reads
- * up to its limit and answers 413 (with a declared length it answers before
- * reading, and fetch reports the cut-off upload instead of the answer).
+ * Posts a body over the 1 MiB limit with fetch (a declared length): the
+ * server refuses it before reading, with `Connection: close`, so fetch stops
+ * uploading and sees the 413 (`src/kit/app.test.ts` covers streamed bodies).
  */
-function oversize(path: string, token: string): Promise<{ status: number; json: any }> {
-  const body = Buffer.from(`{"a":"${'x'.repeat(1024 * 1024 + 10)}"}`);
-  return new Promise((resolve, reject) => {
-    const req = request(`${url.orchestrator}${path}`, {
-      method: 'POST',
-      // Chunked, without a length: the server has to read up to its limit to refuse it.
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString()) }));
-    });
-    // The server stops reading after its answer: a cut-off upload is expected.
-    req.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
-    });
-    for (let i = 0; i < body.length; i += 65_536) req.write(body.subarray(i, i + 65_536));
-    req.end();
-  });
+function oversize(path: string, token: string): Promise<Answer> {
+  return call('orchestrator', 'POST', path, { token, raw: `{"a":"${'x'.repeat(1024 * 1024 + 10)}"}` });
 }

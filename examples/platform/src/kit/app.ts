@@ -75,7 +75,16 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
     '*',
     bodyLimit({
       maxSize: options.bodyLimitBytes ?? 1024 * 1024,
-      onError: (c) => c.json(errorBody(shape, 413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.'), 413),
+      onError: (c) => {
+        // The refused body is not read. `Connection: close` tells the client
+        // the connection ends with this answer: fetch (undici) then stops
+        // uploading and reports the 413. On a kept-alive connection it would
+        // keep sending, and @hono/node-server, which discards at most 64 MiB
+        // for 500 ms after the answer, resets it: the client sees a socket
+        // error instead of the 413.
+        c.header('connection', 'close');
+        return c.json(errorBody(shape, 413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.'), 413);
+      },
     }),
   );
   app.get('/metrics', async (c) => {
