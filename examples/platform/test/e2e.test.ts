@@ -187,6 +187,15 @@ describe('end to end over HTTP', () => {
     };
     const [h, p] = admin.token.split('.');
     await refusedEverywhere(`${h}.${p}.${'A'.repeat(342)}`, 'forged');
+    // Metrics are not public on any service, and scrapable with credentials.
+    for (const service of ['orchestrator', 'controlCenter', 'kms', 'apiServer', 'extensionRegistry']) {
+      expect((await call(service, 'GET', '/metrics')).status, `${service} /metrics`).toBe(401);
+      const scraped = await call(service, 'GET', '/metrics', { token: admin.token });
+      expect([scraped.status, scraped.text.includes('http_requests_total')], `${service} /metrics`).toEqual([
+        200,
+        true,
+      ]);
+    }
 
     const second = await call('controlCenter', 'POST', '/auth/login', {
       body: { username: 'root', password: PASSWORD, mfa_code: totp(admin.secret) },

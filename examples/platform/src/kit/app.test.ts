@@ -1,3 +1,4 @@
+import { createSecurityChain } from '@provisioning/middleware';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceApp } from './app.js';
@@ -6,7 +7,16 @@ import { type RunningServer, serve } from './serve.js';
 
 let server: RunningServer;
 beforeAll(async () => {
-  const app = createServiceApp({ service: 'test', logger: pino({ level: 'silent' }), metrics: createMetrics() });
+  // (Nothing here is behind the chain but /metrics, which these tests do not call.)
+  const chain = createSecurityChain({
+    authenticator: {
+      authenticate: async () => {
+        throw new Error('no credentials here');
+      },
+    },
+    authorizer: { authorize: async () => ({ allowed: false }) },
+  });
+  const app = createServiceApp({ service: 'test', logger: pino({ level: 'silent' }), metrics: createMetrics(), chain });
   app.post('/echo', async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }));
   server = await serve(app, { host: '127.0.0.1', port: 0 });
 });
