@@ -284,6 +284,10 @@ describe('end to end over HTTP', () => {
       [OR.revokeBreakGlass.path.replace('{id}', 'nope'), { comment: 'x' }],
       [OR.createDataSubjectRequest.path, { type: 'access', subject: admin.id }],
       [OR.createIncident.path, { title: 'x', severity: 'low' }],
+      [OR.transitionIncident.path.replace('{id}', 'nope'), { to: 'containment' }],
+      [OR.addIncidentEntries.path.replace('{id}', 'nope'), { note: 'x' }],
+      [OR.markIncidentBreach.path.replace('{id}', 'nope'), { aware_at: '2026-03-01T00:00:00Z' }],
+      [OR.recordIncidentNotification.path.replace('{id}', 'nope'), { notified_at: '2026-03-01T00:00:00Z' }],
     ];
     for (const [path, valid] of posts) {
       const wrongType = Object.fromEntries(Object.keys(valid).map((k, i) => [k, i === 0 ? 12345 : valid[k]]));
