@@ -31,8 +31,8 @@ const rssMiB = (pid: number): number => {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 };
 
-async function metrics(url: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+async function metrics(url: string, token: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20;
   return {
     heapUsed: value('nodejs_heap_size_used_bytes'),
@@ -102,7 +102,7 @@ async function run(mode: string): Promise<void> {
     const pid = child.pid as number;
     await new Promise((r) => setTimeout(r, 5000));
     const idle = rssMiB(pid);
-    const idleMetrics = await metrics(orchestrator);
+    const idleMetrics = await metrics(orchestrator, login.data.access_token);
 
     let peak = idle;
     const sampler = setInterval(() => {

@@ -1,4 +1,4 @@
-import { request, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { decodeBase32, generateTotp } from '@provisioning/mfa';
 import { ORCHESTRATOR_ROUTES as OR } from '@provisioning/platform-client/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,6 +187,15 @@ describe('end to end over HTTP', () => {
     };
     const [h, p] = admin.token.split('.');
     await refusedEverywhere(`${h}.${p}.${'A'.repeat(342)}`, 'forged');
+    // Metrics are not public on any service, and scrapable with credentials.
+    for (const service of ['orchestrator', 'controlCenter', 'kms', 'apiServer', 'extensionRegistry']) {
+      expect((await call(service, 'GET', '/metrics')).status, `${service} /metrics`).toBe(401);
+      const scraped = await call(service, 'GET', '/metrics', { token: admin.token });
+      expect([scraped.status, scraped.text.includes('http_requests_total')], `${service} /metrics`).toEqual([
+        200,
+        true,
+      ]);
+    }
 
     const second = await call('controlCenter', 'POST', '/auth/login', {
       body: { username: 'root', password: PASSWORD, mfa_code: totp(admin.secret) },
@@ -275,6 +284,10 @@ describe('end to end over HTTP', () => {
       [OR.revokeBreakGlass.path.replace('{id}', 'nope'), { comment: 'x' }],
       [OR.createDataSubjectRequest.path, { type: 'access', subject: admin.id }],
       [OR.createIncident.path, { title: 'x', severity: 'low' }],
+      [OR.transitionIncident.path.replace('{id}', 'nope'), { to: 'containment' }],
+      [OR.addIncidentEntries.path.replace('{id}', 'nope'), { note: 'x' }],
+      [OR.markIncidentBreach.path.replace('{id}', 'nope'), { aware_at: '2026-03-01T00:00:00Z' }],
+      [OR.recordIncidentNotification.path.replace('{id}', 'nope'), { notified_at: '2026-03-01T00:00:00Z' }],
     ];
     for (const [path, valid] of posts) {
       const wrongType = Object.fromEntries(Object.keys(valid).map((k, i) => [k, i === 0 ? 12345 : valid[k]]));
@@ -310,28 +323,10 @@ async function mfaLoginAgain(username: string, secret: string): Promise<{ token:
 }
 
 /**
- * Posts a body over the 1 MiB limit with node:http, streamed: the server reads
- * up to its limit and answers 413 (with a declared length it answers before
- * reading, and fetch reports the cut-off upload instead of the answer).
+ * Posts a body over the 1 MiB limit with fetch (a declared length): the
+ * server refuses it before reading, with `Connection: close`, so fetch stops
+ * uploading and sees the 413 (`src/kit/app.test.ts` covers streamed bodies).
  */
-function oversize(path: string, token: string): Promise<{ status: number; json: any }> {
-  const body = Buffer.from(`{"a":"${'x'.repeat(1024 * 1024 + 10)}"}`);
-  return new Promise((resolve, reject) => {
-    const req = request(`${url.orchestrator}${path}`, {
-      method: 'POST',
-      // Chunked, without a length: the server has to read up to its limit to refuse it.
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString()) }));
-    });
-    // The server stops reading after its answer: a cut-off upload is expected.
-    req.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
-    });
-    for (let i = 0; i < body.length; i += 65_536) req.write(body.subarray(i, i + 65_536));
-    req.end();
-  });
+function oversize(path: string, token: string): Promise<Answer> {
+  return call('orchestrator', 'POST', path, { token, raw: `{"a":"${'x'.repeat(1024 * 1024 + 10)}"}` });
 }

@@ -241,6 +241,37 @@ describe('security chain: audit', () => {
     expect((await throwing.chain.handle(get('/s', bearer(TOKENS.admin)), read, {}, ok)).status).toBe(200);
   });
 
+  it("audits only refusals and failed operations of an `audit: 'failures'` route, emergency use always", async () => {
+    const h = harness();
+    const scraped: RouteSecurity = { ...read, audit: 'failures' };
+    expect((await h.chain.handle(get('/s', bearer(TOKENS.admin)), scraped, {}, ok)).status).toBe(200);
+    await h.settle();
+    expect(h.events).toEqual([]);
+    // Refused by the chain, and failed in the handler: recorded.
+    expect((await h.chain.handle(get('/s'), scraped, {}, ok)).status).toBe(401);
+    expect(
+      (await h.chain.handle(get('/s', bearer(TOKENS.viewer)), { ...scraped, action: 'delete' }, {}, ok)).status,
+    ).toBe(403);
+    const failing = () => new Response('no', { status: 503 });
+    expect((await h.chain.handle(get('/s', bearer(TOKENS.admin)), scraped, {}, failing)).status).toBe(503);
+    // Emergency access is audited in full.
+    const emergency = await h.chain.handle(
+      get('/s', bearer(TOKENS.emergency)),
+      scraped,
+      { params: { id: 'srv-1' } },
+      ok,
+    );
+    expect(emergency.status).toBe(200);
+    await h.settle();
+    expect(h.events.map((e) => [e.action, e.outcome, e.status])).toEqual([
+      ['auth.missing', 'failure', 401],
+      ['authz.denied', 'denied', 403],
+      ['operation.completed', 'failure', 503],
+      ['breakglass.used', 'success', undefined],
+      ['operation.completed', 'success', 200],
+    ]);
+  });
+
   it('keeps a caller-supplied request id only when it is well-formed', async () => {
     const h = harness();
     const good = await h.chain.handle(get('/s', { ...bearer(TOKENS.admin), 'x-request-id': 'req-123' }), read, {}, ok);

@@ -306,6 +306,10 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
     );
   };
 
+  // Contexts of routes audited with `audit: 'failures'` that passed the chain:
+  // their completion is recorded only if it failed.
+  const failuresOnly = new WeakSet<SecurityContext>();
+
   const check: SecurityChain['check'] = async (request, route, info = {}) => {
     const incomingId = request.headers.get('x-request-id');
     // Built once with every field and filled in as the layers pass: copying
@@ -443,6 +447,11 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
       if ((decision.errors?.length ?? 0) > 0)
         return refuse(ctx, 'ERR_MW_AUTHORIZATION_FAILED', 'authz.error', {}, 'evaluation error');
       if (decision.allowed !== true) return refuse(ctx, 'ERR_MW_FORBIDDEN', 'authz.denied');
+      // Emergency access is always audited in full, whatever the route asks.
+      if (route.audit === 'failures' && principal.emergency === undefined) {
+        failuresOnly.add(ctx);
+        return { ok: true, context: ctx };
+      }
       if (auditing) {
         emit(
           eventOf(ctx, 'decision', principal.emergency === undefined ? 'authz.allowed' : 'breakglass.used', 'success'),
@@ -456,7 +465,7 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
   };
 
   const complete: SecurityChain['complete'] = (ctx, status) => {
-    if (auditing) {
+    if (auditing && (status >= 400 || !failuresOnly.has(ctx))) {
       emit(
         eventOf(ctx, 'operation', 'operation.completed', status < 400 ? 'success' : 'failure', {
           status,

@@ -144,6 +144,15 @@ export interface RouteSecurity {
   readonly mfaMaxAgeSeconds?: number;
   /** Extra context for the policy. */
   readonly context?: (request: SecurityRequest) => Readonly<Record<string, unknown>>;
+  /**
+   * What the chain audits for this route. `all` (default): every decision and
+   * every completed operation. `failures`: refusals (401, 403, 429 …) and
+   * operations that end with a status of 400 or more, not the allowed
+   * decision and success of each call — for routes machines poll (a
+   * Prometheus scrape every 15 s would write two events per scrape and
+   * service). Anything done with an emergency token is audited in full.
+   */
+  readonly audit?: 'all' | 'failures';
 }
 
 /** Everything the chain learnt about a request, built once and handed to the handler. */

@@ -40,6 +40,8 @@ export async function createApiServer(
     service: 'apiServer',
     logger: platform.logger,
     metrics: platform.metrics,
+    // `/metrics` is Cedar's `monitor` alone: it has no RBAC permission of the API.
+    chain: platform.createChain({ errorShape: 'api' }),
     openapi: openApiDocument('apiServer'),
     errorShape: 'api',
   });

@@ -44,6 +44,7 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
     service: 'controlCenter',
     logger: platform.logger,
     metrics: platform.metrics,
+    chain: platform.chain,
     openapi: openApiDocument('controlCenter'),
   });
   const app = frame as unknown as Hono<CcEnv>;

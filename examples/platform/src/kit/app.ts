@@ -1,16 +1,20 @@
-import { defaultErrorBody, type RefusalSummary } from '@provisioning/middleware';
+import { defaultErrorBody, type RefusalSummary, type SecurityChain } from '@provisioning/middleware';
+import { security } from '@provisioning/middleware/hono';
 import { apiError, fail } from '@provisioning/platform-client/api';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { mapError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { PLATFORM_RESOURCE } from './resources.js';
 
 /** Options of {@link createServiceApp}. */
 export interface ServiceAppOptions {
   readonly service: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The chain that guards `/metrics`, refusing in the service's error shape. */
+  readonly chain: SecurityChain;
   /** Largest request body in bytes. Default 1 MiB. */
   readonly bodyLimitBytes?: number;
   /** The service's OpenAPI document, served at `/openapi.json`. */
@@ -46,7 +50,8 @@ export function refusalBody(shape: ErrorShape, refusal: RefusalSummary): Record<
 
 /**
  * The common frame of every reference server: request logging without bodies
- * or headers, Prometheus metrics at `/metrics`, the OpenAPI document at
+ * or headers, Prometheus metrics at `/metrics` (behind the chain: Cedar
+ * `monitor` on the platform), the OpenAPI document at
  * `/openapi.json`, a request body limit (413), and JSON answers for 404, for
  * the SDK's and the routes' typed errors (`mapError`: fixed messages), and for
  * unexpected errors (500, nothing internal in the body).
@@ -75,13 +80,32 @@ export function createServiceApp(options: ServiceAppOptions): Hono {
     '*',
     bodyLimit({
       maxSize: options.bodyLimitBytes ?? 1024 * 1024,
-      onError: (c) => c.json(errorBody(shape, 413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.'), 413),
+      onError: (c) => {
+        // The refused body is not read. `Connection: close` tells the client
+        // the connection ends with this answer: fetch (undici) then stops
+        // uploading and reports the 413. On a kept-alive connection it would
+        // keep sending, and @hono/node-server, which discards at most 64 MiB
+        // for 500 ms after the answer, resets it: the client sees a socket
+        // error instead of the 413.
+        c.header('connection', 'close');
+        return c.json(errorBody(shape, 413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.'), 413);
+      },
     }),
   );
-  app.get('/metrics', async (c) => {
-    c.header('content-type', options.metrics.registry.contentType);
-    return c.body(await options.metrics.registry.metrics());
-  });
+  // Metrics name every route with its error rate and timings: they are not
+  // public. Cedar decides `monitor` on the platform (every role may; an API
+  // key needs the `monitor` scope), so Prometheus scrapes with
+  // `authorization: { type: ApiKey, credentials_file: … }`. Only refusals and
+  // failures are audited: a scrape every 15 s would flood the trail.
+  app.get(
+    '/metrics',
+    security(options.chain, { action: 'monitor', resource: () => PLATFORM_RESOURCE, audit: 'failures' }),
+    async (c) => {
+      c.header('content-type', options.metrics.registry.contentType);
+      c.header('cache-control', 'no-store');
+      return c.body(await options.metrics.registry.metrics());
+    },
+  );
   if (options.openapi !== undefined) app.get('/openapi.json', (c) => c.json(options.openapi as object));
   app.notFound((c) => c.json(errorBody(shape, 404, 'NOT_FOUND', 'No such route.'), 404));
   app.onError((error, c) => {

@@ -44,10 +44,15 @@ export async function readBody<T>(c: Context, schema: Schema<T>): Promise<T> {
 // The contract's schemas keep unknown fields (a client must tolerate new
 // ones); a server must not: an unexpected field is a client bug or a probe.
 function rejectUnknownFields(value: unknown, schemaJson: Record<string, unknown>, path: string): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  if (typeof value !== 'object' || value === null) return;
   const ref = typeof schemaJson.$ref === 'string' ? schemaJson.$ref.split('/').pop() : undefined;
   const json = (ref === undefined ? schemaJson : namedDefinition(ref)) as Record<string, unknown> | undefined;
   if (json === undefined) return;
+  if (Array.isArray(value)) {
+    const items = json.type === 'array' ? (json.items as Record<string, unknown> | undefined) : undefined;
+    if (items !== undefined) for (const [i, item] of value.entries()) rejectUnknownFields(item, items, `${path}[${i}]`);
+    return;
+  }
   const properties = json.properties as Record<string, Record<string, unknown>> | undefined;
   if (json.type !== 'object' || properties === undefined) return;
   for (const key of Object.keys(value)) {

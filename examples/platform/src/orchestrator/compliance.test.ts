@@ -1,42 +1,8 @@
 import { parseRouteResponse, ORCHESTRATOR_ROUTES as R } from '@provisioning/platform-client/api';
-import { afterEach, describe, expect, it } from 'vitest';
-import { addUser, createTestPlatform, fromLoopback } from '../../test/platform-fixture.js';
-import { createOrchestrator } from './index.js';
+import { describe, expect, it } from 'vitest';
+import { orchestratorHarness } from '../../test/orchestrator-fixture.js';
 
-const disposers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const d of disposers.splice(0)) await d();
-});
-
-async function setup() {
-  const platform = await createTestPlatform();
-  const service = await createOrchestrator(platform);
-  disposers.push(async () => {
-    await service.close?.();
-    await platform.dispose();
-  });
-  const app = fromLoopback(service.app);
-  const user = async (name: string, roles: string[], mfa = true) => {
-    const id = await addUser(platform, name, 'a long enough password', roles);
-    const token = (
-      await platform.tokens.issue({ subject: id, roles, ...(mfa ? { mfaAt: new Date(platform.clock.now()) } : {}) })
-    ).accessToken;
-    return { id, token };
-  };
-  const call = async (method: string, path: string, who: string, body?: unknown) => {
-    const res = await app.request(path, {
-      method,
-      headers: {
-        authorization: `Bearer ${who}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text === '' ? undefined : JSON.parse(text) };
-  };
-  return { platform, call, user };
-}
+const setup = () => orchestratorHarness();
 
 describe('compliance over the orchestrator', () => {
   it('reports SOC 2, ISO 27001 and GDPR controls from checks over the live platform', async () => {

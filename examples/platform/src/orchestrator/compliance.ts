@@ -9,20 +9,15 @@ import {
   type DsrRecord,
   type DsrService,
   incidentChecks,
-  openIncident,
   runAssessment,
-  type Incident as StoredIncident,
 } from '@provisioning/compliance';
 import { sqlDsrStore } from '@provisioning/compliance/sql';
-import { migrate, type SqlDatabase } from '@provisioning/core/sql';
 import { security } from '@provisioning/middleware/hono';
 import {
   type ComplianceControl,
   type ComplianceFramework,
   type DataSubjectRequest,
   DataSubjectRequestInputSchema,
-  type Incident,
-  IncidentInputSchema,
   ok,
   ORCHESTRATOR_ROUTES as R,
   ROLES,
@@ -31,83 +26,16 @@ import { Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
 import { param, principalOf, type SecuredEnv } from '../kit/http.js';
 import type { Platform } from '../kit/platform.js';
-import { enumParam, pageQuery } from '../kit/query.js';
+import { enumParam } from '../kit/query.js';
 import { PLATFORM_RESOURCE } from '../kit/resources.js';
 import { listBreakGlassRequests } from '../security/break-glass.js';
+import { incidentRoutes } from './incidents.js';
 import type { Leases } from './leases.js';
 
 const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 const FRAMEWORKS: readonly ComplianceFramework[] = ['soc2', 'iso27001', 'gdpr'];
 /** Fresh-MFA window within which a subject's own request counts as identity-verified, seconds. */
 const SELF_VERIFY_MFA_SECONDS = 900;
-
-interface IncidentTable {
-  compliance_incidents: { id: string; created_at: string; updated_at: string; record: string };
-}
-
-/** Incidents are plain JSON records (compliance's state machine); kept in the platform database. */
-async function incidentStore(database: SqlDatabase) {
-  await migrate(database, 'compliance-incidents', [
-    {
-      id: '0001-incidents',
-      async up(db) {
-        await db.schema
-          .createTable('compliance_incidents')
-          .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('created_at', 'text', (c) => c.notNull())
-          .addColumn('updated_at', 'text', (c) => c.notNull())
-          .addColumn('record', 'text', (c) => c.notNull())
-          .execute();
-      },
-    },
-  ]);
-  const db = database as SqlDatabase<IncidentTable>;
-  return {
-    async insert(incident: StoredIncident): Promise<void> {
-      await db.run('insertIncident', (k) =>
-        k
-          .insertInto('compliance_incidents')
-          .values({
-            id: incident.id,
-            created_at: incident.openedAt,
-            updated_at: incident.openedAt,
-            record: JSON.stringify(incident),
-          })
-          .execute(),
-      );
-    },
-    async list(limit = 1000, offset = 0): Promise<StoredIncident[]> {
-      const rows = await db.run('listIncidents', (k) =>
-        k
-          .selectFrom('compliance_incidents')
-          .select('record')
-          .orderBy('created_at', 'desc')
-          .orderBy('id', 'desc')
-          .limit(limit)
-          .offset(offset)
-          .execute(),
-      );
-      return rows.map((r) => JSON.parse(r.record) as StoredIncident);
-    },
-  };
-}
-
-const INCIDENT_STATUS: Readonly<Record<StoredIncident['state'], Incident['status']>> = {
-  detection_analysis: 'open',
-  containment: 'contained',
-  eradication: 'contained',
-  recovery: 'resolved',
-  post_incident: 'resolved',
-  closed: 'closed',
-};
-const toIncident = (i: StoredIncident): Incident => ({
-  id: i.id,
-  title: i.title,
-  severity: i.severity,
-  status: INCIDENT_STATUS[i.state],
-  created_at: i.openedAt,
-  updated_at: i.timeline.at(-1)?.at ?? i.openedAt,
-});
 
 const DSR_STATUS: Readonly<Record<DsrRecord['status'], DataSubjectRequest['status']>> = {
   received: 'received',
@@ -156,7 +84,7 @@ export async function complianceRoutes(
 ): Promise<{ app: Hono<SecuredEnv>; compliance: Compliance }> {
   const app = new Hono<SecuredEnv>();
   const chain = platform.chain;
-  const incidents = await incidentStore(platform.database);
+  const { app: incidentApp, incidents } = await incidentRoutes(platform);
 
   const providers = createProviderRegistry([
     {
@@ -324,7 +252,6 @@ export async function complianceRoutes(
 
   const read = security(chain, { action: 'read', resource: () => PLATFORM_RESOURCE });
   const list = security(chain, { action: 'list', resource: () => PLATFORM_RESOURCE });
-  const administer = security(chain, { action: 'admin', resource: () => PLATFORM_RESOURCE });
 
   app.get(R.listControls.path, list, async (c) => {
     const framework = enumParam(c, 'framework', FRAMEWORKS);
@@ -417,32 +344,7 @@ export async function complianceRoutes(
     return c.json(ok(toRequest(record)));
   });
 
-  app.get(R.listIncidents.path, list, async (c) => {
-    const { limit, offset } = pageQuery(c);
-    return c.json(ok((await incidents.list(limit, offset)).map(toIncident)));
-  });
-
-  app.post(R.createIncident.path, administer, async (c) => {
-    const body = await readBody(c, IncidentInputSchema);
-    if (body.title.trim().length === 0 || body.title.length > 200)
-      throw new RequestError(400, 'INVALID_REQUEST', '$.title: expected 1-200 characters');
-    if ((body.description?.length ?? 0) > 4000)
-      throw new RequestError(400, 'INVALID_REQUEST', '$.description: expected at most 4000 characters');
-    const who = principalOf(c).id;
-    const incident = openIncident(
-      { title: body.title, severity: body.severity, owner: who, by: who },
-      { clock: platform.clock },
-    );
-    await incidents.insert(incident);
-    await platform.auditLog.record({
-      action: 'compliance.incident.opened',
-      outcome: 'success',
-      actor: { id: who, type: 'user' },
-      resource: { type: 'incident', id: incident.id },
-      metadata: { severity: incident.severity },
-    });
-    return c.json(ok(toIncident(incident)), 201);
-  });
+  app.route('/', incidentApp);
 
   return { app, compliance: { dsr, assess } };
 }

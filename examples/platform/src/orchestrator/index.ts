@@ -105,6 +105,7 @@ export async function createOrchestrator(
     service: 'orchestrator',
     logger: platform.logger,
     metrics: platform.metrics,
+    chain: platform.chain,
     openapi: openApiDocument('orchestrator'),
   });
   const { upgradeWebSocket, injectWebSocket } = createNodeWebSocket({ app: app as unknown as Hono });

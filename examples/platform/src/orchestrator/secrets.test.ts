@@ -1,43 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRouteResponse, ORCHESTRATOR_ROUTES as R } from '@provisioning/platform-client/api';
-import { afterEach, describe, expect, it } from 'vitest';
-import { addUser, createTestPlatform, fromLoopback } from '../../test/platform-fixture.js';
-import { createOrchestrator } from './index.js';
-
-const disposers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const d of disposers.splice(0)) await d();
-});
+import { describe, expect, it } from 'vitest';
+import { orchestratorHarness } from '../../test/orchestrator-fixture.js';
 
 async function setup() {
-  const platform = await createTestPlatform();
-  const service = await createOrchestrator(platform);
-  disposers.push(async () => {
-    await service.close?.();
-    await platform.dispose();
-  });
-  const app = fromLoopback(service.app);
-  const token = async (name: string, roles: string[], mfa = true) => {
-    const id = await addUser(platform, name, 'a long enough password', roles);
-    return (
-      await platform.tokens.issue({ subject: id, roles, ...(mfa ? { mfaAt: new Date(platform.clock.now()) } : {}) })
-    ).accessToken;
-  };
-  const call = async (method: string, path: string, who: string, body?: unknown) => {
-    const res = await app.request(path, {
-      method,
-      headers: {
-        authorization: `Bearer ${who}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text === '' ? undefined : JSON.parse(text), text, headers: res.headers };
-  };
-  const id = (route: keyof typeof R, value: string) => R[route].path.replace('{id}', value);
-  return { platform, service, call, token, id };
+  const harness = await orchestratorHarness();
+  const token = async (name: string, roles: string[]) => (await harness.user(name, roles)).token;
+  const id = (route: keyof typeof R, value: string) => harness.at(R[route], value);
+  return { ...harness, token, id };
 }
 
 const DEV = { workspace: 'dev-eu' };

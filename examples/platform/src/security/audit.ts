@@ -1,4 +1,4 @@
-import { type AuditQuery, isAuditAction, type StoredRecord } from '@provisioning/audit';
+import { type AuditLog, type AuditQuery, isAuditAction, type StoredRecord } from '@provisioning/audit';
 import { security } from '@provisioning/middleware/hono';
 import {
   AUDIT_EXPORT_CONTENT_TYPES,
@@ -29,6 +29,17 @@ const EXTENSIONS: Readonly<Record<AuditExportFormat, string>> = {
 const MAX_OFFSET = 10_000;
 // The audit trail itself: `Provisioning::AuditLog`, read by administrators, audit, security and Auditors.
 const AUDIT_LOG = resource('AuditLog', 'platform');
+
+/** One audit record by its event id, or `undefined` (not a UUIDv7, or not in the log). */
+export async function findAuditEvent(log: AuditLog, id: string): Promise<StoredRecord | undefined> {
+  // Event ids are UUIDv7: the first 48 bits are the record's time in ms,
+  // so one indexed time range finds it (a wide one: id and time may be a tick apart).
+  const hex = id.replace(/-/g, '');
+  const ms = /^[0-9a-f]{32}$/i.test(hex) ? Number.parseInt(hex.slice(0, 12), 16) : Number.NaN;
+  if (!Number.isSafeInteger(ms)) return undefined;
+  const page = await log.query({ from: ms - 1000, to: ms + 1000, text: id }, { limit: 1000 });
+  return page.records.find((r) => r.event.id === id);
+}
 
 /** The contract's view of a stored audit record. */
 export function toContractEvent(record: StoredRecord): AuditEvent {
@@ -129,14 +140,7 @@ export function auditRoutes(platform: Platform): Hono<SecuredEnv> {
   });
 
   app.get(path(R.getAuditEvent.path), guard('read'), async (c) => {
-    const id = param(c, 'id');
-    // Event ids are UUIDv7: the first 48 bits are the record's time in ms,
-    // so one indexed time range finds it (a wide one: id and time may be a tick apart).
-    const hex = id.replace(/-/g, '');
-    const ms = /^[0-9a-f]{32}$/i.test(hex) ? Number.parseInt(hex.slice(0, 12), 16) : Number.NaN;
-    if (!Number.isSafeInteger(ms)) throw new RequestError(404, 'EVENT_NOT_FOUND', 'No such audit event.');
-    const page = await log.query({ from: ms - 1000, to: ms + 1000, text: id }, { limit: 1000 });
-    const found = page.records.find((r) => r.event.id === id);
+    const found = await findAuditEvent(log, param(c, 'id'));
     if (found === undefined) throw new RequestError(404, 'EVENT_NOT_FOUND', 'No such audit event.');
     return c.json(ok(toContractEvent(found)));
   });
