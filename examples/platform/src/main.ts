@@ -5,6 +5,7 @@
  * (config/*.toml, environment overrides) and validated before anything starts.
  */
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { apiServerService } from './api-server/index.js';
 import * as controlCenter from './control-center/index.js';
@@ -13,6 +14,7 @@ import { ConfigError, loadConfig } from './kit/config.js';
 import { createLogger } from './kit/logger.js';
 import { createMetrics } from './kit/metrics.js';
 import { createPlatform } from './kit/platform.js';
+import { DEFAULT_ENVIRONMENT_PATTERNS } from './kit/resources.js';
 import { type RunningServer, serve } from './kit/serve.js';
 import type { ServiceInstance, ServiceModule } from './kit/service.js';
 import { kmsService } from './kms-service/index.js';
@@ -26,12 +28,61 @@ const SERVICES: ReadonlyArray<[file: string, module: ServiceModule]> = [
   ['extension-registry', extensionRegistryService],
 ];
 
+const CIDR = {
+  test: /^(?:\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,2})?|[0-9a-fA-F:]*:[0-9a-fA-F:.]*(?:\/\d{1,3})?)$/,
+  expected: 'an IP address or CIDR range',
+};
+const PATTERN = {
+  test: /^[A-Za-z0-9*._-]{1,128}$/,
+  expected: 'a workspace name pattern (letters, digits, . _ - and *)',
+};
+
 const PLATFORM_SPEC = {
-  storage: { data_dir: { type: 'string', default: './data', env: 'PROVISIONING_DATA_DIR' } },
+  storage: {
+    data_dir: { type: 'string', default: './data', env: 'PROVISIONING_DATA_DIR' },
+    postgres_url: {
+      type: 'string',
+      default: '',
+      pattern: { test: /^postgres(?:ql)?:\/\/\S+$/, expected: 'a postgres:// URL' },
+      env: 'PROVISIONING_POSTGRES_URL',
+    },
+    postgres_pool_size: { type: 'integer', default: 10, min: 1, max: 200, env: 'PROVISIONING_POSTGRES_POOL_SIZE' },
+    redis_url: {
+      type: 'string',
+      default: '',
+      pattern: { test: /^rediss?:\/\/\S+$/, expected: 'a redis:// or rediss:// URL' },
+      env: 'PROVISIONING_REDIS_URL',
+    },
+    redis_prefix: {
+      type: 'string',
+      default: 'prov:',
+      pattern: { test: /^[\x21-\x7e]{1,64}$/, expected: 'printable ASCII without spaces' },
+      env: 'PROVISIONING_REDIS_PREFIX',
+    },
+    instance: {
+      type: 'string',
+      default: 'main',
+      pattern: { test: /^[a-z][a-z0-9_]{0,30}$/, expected: 'a lowercase identifier of at most 31 characters' },
+      env: 'PROVISIONING_INSTANCE',
+    },
+  },
   security: {
     rate_limit_per_minute: { type: 'integer', default: 100, min: 1, max: 1_000_000, env: 'PROVISIONING_RATE_LIMIT' },
-    trusted_proxies: { type: 'strings', default: [], env: 'PROVISIONING_TRUSTED_PROXIES' },
+    trusted_proxies: { type: 'strings', default: [], each: CIDR, env: 'PROVISIONING_TRUSTED_PROXIES' },
     public_origin: { type: 'string', default: 'http://localhost:9090', env: 'PROVISIONING_PUBLIC_ORIGIN' },
+  },
+  authorization: {
+    policy_dir: { type: 'string', default: '', env: 'PROVISIONING_POLICY_DIR' },
+    watch: { type: 'boolean', default: true, env: 'PROVISIONING_POLICY_WATCH' },
+    trusted_networks: {
+      type: 'strings',
+      default: ['127.0.0.0/8', '::1/128'],
+      each: CIDR,
+      env: 'PROVISIONING_TRUSTED_NETWORKS',
+    },
+    development_workspaces: { type: 'strings', default: DEFAULT_ENVIRONMENT_PATTERNS.development, each: PATTERN },
+    staging_workspaces: { type: 'strings', default: DEFAULT_ENVIRONMENT_PATTERNS.staging, each: PATTERN },
+    production_workspaces: { type: 'strings', default: DEFAULT_ENVIRONMENT_PATTERNS.production, each: PATTERN },
   },
   log: {
     level: {
@@ -63,6 +114,9 @@ async function main(): Promise<void> {
   let serviceConfigs: Array<{ host: string; port: number }>;
   try {
     config = loadConfig('platform', PLATFORM_SPEC);
+    if (config.authorization.policy_dir !== '' && !existsSync(config.authorization.policy_dir)) {
+      throw new ConfigError([`config/platform.toml [authorization] policy_dir: no such directory`]);
+    }
     serviceConfigs = SERVICES.map(
       ([file, module]) => loadConfig(file, { ...module.config, ...serviceSpec(file, module.port) }).server,
     );
@@ -81,6 +135,23 @@ async function main(): Promise<void> {
     rateLimitPerMinute: config.security.rate_limit_per_minute,
     trustedProxies: config.security.trusted_proxies,
     origin: config.security.public_origin,
+    storage: {
+      ...(config.storage.postgres_url === '' ? {} : { postgresUrl: config.storage.postgres_url }),
+      ...(config.storage.redis_url === '' ? {} : { redisUrl: config.storage.redis_url }),
+      postgresPoolSize: config.storage.postgres_pool_size,
+      redisPrefix: config.storage.redis_prefix,
+      instance: config.storage.instance,
+    },
+    authorization: {
+      ...(config.authorization.policy_dir === '' ? {} : { policyDir: config.authorization.policy_dir }),
+      watch: config.authorization.watch,
+      trustedNetworks: config.authorization.trusted_networks,
+      environments: {
+        development: config.authorization.development_workspaces,
+        staging: config.authorization.staging_workspaces,
+        production: config.authorization.production_workspaces,
+      },
+    },
   });
 
   const running: Array<{ name: string; instance: ServiceInstance; server: RunningServer }> = [];
@@ -93,7 +164,9 @@ async function main(): Promise<void> {
   }
 
   const ms = Math.round(performance.now() - started);
-  console.log(`Provisioning platform ready in ${ms} ms (data in ${config.storage.data_dir}):`);
+  console.log(
+    `Provisioning platform ready in ${ms} ms (${platform.storage}, keys in ${config.storage.data_dir}, policies from ${platform.authorization.policyDir}):`,
+  );
   for (const { name, server } of running) console.log(`  ${name.padEnd(20)} ${server.url}`);
   if ('prepareBootstrap' in controlCenter && typeof controlCenter.prepareBootstrap === 'function') {
     const secret = await (controlCenter.prepareBootstrap as (p: typeof platform) => Promise<string | undefined>)(
@@ -114,12 +187,19 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    // Drain HTTP first, then background work, then flush the audit log and close stores.
-    await Promise.allSettled(running.map(({ server }) => server.close(10_000)));
-    await Promise.allSettled(running.map(({ instance }) => instance.close?.()));
-    await platform.close();
-    console.log('Stopped.');
-    process.exit(0);
+    try {
+      // Drain HTTP first (10 s), then background work (tasks, the lease sweeper),
+      // then the platform: break-glass monitor, policy watcher, the audit log
+      // (flushed, a last checkpoint signed) and the stores.
+      await Promise.allSettled(running.map(({ server }) => server.close(10_000)));
+      await Promise.allSettled(running.map(({ instance }) => instance.close?.()));
+      await platform.close();
+      console.log('Stopped.');
+      process.exit(0);
+    } catch (error) {
+      console.error('Stopped with an error:', (error as { code?: unknown })?.code ?? (error as Error)?.name);
+      process.exit(1);
+    }
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
@@ -127,6 +207,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error('The platform failed to start:', error instanceof Error ? error.message : error);
+  // Security: driver messages may quote a connection URL; never print its credentials.
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\/\/[^@/\s]*@/g, '//***@');
+  const code = (error as { code?: unknown })?.code;
+  console.error(`The platform failed to start${typeof code === 'string' ? ` (${code})` : ''}: ${message}`);
   process.exit(1);
 });

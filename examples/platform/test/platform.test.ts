@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { resource } from '../src/kit/resources.js';
 import { addUser, createTestPlatform } from './platform-fixture.js';
+
+const devServer = { action: 'delete', resource: () => resource('Server', 'web-1', { workspace: 'dev-eu' }) };
+const readDev = { action: 'read', resource: () => resource('Server', 'web-1', { workspace: 'dev-eu' }) };
+const loopback = { clientAddress: '127.0.0.1' };
 
 const platforms: Array<{ dispose(): Promise<void> }> = [];
 afterEach(async () => {
@@ -18,11 +23,11 @@ describe('platform composition', () => {
     });
     const token = result.tokens?.accessToken as string;
     const request = () => new Request('http://local/x', { headers: { authorization: `Bearer ${token}` } });
-    const ok = await platform.chain.handle(request(), { action: 'delete' }, {}, () => new Response('done'));
+    const ok = await platform.chain.handle(request(), devServer, loopback, () => new Response('done'));
     expect(ok.status).toBe(200);
     const claims = await platform.tokens.verify(token);
     await platform.tokens.revokeSession(claims.sid);
-    const refused = await platform.chain.handle(request(), { action: 'read' }, {}, () => new Response('done'));
+    const refused = await platform.chain.handle(request(), readDev, loopback, () => new Response('done'));
     expect(refused.status).toBe(401);
   });
 
@@ -34,8 +39,8 @@ describe('platform composition', () => {
     const headers = { authorization: `Bearer ${result.tokens?.accessToken}`, 'x-request-id': 'req-audit-1' };
     const denied = await platform.chain.handle(
       new Request('http://local/x', { headers }),
-      { action: 'delete' },
-      {},
+      devServer,
+      loopback,
       () => new Response(),
     );
     expect(denied.status).toBe(403);

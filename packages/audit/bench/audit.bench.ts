@@ -3,7 +3,9 @@
 //   pino writing the same events to a file (peer)
 //   raw appends of the same bytes to a file (limit)
 // Run: npm run bench -- audit
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
   type AuditEventInput,
@@ -20,7 +22,10 @@ import pg from 'pg';
 import pino from 'pino';
 import { Bench } from 'tinybench';
 
+const loadAtStart = loadavg();
 const CHUNK = 256;
+const SAMPLE = 8;
+let warmingUp = false;
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
 const signer = ed25519Signer({ privateKey: generateCheckpointKeyPair().privateKey });
 const dir = tempDir('audit-bench-');
@@ -46,6 +51,11 @@ interface Row {
   name: string;
   events: number;
   seconds: number;
+  /** CPU time of this process (every thread: JavaScript, GC, libuv's pool), µs. */
+  cpuMicros: number;
+  /** CPU time of the database server's processes, µs (PostgreSQL only). */
+  serverCpuMicros: number;
+  batches: number;
   latencies: number[];
 }
 const rows: Row[] = [];
@@ -57,6 +67,10 @@ interface Subject {
   finish(): Promise<void>;
   /** Releases resources (not timed: a final fsync is not part of the rate). */
   dispose?(): Promise<void>;
+  /** Group commits so far (an audit log). */
+  batches?(): number;
+  /** CPU time the subject's server has used so far, µs (an out-of-process database). */
+  serverCpuMicros?(): Promise<number>;
 }
 
 const ONLY = process.env.BENCH_ONLY;
@@ -64,14 +78,26 @@ const ONLY = process.env.BENCH_ONLY;
 function add(bench: Bench, name: string, open: () => Promise<Subject>): void {
   if (ONLY !== undefined && !name.includes(ONLY)) return;
   let subject: Subject;
-  const row: Row = { name, events: 0, seconds: 0, latencies: [] };
+  const row: Row = { name, events: 0, seconds: 0, cpuMicros: 0, serverCpuMicros: 0, batches: 0, latencies: [] };
   let start = 0n;
+  let cpuStart: NodeJS.CpuUsage | undefined;
+  let serverStart = 0;
   bench.add(
     name,
     async () => {
-      if (start === 0n) start = process.hrtime.bigint();
+      if (start === 0n) {
+        serverStart = (await subject.serverCpuMicros?.()) ?? 0;
+        cpuStart = process.cpuUsage();
+        start = process.hrtime.bigint();
+      }
       let last: unknown;
       for (let i = 0; i < CHUNK; i++) {
+        // One call in SAMPLE, at random, is timed: two clock reads per call would add their own
+        // cost to every rate, and a fixed stride would always time the same place in a chunk.
+        if (Math.random() * SAMPLE >= 1) {
+          last = subject.call(row.events++);
+          continue;
+        }
         const t0 = process.hrtime.bigint();
         last = subject.call(row.events++);
         row.latencies.push(Number(process.hrtime.bigint() - t0) / 1000);
@@ -88,7 +114,19 @@ function add(bench: Bench, name: string, open: () => Promise<Subject>): void {
       },
       afterAll: async () => {
         await subject.finish();
+        if (warmingUp) {
+          // Not counted: JIT compilation would weigh on whichever subject runs first.
+          Object.assign(row, { events: 0, seconds: 0, cpuMicros: 0, serverCpuMicros: 0, batches: 0, latencies: [] });
+          start = 0n;
+          await subject.dispose?.();
+          return;
+        }
+        row.batches += subject.batches?.() ?? 0;
         row.seconds += Number(process.hrtime.bigint() - start) / 1e9;
+        const cpu = process.cpuUsage(cpuStart);
+        row.cpuMicros += cpu.user + cpu.system;
+        if (subject.serverCpuMicros !== undefined)
+          row.serverCpuMicros += (await subject.serverCpuMicros()) - serverStart;
         start = 0n;
         if (!rows.includes(row)) rows.push(row);
         await subject.dispose?.();
@@ -141,6 +179,7 @@ add(bench, 'pino to a file (peer)', async () => {
 
 const logBench = (log: AuditLog): Subject => ({
   call: (n: number) => log.record(input(n)),
+  batches: () => log.stats().batches,
   finish: () => log.flush(),
   dispose: () => log.close(),
 });
@@ -165,14 +204,31 @@ add(bench, 'audit SQLite', async () =>
 const server = await startPostgres();
 const pool = new pg.Pool({ connectionString: server.url, max: 4 });
 pool.on('error', () => {});
-add(bench, 'audit PostgreSQL', async () =>
-  logBench(
+// The server's CPU counts too: its backends and background processes (pg_stat_activity), from /proc.
+const TICK_MICROS = 1e6 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || 100);
+async function postgresCpuMicros(): Promise<number> {
+  const { rows: pids } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity');
+  let ticks = 0;
+  for (const { pid } of pids) {
+    try {
+      // Fields after the command name: utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // A backend that exited meanwhile.
+    }
+  }
+  return ticks * TICK_MICROS;
+}
+add(bench, 'audit PostgreSQL', async () => ({
+  ...logBench(
     await createAuditLog({
       sinks: [await postgresAuditStore({ pool, tablePrefix: `b${rows.length}_${Math.floor(Math.random() * 1e9)}` })],
       signer,
     }),
   ),
-);
+  serverCpuMicros: postgresCpuMicros,
+}));
 
 // Durable: every record() waits for fdatasync; 64 callers at a time share each group commit.
 add(bench, 'audit JSONL durable (64 in flight)', async () => {
@@ -195,12 +251,17 @@ add(bench, 'audit JSONL durable (64 in flight)', async () => {
     async finish() {
       await Promise.all(inflight);
     },
+    batches: () => log.stats().batches,
     dispose: () => log.close(),
   };
 });
 
 try {
-  for (let round = 0; round < ROUNDS; round++) await bench.run();
+  // A warm-up round first (not counted), then the measured ones.
+  for (let round = 0; round <= ROUNDS; round++) {
+    warmingUp = round === 0;
+    await bench.run();
+  }
 } finally {
   await pool.end();
   await server.stop();
@@ -208,6 +269,8 @@ try {
 }
 
 const rate = (r: Row): number => r.events / r.seconds;
+// Per core: events per second of CPU time, the client's and (PostgreSQL) the server's together.
+const cpuRate = (r: Row): number => r.events / ((r.cpuMicros + r.serverCpuMicros) / 1e6);
 const p = (values: number[], q: number): number => {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
@@ -218,13 +281,21 @@ console.table(
   rows.map((r) => ({
     name: r.name,
     'events/s': Math.round(rate(r)).toLocaleString('en-US'),
+    'events/CPU-s': Math.round(cpuRate(r)).toLocaleString('en-US'),
+    'CPU µs/event': ((r.cpuMicros + r.serverCpuMicros) / r.events).toFixed(2),
+    '…of it server': r.serverCpuMicros > 0 ? (r.serverCpuMicros / r.events).toFixed(2) : '-',
     'p50 µs': p(r.latencies, 0.5).toFixed(1),
     'p99 µs': p(r.latencies, 0.99).toFixed(1),
-    'vs pino': pinoRow ? (rate(r) / rate(pinoRow)).toFixed(2) : '-',
-    'vs raw': rawRow ? (rate(r) / rate(rawRow)).toFixed(3) : '-',
+    'vs pino (CPU)': pinoRow ? (cpuRate(r) / cpuRate(pinoRow)).toFixed(2) : '-',
+    'vs pino (wall)': pinoRow ? (rate(r) / rate(pinoRow)).toFixed(2) : '-',
+    'vs raw (CPU)': rawRow ? (cpuRate(r) / cpuRate(rawRow)).toFixed(3) : '-',
+    'events/batch': r.batches > 0 ? Math.round(r.events / r.batches) : '-',
     events: r.events,
   })),
 );
 console.log(
-  'events/s include the final flush; p99 is the time of one record() (or logger.info()) call, waits for backpressure included.',
+  "events/s (wall) and events/CPU-s (per core: CPU time of this process, every thread, plus the PostgreSQL server's) include the final flush;",
 );
+console.log('p50/p99: the time of one record() (or logger.info()) call, waits for backpressure included.');
+const fmt = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+console.log(`load average (1, 5, 15 min): ${fmt(loadAtStart)} at the start, ${fmt(loadavg())} at the end`);

@@ -321,8 +321,9 @@ function isoTime(ms: number): string {
   return lastIso;
 }
 
+// U+0000 and lone surrogates cannot be stored as UTF-8 text everywhere (PostgreSQL rejects them).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is what we look for
-const SUSPECT = /[\u0000\ud800-\udfff]/;
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function invalid(field: string, reason: string): AuditError {
   // Only the field name and a fixed reason: the value itself may be personal data or a secret.
@@ -333,21 +334,24 @@ function invalid(field: string, reason: string): AuditError {
   });
 }
 
-function text(value: unknown, field: string, max: number, required: boolean): string | undefined {
-  if (value === undefined && !required) return undefined;
-  if (typeof value !== 'string') throw invalid(field, 'must be a string');
-  if (required && value.length === 0) throw invalid(field, 'must not be empty');
-  if (value.length > max) throw invalid(field, `is longer than ${max} characters`);
-  // U+0000 and lone surrogates cannot be stored as UTF-8 text everywhere (PostgreSQL rejects them).
-  if (
-    SUSPECT.test(value) &&
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is what we look for
-    /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value)
-  ) {
-    throw invalid(field, 'holds U+0000 or a lone surrogate');
-  }
-  return value;
+// The reason a string field is invalid, or undefined. Field names are only built when
+// something is wrong: building `metadata.<key>` for every value costs every event.
+// U+0000 and lone surrogates are checked once on the serialized event (see prepareEvent).
+function textProblem(value: unknown, max: number, required: boolean): string | undefined {
+  if (typeof value !== 'string') return value === undefined && !required ? undefined : 'must be a string';
+  if (required && value.length === 0) return 'must not be empty';
+  if (value.length > max) return `is longer than ${max} characters`;
+  return undefined;
 }
+
+function text(value: unknown, field: string, max: number, required: boolean): string | undefined {
+  const problem = textProblem(value, max, required);
+  if (problem !== undefined) throw invalid(field, problem);
+  return value as string | undefined;
+}
+
+const at = (parent: string, key: string | number): string =>
+  typeof key === 'number' ? `${parent}[${key}]` : `${parent}.${key}`;
 
 function json(value: unknown, field: string, depth: number): JsonValue {
   if (value === null || typeof value === 'boolean') return value;
@@ -359,7 +363,9 @@ function json(value: unknown, field: string, depth: number): JsonValue {
   if (depth >= MAX_DEPTH) throw invalid(field, `is nested deeper than ${MAX_DEPTH}`);
   if (Array.isArray(value)) {
     if (value.length > MAX_KEYS * 8) throw invalid(field, 'has too many items');
-    return value.map((item, i) => json(item, `${field}[${i}]`, depth + 1));
+    const out: JsonValue[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = member(value[i], field, i, depth + 1);
+    return out;
   }
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     const keys = Object.keys(value);
@@ -370,13 +376,58 @@ function json(value: unknown, field: string, depth: number): JsonValue {
     for (const k of keys) {
       const v = (value as Record<string, unknown>)[k];
       if (v === undefined) continue;
-      text(k, `${field} key`, MAX_ID, true);
+      const problem = textProblem(k, MAX_ID, true);
+      if (problem !== undefined) throw invalid(`${field} key`, problem);
       // Audit metadata outlives tokens: never store a secret even if a caller passes one.
-      out[k] = sensitiveName(k) && v !== null ? REDACTED : json(v, `${field}.${k}`, depth + 1);
+      out[k] = sensitiveName(k) && v !== null ? REDACTED : member(v, field, k, depth + 1);
     }
     return out;
   }
   throw invalid(field, 'is not JSON data');
+}
+
+// One member of an object or array: leaves are checked without building their field name.
+function member(value: unknown, parent: string, key: string | number, depth: number): JsonValue {
+  if (typeof value === 'string') {
+    const problem = textProblem(value, MAX_TEXT * 4, false);
+    if (problem !== undefined) throw invalid(at(parent, key), problem);
+    return scrub(value);
+  }
+  if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+    return value;
+  }
+  return json(value, at(parent, key), depth);
+}
+
+// The first string (or key) of a built event that cannot be stored, by field name.
+function unstorableField(value: unknown, field: string): string | undefined {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? field : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const hit = unstorableField(value[i], at(field, i));
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (UNSTORABLE.test(k)) return `${field} key`;
+      const hit = unstorableField(v, field === '' ? k : at(field, k));
+      if (hit !== undefined) return hit;
+    }
+  }
+  return undefined;
+}
+
+// Client addresses repeat from event to event: remember the valid ones (bounded). isIP runs regular expressions.
+const validIps = new Set<string>();
+function isIpAddress(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  if (validIps.has(value)) return true;
+  if (isIP(value) === 0) return false;
+  if (validIps.size >= 4096) validIps.clear();
+  validIps.add(value);
+  return true;
 }
 
 /**
@@ -412,6 +463,34 @@ export interface NormalizeContext {
  * ```
  */
 export function normalizeEvent(input: AuditEventInput, context: NormalizeContext): AuditEvent {
+  return prepareEvent(input, context).event;
+}
+
+/** @internal An event and its canonical JSON: the exact text the chain hashes and the sinks store. */
+export interface PreparedEvent {
+  readonly event: AuditEvent;
+  readonly json: string;
+}
+
+/**
+ * @internal {@link normalizeEvent}, also returning the event's canonical JSON,
+ * serialized once. The writer hashes and stores exactly this text.
+ */
+export function prepareEvent(input: AuditEventInput, context: NormalizeContext): PreparedEvent {
+  const event = buildEvent(input, context);
+  // Built with its keys sorted at every level (markCanonical): JSON.stringify is the canonical form.
+  const json = JSON.stringify(event);
+  // JSON.stringify writes U+0000 and lone surrogates as \u escapes: without one, no string holds
+  // either, and the per-field look (which names the field) is needed only when there is one.
+  if (json.includes('\\u')) {
+    const field = unstorableField(event, '');
+    if (field !== undefined) throw invalid(field, 'holds U+0000 or a lone surrogate');
+  }
+  assertEventSize(json, context.limits?.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES);
+  return { event, json };
+}
+
+function buildEvent(input: AuditEventInput, context: NormalizeContext): AuditEvent {
   if (typeof input !== 'object' || input === null) throw invalid('event', 'must be an object');
   if (!isAuditAction(input.action)) throw invalid('action', 'is not a known action');
   if (!AUDIT_OUTCOMES.includes(input.outcome)) throw invalid('outcome', 'is not a known outcome');
@@ -425,9 +504,15 @@ export function normalizeEvent(input: AuditEventInput, context: NormalizeContext
   if (actorIn.roles !== undefined) {
     if (!Array.isArray(actorIn.roles) || actorIn.roles.length > MAX_ROLES)
       throw invalid('actor.roles', 'must be a short array');
-    roles = actorIn.roles.map((r, i) => text(r, `actor.roles[${i}]`, MAX_ID, true) as string);
+    roles = new Array(actorIn.roles.length);
+    for (let i = 0; i < actorIn.roles.length; i++) {
+      const role: unknown = actorIn.roles[i];
+      const problem = textProblem(role, MAX_ID, true);
+      if (problem !== undefined) throw invalid(at('actor.roles', i), problem);
+      roles[i] = role as string;
+    }
   }
-  if (actorIn.ip !== undefined && (typeof actorIn.ip !== 'string' || isIP(actorIn.ip) === 0)) {
+  if (actorIn.ip !== undefined && !isIpAddress(actorIn.ip)) {
     throw invalid('actor.ip', 'is not an IP address');
   }
   const userAgent = text(actorIn.userAgent, 'actor.userAgent', MAX_TEXT, false);

@@ -88,6 +88,12 @@ describe('audit log bad input', () => {
       [{ ...sampleInput(), metadata: { f: () => 1 } }, 'metadata.f'],
       [{ ...sampleInput(), metadata: { n: Number.NaN } }, 'metadata.n'],
       [{ ...sampleInput(), reason: 'a\u0000b' }, 'reason'],
+      [{ ...sampleInput(), actor: { id: 'a\ud800', type: 'user' } }, 'actor.id'],
+      [{ ...sampleInput(), actor: { id: 'a', type: 'user', roles: ['ok', 'r\udc00'] } }, 'actor.roles[1]'],
+      [{ ...sampleInput(), resource: { type: 'key', id: '\udbff!' } }, 'resource.id'],
+      [{ ...sampleInput(), metadata: { deep: { list: ['ok', 'x\udc00y'] } } }, 'metadata.deep.list[1]'],
+      [{ ...sampleInput(), metadata: { deep: { 'k\u0000': 1 } } }, 'metadata.deep key'],
+      [{ ...sampleInput(), metadata: { deep: { list: [{ big: 'x'.repeat(10_000) }] } } }, 'metadata.deep.list[0].big'],
       [{ ...sampleInput(), retention: 'forever' }, 'retention'],
       [null, 'event'],
     ];
@@ -104,6 +110,15 @@ describe('audit log bad input', () => {
     }
     expect(onError).toHaveBeenCalledTimes(cases.length);
     await log.close();
+  });
+
+  it('accepts what only looks like U+0000 or a surrogate: pairs, escapes written out, control characters', async () => {
+    const store = memoryAuditStore();
+    const log = await createAuditLog({ sinks: [store] });
+    const reason = 'emoji \u{1f600}, a written-out \\u0000 and \\ud800, a bell \u0007, a tab\t';
+    await log.record(sampleInput(0, { reason, metadata: { '\u{1f511}': 'x\u{10ffff}' } }), { durable: true });
+    await log.close();
+    expect(store.entries[0]?.event).toMatchObject({ reason, metadata: { '\u{1f511}': 'x\u{10ffff}' } });
   });
 
   it('rejects oversized events with ERR_AUDIT_EVENT_TOO_LARGE', async () => {

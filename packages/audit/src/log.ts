@@ -13,7 +13,7 @@ import type {
 import { chainHash, GENESIS_HASH, signCheckpoint, signPurge, verifyChain } from './chain.js';
 import { AuditError } from './errors.js';
 import type { AuditEvent, AuditEventInput, AuditSink, EventLimits } from './events.js';
-import { AUDIT_ACTIONS, assertEventSize, DEFAULT_MAX_EVENT_BYTES, normalizeEvent } from './events.js';
+import { AUDIT_ACTIONS, DEFAULT_MAX_EVENT_BYTES, prepareEvent } from './events.js';
 import type { ExportFormat, ExportOptions } from './exports.js';
 import { exportRecords, toReadableStream } from './exports.js';
 import { DEFAULT_RETENTION_DAYS } from './retention.js';
@@ -36,7 +36,11 @@ export type OverflowPolicy = 'block' | 'reject' | 'drop';
 export interface QueueOptions {
   /** Most events waiting to be written. Default 10,000. */
   readonly maxEvents?: number;
-  /** Most events per group commit. Default 1,000. */
+  /**
+   * Most events per group commit. Default 5,000: a batch takes whatever is queued up to
+   * this, so batches grow under load and every write, fsync and transaction is shared by
+   * more events; half the default queue, so callers can keep queueing while a batch is written.
+   */
   readonly maxBatch?: number;
   /**
    * When the queue is full: `block` (default) makes `record()` wait for room
@@ -221,7 +225,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
   const clock = options.clock ?? systemClock;
   const random = options.random ?? pooledRandom();
   const maxEvents = positiveInt(options.queue?.maxEvents, 10_000, 'queue.maxEvents');
-  const maxBatch = positiveInt(options.queue?.maxBatch, 1_000, 'queue.maxBatch');
+  const maxBatch = positiveInt(options.queue?.maxBatch, 5_000, 'queue.maxBatch');
   const overflow = options.queue?.overflow ?? 'block';
   if (!['block', 'reject', 'drop'].includes(overflow)) {
     throw new AuditError('queue.overflow must be block, reject or drop', {
@@ -251,7 +255,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
     }
   };
   const reader = sinks.find(isAuditStore);
-  const normalizeContext = { clock, random, limits: options.limits, retentionClasses: retentionDays };
+  const normalizeContext = { clock, random, limits: { maxEventBytes }, retentionClasses: retentionDays };
 
   // Resume the chain from the furthest sink.
   let head: ChainHead = { seq: 0, hash: GENESIS_HASH };
@@ -474,7 +478,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
     if (total === 0) return undefined;
     droppedUnreported = {};
     // The loss itself goes into the tamper-evident record.
-    const event = normalizeEvent(
+    const { event, json } = prepareEvent(
       {
         action: 'audit.events.dropped',
         outcome: 'failure',
@@ -484,7 +488,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
       },
       normalizeContext,
     );
-    return { event, json: canonicalJson(event), durable: false };
+    return { event, json, durable: false };
   }
 
   async function drain(): Promise<void> {
@@ -520,9 +524,8 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
     let event: AuditEvent;
     let json: string;
     try {
-      event = normalizeEvent(input, normalizeContext);
-      json = canonicalJson(event);
-      assertEventSize(json, maxEventBytes);
+      // Validated and serialized once: the chain hashes and the sinks store exactly `json`.
+      ({ event, json } = prepareEvent(input, normalizeContext));
     } catch (error) {
       if (error instanceof AuditError) signal(error);
       throw error;

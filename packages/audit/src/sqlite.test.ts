@@ -168,3 +168,26 @@ describe('sqlite append-only', () => {
     await database.close();
   });
 });
+
+describe('sqlite group commit', () => {
+  it('a large batch lets the event loop run between its chunks and stays one transaction', async () => {
+    const filename = `${dir.path}/yield.db`;
+    const log = await createAuditLog({ sinks: [await sqliteAuditStore({ filename })] });
+    for (let i = 0; i < 3000; i++) void log.record(sampleInput(i));
+    // Turns of the event loop (what a request handler needs) while the batch is written.
+    let turns = 0;
+    let spinning = true;
+    const spin = (): void => {
+      turns++;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    await log.flush();
+    spinning = false;
+    expect(log.stats().batches).toBe(1);
+    // 3,000 rows are six INSERTs of 500: a turn between each (without yielding: none at all).
+    expect(turns).toBeGreaterThanOrEqual(5);
+    expect(await log.verify()).toMatchObject({ ok: true, count: 3000 });
+    await log.close();
+  });
+});

@@ -6,6 +6,7 @@
  */
 import type { SqlDatabase } from '@provisioning/core/sql';
 import { sqliteDatabase } from '@provisioning/core/sqlite';
+import { sql } from 'kysely';
 import { AuditError } from './errors.js';
 import type { SqlAuditStoreOptions } from './sinks/sql.js';
 import { sqlAuditStore } from './sinks/sql.js';
@@ -60,6 +61,12 @@ export async function sqliteAuditStore(options: SqliteAuditStoreOptions): Promis
     });
   }
   try {
+    if (owns) {
+      // Seven indexes take random inserts: once they outgrow SQLite's 2 MiB page cache, appends
+      // keep re-reading pages from the OS (measured at 100,000 events: the system CPU time of an
+      // append roughly halved, a fifth of its total). 32 MiB, allocated only as pages are used.
+      await sql`PRAGMA cache_size = -32768`.execute(database.db);
+    }
     return await sqlAuditStore(database, { ...options, synchronousPerBatch: owns && mode === 'auto' }, owns);
   } catch (error) {
     if (owns) await database.close();

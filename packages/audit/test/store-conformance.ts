@@ -65,6 +65,38 @@ export function describeAuditStore(driver: StoreDriver): void {
       expect(await log.verify()).toMatchObject({ ok: true, count: 12, checkpointsVerified: 2, unsignedTail: 2 });
     });
 
+    it('stores awkward text exactly, many events to a batch, and verifies', async () => {
+      // Newlines, tabs, quotes, backslashes, escapes written out, non-BMP characters, U+2028,
+      // numbers whose text a database could rewrite: every batched insert must keep them.
+      const awkward = [
+        'two\nlines\r\n',
+        'tab\tquote" backslash\\ slash/',
+        'written-out \\n and \\u0041',
+        'emoji \u{1f600} and \u2028 and \u0007',
+        '',
+      ];
+      const inputs = awkward.flatMap((reason, i) => [
+        sampleInput(i, {
+          reason,
+          metadata: { reason, numbers: [0.1, 1e21, -2.5e-7, 9007199254740991], nested: { '\n': [null, true] } },
+        }),
+        sampleInput(i + 100),
+      ]);
+      // No flush in between: one group commit holds them all.
+      const receipts = inputs.map((input) => log.record(input, { durable: true }));
+      await Promise.all(receipts);
+      const page = await store.query({}, { limit: 1000 });
+      expect(page.records).toHaveLength(inputs.length);
+      awkward.forEach((reason, i) => {
+        expect(page.records[2 * i]?.event).toMatchObject({
+          reason,
+          metadata: { reason, numbers: [0.1, 1e21, -2.5e-7, 9007199254740991], nested: { '\n': [null, true] } },
+        });
+      });
+      expect(log.stats().batches).toBe(1);
+      expect(await log.verify()).toMatchObject({ ok: true, count: inputs.length });
+    });
+
     it('resumes the chain after a restart and still verifies', async () => {
       await fill([sampleInput(1), sampleInput(2)]);
       await log.close();

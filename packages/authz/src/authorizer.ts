@@ -2,13 +2,8 @@ import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { type Clock, systemClock } from '@provisioning/core';
-import {
-  type AuthorizationAnswer,
-  type DetailedError,
-  preparsePolicySet,
-  preparseSchema,
-  statefulIsAuthorized,
-} from './cedar.js';
+import { preparsePolicySet, preparseSchema, statefulIsAuthorized } from './cedar.js';
+import { type CompiledEvaluator, compileEvaluator, type RawAnswer } from './compiled/evaluator.js';
 import { closure, collectEntities, type EntityProvider } from './entities.js';
 import { AuthzError } from './errors.js';
 import {
@@ -69,6 +64,26 @@ export interface AuthorizationDecision {
   readonly policySetVersion: string;
 }
 
+/**
+ * How decisions are evaluated:
+ * - `compiled` (the default): the policy set translated into JavaScript
+ *   closures with Cedar's semantics, checked against cedar-wasm by
+ *   differential tests. A set that uses anything the compiled path does not
+ *   implement stays on cedar-wasm as a whole ({@link EvaluationInfo}), and a
+ *   request in an input form it does not pin down is decided by cedar-wasm.
+ * - `wasm`: every decision by cedar-wasm's preparsed engine.
+ *
+ * Policies are validated strictly by cedar-wasm at load either way.
+ */
+export type EvaluationPath = 'compiled' | 'wasm';
+
+/** Which path the live policy set takes. */
+export interface EvaluationInfo {
+  readonly path: EvaluationPath;
+  /** Why the set is on cedar-wasm although `evaluation: 'compiled'` was asked for. */
+  readonly fallbackReason?: string;
+}
+
 /** Payload of the `reloaded` event. */
 export interface ReloadedEvent {
   readonly version: string;
@@ -76,6 +91,8 @@ export interface ReloadedEvent {
   readonly policyCount: number;
   /** Whether the set actually changed (same content keeps the same version). */
   readonly changed: boolean;
+  /** The evaluation path of the set now live. */
+  readonly evaluation: EvaluationInfo;
 }
 
 /** Payload of the `reload-failed` event: the live set stays `version`. */
@@ -123,6 +140,8 @@ export interface AuthorizerOptions {
   readonly namespace?: string;
   /** Require a schema (default true). */
   readonly requireSchema?: boolean;
+  /** The evaluation path (see {@link EvaluationPath}). Default `compiled`. */
+  readonly evaluation?: EvaluationPath;
 }
 
 /** A live Cedar authorizer with hot reload. */
@@ -133,6 +152,8 @@ export interface Authorizer {
   readonly policyIds: readonly string[];
   /** The clock given in the options. */
   readonly clock: Clock;
+  /** The evaluation path of the live policy set. */
+  readonly evaluation: EvaluationInfo;
   /**
    * Decides one request, loading missing entities from the provider.
    *
@@ -175,6 +196,9 @@ interface Snapshot {
   readonly slot: string;
   readonly set: CompiledPolicySet;
   readonly ids: readonly string[];
+  /** The compiled path, when it takes this set. */
+  readonly compiled: CompiledEvaluator | undefined;
+  readonly evaluation: EvaluationInfo;
 }
 
 const NO_ERRORS: readonly DecisionError[] = Object.freeze([]);
@@ -210,6 +234,13 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
   const requireSchema = options.requireSchema ?? true;
   const clock = options.clock ?? systemClock;
   const provider = options.entities;
+  const path = options.evaluation ?? 'compiled';
+  if (path !== 'compiled' && path !== 'wasm') {
+    throw new AuthzError('evaluation must be "compiled" or "wasm"', {
+      code: 'ERR_AUTHZ_INVALID_OPTIONS',
+      fault: 'client',
+    });
+  }
 
   const readInput = async (): Promise<{ files: readonly PolicyFile[]; schema?: SchemaSource }> => {
     if (policies) return options.schema ? { files: policies, schema: options.schema } : { files: policies };
@@ -260,23 +291,32 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
     }
     slotSchemas[standby] = schemaKey;
     standby = 1 - standby;
-    return Object.freeze({ slot, set, ids: Object.freeze([...set.policies.keys()]) });
+    // The wasm slot is loaded either way: it decides the requests the compiled path declines.
+    const compiled = path === 'compiled' ? compileEvaluator(set) : undefined;
+    const evaluator = compiled && 'evaluator' in compiled ? compiled.evaluator : undefined;
+    const evaluation: EvaluationInfo = Object.freeze(
+      evaluator
+        ? { path: 'compiled' as const }
+        : compiled && 'unsupported' in compiled
+          ? { path: 'wasm' as const, fallbackReason: compiled.unsupported }
+          : { path: 'wasm' as const },
+    );
+    return Object.freeze({ slot, set, ids: Object.freeze([...set.policies.keys()]), compiled: evaluator, evaluation });
   };
 
   let current = install(compileInput(await readInput()));
   const emitter = new EventEmitter();
 
-  const evaluate = (
+  const wasmAnswer = (
     snap: Snapshot,
     principal: EntityRef,
     action: EntityRef,
     resource: EntityRef,
     context: Record<string, CedarValue>,
     entities: readonly CedarEntity[],
-  ): AuthorizationDecision => {
-    let answer: AuthorizationAnswer;
+  ): RawAnswer => {
     try {
-      answer = statefulIsAuthorized({
+      const answer = statefulIsAuthorized({
         principal,
         action,
         resource,
@@ -287,27 +327,50 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
           ? { validateRequest: false }
           : { preparsedSchemaName: snap.slot, validateRequest: true }),
       });
+      if (answer.type === 'failure') return answer;
+      const { decision, diagnostics } = answer.response;
+      return {
+        type: 'success',
+        decision,
+        reason: diagnostics.reason,
+        errors: diagnostics.errors.map((e) => ({ policyId: e.policyId, message: e.error.message })),
+      };
     } catch (cause) {
       // cedar-wasm throws on malformed call objects: that is a deny, always.
-      return deny(snap, [
-        { message: `the Cedar engine rejected the request: ${cause instanceof Error ? cause.message : String(cause)}` },
-      ]);
+      return {
+        type: 'failure',
+        errors: [
+          {
+            message: `the Cedar engine rejected the request: ${cause instanceof Error ? cause.message : String(cause)}`,
+          },
+        ],
+      };
     }
+  };
+
+  const evaluate = (
+    snap: Snapshot,
+    principal: EntityRef,
+    action: EntityRef,
+    resource: EntityRef,
+    context: Record<string, CedarValue>,
+    entities: readonly CedarEntity[],
+  ): AuthorizationDecision => {
+    const answer =
+      snap.compiled?.decide(principal, action, resource, context, entities) ??
+      wasmAnswer(snap, principal, action, resource, context, entities);
     if (answer.type === 'failure') {
       // The request does not match the schema (unknown entity type, bad context, …): deny.
       return deny(
         snap,
-        answer.errors.map((e: DetailedError) => ({ message: e.message })),
+        answer.errors.map((e) => ({ message: e.message })),
       );
     }
-    const { decision, diagnostics } = answer.response;
     const errors: readonly DecisionError[] =
-      diagnostics.errors.length === 0
+      answer.errors.length === 0
         ? NO_ERRORS
-        : diagnostics.errors
-            .map((e) => ({ policyId: e.policyId, message: e.error.message }))
-            .sort((a, b) => (a.policyId < b.policyId ? -1 : a.policyId > b.policyId ? 1 : 0));
-    if (decision === 'allow' && errors.length > 0 && failClosed) {
+        : [...answer.errors].sort((a, b) => (a.policyId < b.policyId ? -1 : a.policyId > b.policyId ? 1 : 0));
+    if (answer.decision === 'allow' && errors.length > 0 && failClosed) {
       // Security: Cedar skipped an erroring policy; it may have been the forbid that should have applied.
       return {
         decision: 'deny',
@@ -319,11 +382,11 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
       };
     }
     return {
-      decision,
-      allowed: decision === 'allow',
+      decision: answer.decision,
+      allowed: answer.decision === 'allow',
       // Sorted: Cedar's order depends on internal hashing; audit trails and
       // comparisons want one canonical order.
-      policyIds: diagnostics.reason.length < 2 ? diagnostics.reason : [...diagnostics.reason].sort(),
+      policyIds: answer.reason.length < 2 ? answer.reason : [...answer.reason].sort(),
       errors,
       failedClosed: false,
       policySetVersion: snap.set.version,
@@ -389,11 +452,22 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
       const set = compileInput(await readInput());
       assertOpen();
       if (set.version === previousVersion) {
-        const event = { version: set.version, previousVersion, policyCount: set.policies.size, changed: false };
-        return event;
+        return {
+          version: set.version,
+          previousVersion,
+          policyCount: set.policies.size,
+          changed: false,
+          evaluation: current.evaluation,
+        };
       }
       current = install(set); // the atomic swap
-      const event = { version: set.version, previousVersion, policyCount: set.policies.size, changed: true };
+      const event = {
+        version: set.version,
+        previousVersion,
+        policyCount: set.policies.size,
+        changed: true,
+        evaluation: current.evaluation,
+      };
       emitter.emit('reloaded', event);
       return event;
     } catch (cause) {
@@ -426,6 +500,9 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
     },
     get policyIds() {
       return current.ids;
+    },
+    get evaluation() {
+      return current.evaluation;
     },
     clock,
     async authorize(request) {

@@ -6,6 +6,8 @@ export type {
   CedarValueJson,
   DetailedError,
   EntityJson,
+  PolicyJson,
+  StatefulAuthorizationCall,
 } from '@cedar-policy/cedar-wasm/nodejs';
 export {
   checkParsePolicySet,
@@ -14,6 +16,8 @@ export {
   preparsePolicySet,
   preparseSchema,
   schemaToJson,
+  schemaToJsonWithResolvedTypes,
+  schemaToText,
   statefulIsAuthorized,
   validate as cedarValidate,
 } from '@cedar-policy/cedar-wasm/nodejs';

@@ -5,6 +5,8 @@ export type {
   AuthorizerEvents,
   AuthorizerOptions,
   DecisionError,
+  EvaluationInfo,
+  EvaluationPath,
   ReloadedEvent,
   ReloadFailedEvent,
   WatchOptions,

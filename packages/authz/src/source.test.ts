@@ -35,6 +35,18 @@ describe('splitPolicyText', () => {
     expect(c?.memberChain).toBe(4); // .a .b .c .contains
   });
 
+  it('measures the operators an expression nests: a chain, plus the chains around its brackets', () => {
+    const [c] = splitPolicyText(
+      'permit(principal, action, resource) when { a == 1 || (b <= 2 && c has d) || e like "x*" };',
+    );
+    expect(c?.operatorChain).toBe(5); // == || before the brackets, <= && has inside them
+    const [set] = splitPolicyText('permit(principal, action, resource) when { [a + 1, b + 2, c + 3].contains(x) };');
+    expect(set?.operatorChain).toBe(1); // elements are separate subtrees
+    const long = `permit(principal, action, resource) when { ${Array(130).fill('context.a').join(' && ')} };`;
+    expect(nestingViolation(splitPolicyText(long)[0] as never, 32)).toBe('129 operators in one expression');
+    expect(nestingViolation(splitPolicyText(long)[0] as never, 16)).toMatch(/operators/); // 4 × 16 = 64
+  });
+
   it('does not count member accesses separated by operators as one chain', () => {
     const [c] = splitPolicyText(
       'permit(principal, action, resource) when { context.a.b && context.c.d || resource.e.f };',

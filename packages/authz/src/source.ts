@@ -16,12 +16,30 @@ export interface PolicyChunk {
   readonly ifCount: number;
   /** Longest chain of member accesses / method calls (`a.b.c(…).d`). */
   readonly memberChain: number;
+  /**
+   * Most binary operators (`||`, `&&`, `==`, `<`, `+`, `in`, `like` …) an
+   * expression nests: those in one chain plus those of the enclosing
+   * brackets' chains. Each makes the expression tree one level deeper.
+   */
+  readonly operatorChain: number;
 }
 
 /** The default {@link NestingLimit}: far below the ~125 levels at which cedar-wasm 4.13 overflows its stack. */
 export const DEFAULT_MAX_NESTING = 32;
 /** The largest nesting limit the package accepts as an option. */
 export const MAX_ALLOWED_NESTING = 64;
+/**
+ * The most binary operators one expression may nest: 4 × the nesting limit,
+ * at most 128. cedar-wasm 4.13 overflows its stack evaluating a chain of
+ * ~380 (`a + a + …`, `x == 1 || x == 1 || …`), which parses and validates
+ * fine, and 64 brackets around 255 already overflowed it inside a test
+ * runner's deeper stack; 64 brackets around 128 evaluate safely (tested).
+ */
+export function operatorLimit(nestingLimit: number): number {
+  return Math.min(4 * nestingLimit, 128);
+}
+
+const OPERATOR_WORDS = new Set(['in', 'has', 'like', 'is']);
 
 const isIdentChar = (c: number): boolean =>
   (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -44,6 +62,15 @@ export function splitPolicyText(text: string): PolicyChunk[] {
   // level; an operator or separator ends it; a bracket opens a fresh level.
   const chain: number[] = [0];
   let maxChain = 0;
+  // Binary operators per bracket level, and their sum over the open levels.
+  const ops: number[] = [0];
+  let opTotal = 0;
+  let maxOps = 0;
+  const operator = (): void => {
+    ops[ops.length - 1] = (ops[ops.length - 1] ?? 0) + 1;
+    opTotal++;
+    if (opTotal > maxOps) maxOps = opTotal;
+  };
   let i = 0;
   const n = text.length;
   const begin = (at: number): void => {
@@ -61,6 +88,7 @@ export function splitPolicyText(text: string): PolicyChunk[] {
       bracketDepth: maxDepth,
       ifCount: ifs,
       memberChain: maxChain,
+      operatorChain: maxOps,
     });
     start = -1;
     depth = 0;
@@ -69,6 +97,10 @@ export function splitPolicyText(text: string): PolicyChunk[] {
     chain.length = 1;
     chain[0] = 0;
     maxChain = 0;
+    ops.length = 1;
+    ops[0] = 0;
+    opTotal = 0;
+    maxOps = 0;
   };
   while (i < n) {
     const c = text.charCodeAt(i);
@@ -100,18 +132,29 @@ export function splitPolicyText(text: string): PolicyChunk[] {
       const s = i;
       while (i < n && isIdentChar(text.charCodeAt(i))) i++;
       if (i - s === 2 && text.startsWith('if', s)) ifs++;
+      else if (i - s <= 4 && OPERATOR_WORDS.has(text.slice(s, i))) operator();
       continue;
     }
     if (c === 40 || c === 91 || c === 123) {
       depth++;
       if (depth > maxDepth) maxDepth = depth;
       chain.push(0);
+      ops.push(0);
       i++;
       continue;
     }
     if (c === 41 || c === 93 || c === 125) {
       if (depth > 0) depth--;
       if (chain.length > 1) chain.pop();
+      if (ops.length > 1) opTotal -= ops.pop() ?? 0;
+      i++;
+      continue;
+    }
+    if (c === 44) {
+      // `,` separates set elements, arguments and record fields: separate subtrees.
+      opTotal -= ops[ops.length - 1] ?? 0;
+      ops[ops.length - 1] = 0;
+      chain[chain.length - 1] = 0;
       i++;
       continue;
     }
@@ -135,6 +178,17 @@ export function splitPolicyText(text: string): PolicyChunk[] {
     }
     // any other operator or separator ends a member chain at this level
     chain[chain.length - 1] = 0;
+    const d = text.charCodeAt(i + 1);
+    if (
+      (c === 124 && d === 124) || // ||
+      (c === 38 && d === 38) || // &&
+      ((c === 61 || c === 33 || c === 60 || c === 62) && d === 61) // == != <= >=
+    ) {
+      operator();
+      i += 2;
+      continue;
+    }
+    if (c === 60 || c === 62 || c === 43 || c === 45 || c === 42) operator(); // < > + - *
     i++;
   }
   finish(n);
@@ -160,6 +214,7 @@ export function nestingViolation(chunk: PolicyChunk, limit: number): string | un
   if (chunk.bracketDepth > limit) return `brackets nested ${chunk.bracketDepth} deep`;
   if (chunk.ifCount > limit) return `${chunk.ifCount} if-expressions`;
   if (chunk.memberChain > limit) return `a chain of ${chunk.memberChain} member accesses`;
+  if (chunk.operatorChain > operatorLimit(limit)) return `${chunk.operatorChain} operators in one expression`;
   return undefined;
 }
 

@@ -6,10 +6,12 @@ import { createAuthorizer, shippedPolicyDir, validatePolicies } from '../src/ind
 import { fixtureEntities, user } from './helpers.js';
 
 // cedar-wasm 4.13 overflows its stack at ~125 nested brackets (and a few
-// hundred chained member accesses or nested ifs) and stays broken for the
-// whole process. These tests hand such text to every entry point and then
-// check that the shared instance still decides: without the guard, the later
-// decisions would throw "memory access out of bounds".
+// hundred chained member accesses, nested ifs or, when evaluating, binary
+// operators in one chain) and stays broken for the whole process. These
+// tests hand such text to every entry point and then check that the shared
+// instance still decides (on the wasm path, which is what could break):
+// without the guard, the later decisions would throw "memory access out of
+// bounds".
 const SCHEMA = {
   format: 'cedar' as const,
   text: 'namespace App { entity User; entity Doc; action read appliesTo { principal: [User], resource: [Doc], context: { a: Bool } }; }',
@@ -21,10 +23,12 @@ const deepPolicies = {
   members: `permit(principal, action, resource) when { context${'.a'.repeat(500)} };`,
   ifs: `permit(principal, action, resource) when { ${'if true then '.repeat(500)}true${' else false'.repeat(500)} };`,
   unbalanced: `permit(principal, action, resource) when { ${'('.repeat(500)} };`,
+  // parses and validates, but breaks the instance when evaluated
+  operators: `permit(principal, action, resource) when { ${Array(400).fill('context.a == true').join(' || ')} };`,
 };
 
 async function instanceStillDecides(): Promise<void> {
-  const a = await createAuthorizer({ policyDir: shippedPolicyDir });
+  const a = await createAuthorizer({ policyDir: shippedPolicyDir, evaluation: 'wasm' });
   try {
     const d = a.authorizeSync({
       principal: user('dana'),
@@ -106,37 +110,46 @@ describe('deep-nesting guard protects the shared wasm instance', { timeout: 20_0
     await instanceStillDecides();
   });
 
-  it('text at the configured limit is accepted and evaluates safely', async () => {
-    const n = 63; // + the `when { }` braces = 64, the largest limit allowed
-    const policy = (depth: number) =>
-      `@id("deep-but-allowed") permit(principal, action, resource) when { ${'('.repeat(depth)}context.a${')'.repeat(depth)} };`;
-    const text = policy(n);
-    const a = await createAuthorizer({
-      schema: SCHEMA,
-      policies: [{ file: 'ok.cedar', text }],
-      maxNesting: 64,
-      namespace: 'App',
-    });
-    try {
-      const d = a.authorizeSync({
-        principal: 'App::User::"u"',
-        action: 'read',
-        resource: 'App::Doc::"d"',
-        context: { a: true },
-      });
-      expect(d.policyIds).toEqual(['deep-but-allowed']);
-    } finally {
-      a.close();
-    }
-    // and one more level is refused
-    await expect(
-      createAuthorizer({
+  for (const evaluation of ['compiled', 'wasm'] as const) {
+    it(`text at the configured limit is accepted and evaluates safely (${evaluation} path)`, async () => {
+      const n = 63; // + the `when { }` braces = 64, the largest limit allowed
+      // 64 brackets around 128 operators: both at their limit.
+      const chain = Array(64).fill('context.a').join(' && ');
+      const policy = (depth: number, operators = chain) =>
+        `@id("deep-but-allowed") permit(principal, action, resource) when { ${'('.repeat(depth)}${operators} || context.a && ${operators}${')'.repeat(depth)} };`;
+      const a = await createAuthorizer({
         schema: SCHEMA,
-        policies: [{ file: 'ok.cedar', text: policy(n + 1) }],
+        policies: [{ file: 'ok.cedar', text: policy(n) }],
         maxNesting: 64,
         namespace: 'App',
-      }),
-    ).rejects.toMatchObject({ code: 'ERR_AUTHZ_TOO_DEEP' });
-    await instanceStillDecides();
-  });
+        evaluation,
+      });
+      try {
+        expect(a.evaluation.path).toBe(evaluation);
+        const d = a.authorizeSync({
+          principal: 'App::User::"u"',
+          action: 'read',
+          resource: 'App::Doc::"d"',
+          context: { a: true },
+        });
+        expect(d.errors).toEqual([]);
+        expect(d.policyIds).toEqual(['deep-but-allowed']);
+      } finally {
+        a.close();
+      }
+      // and one more level, or one more operator, is refused
+      for (const text of [policy(n + 1), policy(n, `${chain} && context.a`)]) {
+        await expect(
+          createAuthorizer({
+            schema: SCHEMA,
+            policies: [{ file: 'ok.cedar', text }],
+            maxNesting: 64,
+            namespace: 'App',
+            evaluation,
+          }),
+        ).rejects.toMatchObject({ code: 'ERR_AUTHZ_TOO_DEEP' });
+      }
+      await instanceStillDecides();
+    });
+  }
 });

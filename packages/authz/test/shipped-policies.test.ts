@@ -12,10 +12,11 @@ import {
 // get; every case becomes its own test here.
 const suite = await loadPolicyTestFile(join(import.meta.dirname, 'shipped-policies.yaml'));
 
-describe('shipped policies', () => {
+describe.each(['compiled', 'wasm'] as const)('shipped policies, %s path', (evaluation) => {
   let authz: Authorizer;
   beforeAll(async () => {
-    authz = await createAuthorizer({ policyDir: shippedPolicyDir });
+    authz = await createAuthorizer({ policyDir: shippedPolicyDir, evaluation });
+    expect(authz.evaluation.path).toBe(evaluation);
   });
   afterAll(() => authz.close());
 

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createManualClock } from '@provisioning/core';
 import { sqliteDatabase } from '@provisioning/core/sqlite';
 import { Bench } from 'tinybench';
 import type { DataProvider, DsrStore } from '../src/index.js';
@@ -13,14 +14,18 @@ import {
   canonicalJson,
   createDsrService,
   createProviderRegistry,
+  leasesReader,
   memoryDsrStore,
+  mfaEnrollmentReader,
   renderHtmlReport,
   renderJsonReport,
   renderMarkdownReport,
   sha256Hex,
+  tokenLifetimesReader,
   toOscalAssessmentResults,
 } from '../src/index.js';
 import { sqlDsrStore } from '../src/sql.js';
+import { platformUnderTest } from '../test/platform.js';
 import { sampleReport } from '../test/report-fixture.js';
 
 type Row = { task: string; 'ops/s': string; ratio: string };
@@ -71,6 +76,44 @@ dsrBench
 await run(dsrBench, 'DSR erasure lifecycle, memory store (3 providers)');
 await sqlite.close();
 rmSync(dir, { recursive: true, force: true });
+
+// The platform's real providers (auth, mfa, secrets, audit): an access request fans out to all six.
+const platformDir = mkdtempSync(join(tmpdir(), 'compliance-bench-platform-'));
+const clock = createManualClock(new Date('2026-06-01T09:00:00Z'));
+const onMemory = await platformUnderTest({ clock });
+const liteDb = sqliteDatabase({ filename: join(platformDir, 'platform.db') });
+const onSqlite = await platformUnderTest({ clock, database: liteDb });
+const platformAccess = async (p: typeof onMemory) => {
+  const user = await p.seedUser('ada');
+  const dsr = createDsrService({ store: memoryDsrStore(), providers: createProviderRegistry(p.providers), verifier });
+  return async () => {
+    const req = await dsr.submit({ type: 'access', subjectId: user.id });
+    await dsr.verifyIdentity(req.id, null);
+    await dsr.process(req.id);
+  };
+};
+// Readers over a fleet of 1,000 users (20 privileged, all enrolled) and 1,000 leases.
+for (let i = 0; i < 20; i++) await onMemory.seedUser(`admin-${i}`, ['Admin']);
+for (let i = 0; i < 980; i++) {
+  const dev = await onMemory.users.create({ username: `dev-${i}`, roles: ['Developer'] });
+  await onMemory.leases.issue(onMemory.sshKeys, {}, { owner: dev.id, ttlSeconds: 900 });
+}
+const mfaReader = mfaEnrollmentReader({ users: onMemory.users, mfa: onMemory.mfa, environment: 'production' });
+const leaseReader = leasesReader({ leases: onMemory.leases });
+const tokenReader = tokenLifetimesReader({ tokens: onMemory.tokens });
+const platformBench = new Bench({ time: 1000 });
+platformBench
+  .add('DSR access + export, 3 stub providers, memory store', lifecycle(memoryDsrStore(), 'access'))
+  .add('DSR access + export, 6 platform providers, memory stores', await platformAccess(onMemory))
+  .add('DSR access + export, 6 platform providers, one SQLite file', await platformAccess(onSqlite))
+  .add('mfaEnrollmentReader, 1,000 users (20 privileged)', async () => void (await mfaReader.read()))
+  .add('leasesReader, 1,000 leases', async () => void (await leaseReader.list()))
+  .add('tokenLifetimesReader (probe session issued and revoked)', async () => void (await tokenReader.read()));
+await run(platformBench, 'DSR access + export, 3 stub providers, memory store');
+await onSqlite.log.close();
+await onMemory.log.close();
+await liteDb.close();
+rmSync(platformDir, { recursive: true, force: true });
 
 const report = await sampleReport();
 const render = new Bench({ time: 1000 });

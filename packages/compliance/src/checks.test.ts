@@ -1,3 +1,5 @@
+import type { AuditLog } from '@provisioning/audit';
+import { createAuditLog, ed25519Signer, generateCheckpointKeyPair, memoryAuditStore } from '@provisioning/audit';
 import { createManualClock } from '@provisioning/core';
 import { describe, expect, it } from 'vitest';
 import { createCheckRegistry, runAssessment } from './assessment.js';
@@ -8,6 +10,24 @@ import { ISO27001_2013_FAMILIES, ISO27001_2022_CONTROLS } from './iso27001.js';
 import { SOC2_CRITERIA } from './soc2.js';
 
 const clock = createManualClock(new Date('2026-06-01T12:00:00Z'));
+
+// The real audit log (@provisioning/audit): one whose chain verifies, and one whose stored event was edited.
+const signer = ed25519Signer({ privateKey: generateCheckpointKeyPair().privateKey });
+async function auditLogWith(events: number, tamper: boolean): Promise<AuditLog> {
+  const store = memoryAuditStore();
+  const log = await createAuditLog({ sinks: [store], signer });
+  const login = (i: number) =>
+    log.record({ action: 'auth.login.succeeded', outcome: 'success', actor: { id: `u${i}`, type: 'user' } });
+  for (let i = 0; i < events; i++) await login(i);
+  await log.checkpoint();
+  await login(events); // after the checkpoint: not yet signed
+  await log.flush();
+  const second = store.entries[1];
+  if (tamper && second) store.entries[1] = { ...second, event: { ...second.event, outcome: 'failure' } };
+  return log;
+}
+const intactAudit = await auditLogWith(5, false);
+const tamperedAudit = await auditLogWith(5, true);
 const fact = <T>(value: T) => ({ read: async () => value });
 const list = <T>(items: T[]) => ({ list: async () => items });
 
@@ -30,8 +50,8 @@ const fixtures: Record<string, { pass: ComplianceReaders; fail: ComplianceReader
     fail: { auditLog: fact({ enabled: false }) },
   },
   'audit.chain-verifies': {
-    pass: { auditChain: { verify: async () => ({ ok: true, checked: 42 }) } },
-    fail: { auditChain: { verify: async () => ({ ok: false, checked: 42, brokenAt: 17 }) } },
+    pass: { auditChain: intactAudit },
+    fail: { auditChain: tamperedAudit },
   },
   'auth.break-glass-limits': {
     pass: { breakGlass: fact({ requiredApprovers: 2, maxDurationSeconds: 4 * 3600 }) },
@@ -97,6 +117,18 @@ describe('built-in checks', () => {
       expect(outcome.remediation).toBeTruthy();
     });
   }
+
+  it('audit.chain-verifies reads the real audit log: counts, checkpoints, and where it broke', async () => {
+    const check = checks.find((c) => c.id === 'audit.chain-verifies') as ComplianceCheck;
+    const pass = await runCheck(check, { auditChain: intactAudit });
+    expect(pass.evidence).toEqual([
+      'chain verified over 6 events',
+      '1 signed checkpoint(s) matched; 1 event(s) after the latest one are not yet signed',
+    ]);
+    const fail = await runCheck(check, { auditChain: tamperedAudit });
+    expect(fail.status).toBe('fail');
+    expect(fail.evidence[0]).toBe('chain BROKEN over 6 events; first bad event 2 (modified)');
+  });
 
   it('holds each limit at its boundary', async () => {
     const byId = new Map(checks.map((c) => [c.id, c]));

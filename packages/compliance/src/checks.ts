@@ -52,6 +52,10 @@ export interface MfaPolicyFacts {
   readonly environment: string;
   /** Roles that must present MFA to sign in. */
   readonly enforcedForRoles: readonly string[];
+  /** How many holders of the checked roles were looked at (when read from the user and MFA stores). */
+  readonly usersChecked?: number;
+  /** Holders of the checked roles without a confirmed second factor, by user id. */
+  readonly usersWithoutMfa?: readonly { readonly id: string; readonly roles: readonly string[] }[];
 }
 
 /** Password hashing parameters as configured. */
@@ -90,6 +94,14 @@ export interface AuditChainVerifier {
     readonly checked?: number;
     /** Where the chain broke (sequence number or event id). */
     readonly brokenAt?: number | string;
+    /** Events checked, as `@provisioning/audit`'s `verify()` reports them. */
+    readonly count?: number;
+    /** Signed checkpoints that matched the chain (`@provisioning/audit`). */
+    readonly checkpointsVerified?: number;
+    /** Events after the latest valid checkpoint (`@provisioning/audit`). */
+    readonly unsignedTail?: number;
+    /** What is wrong, by kind and sequence number (`@provisioning/audit`). */
+    readonly problems?: readonly { readonly kind: string; readonly seq?: number }[];
   }>;
 }
 
@@ -99,6 +111,10 @@ export interface BreakGlassFacts {
   readonly requiredApprovers: number;
   /** Longest emergency session, in seconds. */
   readonly maxDurationSeconds: number;
+  /** Distinct teams the approvers must come from. */
+  readonly requiredTeams?: number;
+  /** Idle time after which an emergency session is revoked, in seconds. */
+  readonly inactivityTimeoutSeconds?: number;
 }
 
 /** A break-glass request and who approved it. */
@@ -193,7 +209,7 @@ export const manual = (reader: string): CheckOutcome => ({
 const toMs = (t: Date | string): number => (t instanceof Date ? t.getTime() : Date.parse(t));
 const iso = (t: Date | string): string => {
   const ms = toMs(t);
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : 'an invalid time';
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : 'at an unknown or invalid time';
 };
 const finite = (...values: unknown[]): boolean => values.every((v) => typeof v === 'number' && Number.isFinite(v));
 
@@ -242,10 +258,25 @@ export function builtinChecks(limits: CheckLimits = {}): ComplianceCheck[] {
         }
         const enforced = new Set(facts.enforcedForRoles);
         const missing = mfaRoles.filter((r) => !enforced.has(r));
-        const evidence = [`MFA enforced in ${facts.environment} for: ${[...enforced].sort().join(', ') || 'no role'}`];
+        const without = facts.usersWithoutMfa ?? [];
+        const evidence = [
+          `MFA enforced in ${facts.environment} for: ${[...enforced].sort().join(', ') || 'no role'}`,
+          ...(facts.usersChecked === undefined ? [] : [`${facts.usersChecked} privileged user(s) checked`]),
+          ...without
+            .slice(0, 20)
+            .map((u) => `user ${u.id} (${[...u.roles].sort().join(', ')}) has no confirmed second factor`),
+          ...(without.length > 20 ? [`… and ${without.length - 20} more without a second factor`] : []),
+        ];
         return missing.length === 0
           ? { status: 'pass', evidence }
-          : { status: 'fail', evidence, remediation: `Enforce MFA for ${missing.join(', ')} in ${mfaEnv}.` };
+          : {
+              status: 'fail',
+              evidence,
+              remediation:
+                without.length > 0
+                  ? `Have the listed users enrol a second factor (or remove their ${missing.join(', ')} role); MFA is then required at their sign-in.`
+                  : `Enforce MFA for ${missing.join(', ')} in ${mfaEnv}.`,
+            };
       },
     },
     {
@@ -321,8 +352,24 @@ export function builtinChecks(limits: CheckLimits = {}): ComplianceCheck[] {
       async run({ readers }) {
         if (!readers.auditChain) return manual('auditChain');
         const r = await readers.auditChain.verify();
+        const checked = r.checked ?? r.count;
+        const first = r.problems?.[0];
+        const brokenAt =
+          r.brokenAt ??
+          (first === undefined
+            ? undefined
+            : // Only the kind's word characters: a verifier's text is not copied into reports.
+              `${first.seq ?? '?'} (${String(first.kind)
+                .replace(/[^a-z_]/g, '')
+                .slice(0, 40)})`);
         const evidence = [
-          `chain ${r.ok ? 'verified' : 'BROKEN'}${r.checked !== undefined ? ` over ${r.checked} events` : ''}${r.brokenAt !== undefined ? `; first bad event ${r.brokenAt}` : ''}`,
+          `chain ${r.ok ? 'verified' : 'BROKEN'}${checked !== undefined ? ` over ${checked} events` : ''}${brokenAt !== undefined ? `; first bad event ${brokenAt}` : ''}`,
+          ...(r.problems !== undefined && r.problems.length > 1 ? [`${r.problems.length} problems found`] : []),
+          ...(r.checkpointsVerified !== undefined
+            ? [
+                `${r.checkpointsVerified} signed checkpoint(s) matched${r.unsignedTail ? `; ${r.unsignedTail} event(s) after the latest one are not yet signed` : ''}`,
+              ]
+            : []),
         ];
         return r.ok === true
           ? { status: 'pass', evidence }
@@ -343,7 +390,9 @@ export function builtinChecks(limits: CheckLimits = {}): ComplianceCheck[] {
       async run({ readers }) {
         if (!readers.breakGlass) return manual('breakGlass');
         const f = await readers.breakGlass.read();
-        const evidence = [`approvers required: ${f.requiredApprovers}; max duration ${f.maxDurationSeconds} s`];
+        const evidence = [
+          `approvers required: ${f.requiredApprovers}${f.requiredTeams === undefined ? '' : ` from ${f.requiredTeams} team(s)`}; max duration ${f.maxDurationSeconds} s${f.inactivityTimeoutSeconds === undefined ? '' : `; revoked after ${f.inactivityTimeoutSeconds} s idle`}`,
+        ];
         const problems: string[] = [];
         if (!finite(f.requiredApprovers) || f.requiredApprovers < minApprovers)
           problems.push(`require at least ${minApprovers} approvers`);

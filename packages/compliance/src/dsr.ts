@@ -1,6 +1,8 @@
 import type { Clock } from '@provisioning/core';
 import { isSdkError, systemClock, uuidv7 } from '@provisioning/core';
 import { dsrDeadline } from './deadline.js';
+import type { DsrAuditSink } from './dsr-audit.js';
+import { dsrAuditEvent } from './dsr-audit.js';
 import type { DsrHistoryEntry, DsrRecord, DsrStatus, DsrType, ProviderResult } from './dsr-model.js';
 import { assertDsrTransition, DSR_TYPES, isFinalDsrStatus } from './dsr-model.js';
 import type { DsrListFilter, DsrStore } from './dsr-store.js';
@@ -38,6 +40,16 @@ export interface DsrServiceOptions {
   readonly subjects?: SubjectDirectory;
   /** Encrypts access and portability exports when set. */
   readonly encrypter?: ExportEncrypter;
+  /**
+   * Records one audit event per processing attempt of an access, portability,
+   * erasure or rectification request (`compliance.data.exported`, `…erased`,
+   * `…rectified`; see {@link DsrAuditEvent}): `@provisioning/audit`'s
+   * `AuditLog` fits. If the sink refuses an export's event the bundle is not
+   * handed out and the request is stored `failed` (retryable); if it refuses
+   * an erasure's or rectification's event, the outcome (which has happened) is
+   * stored and `process()` rejects. Either way with `ERR_COMPLIANCE_AUDIT_FAILED`.
+   */
+  readonly audit?: DsrAuditSink;
   /** Default: the system clock. */
   readonly clock?: Clock;
   /** Failed identity verifications before the request is rejected. Default 3. */
@@ -132,6 +144,7 @@ function errorName(error: unknown): string {
   return typeof error;
 }
 const MAX_REASON = 500;
+const DURABLE = Object.freeze({ durable: true });
 
 /**
  * Creates the data-subject request workflow over a store and a provider
@@ -170,7 +183,13 @@ export function createDsrService(options: DsrServiceOptions): DsrService {
     }
     return v;
   };
-  const { store, providers, verifier, subjects, encrypter } = options;
+  const { store, providers, verifier, subjects, encrypter, audit } = options;
+  if (audit !== undefined && typeof audit?.record !== 'function') {
+    throw new ComplianceError('the audit option needs a sink with record(event)', {
+      code: 'ERR_COMPLIANCE_INVALID_OPTIONS',
+      fault: 'client',
+    });
+  }
   const clock = options.clock ?? systemClock;
   const maxAttempts = positive(options.maxVerificationAttempts, 'maxVerificationAttempts', 3);
   const timeoutMs = positive(options.providerTimeoutMs, 'providerTimeoutMs', 60_000);
@@ -520,7 +539,11 @@ export function createDsrService(options: DsrServiceOptions): DsrService {
         if (encrypter) {
           bundleOut = await encryptExportBundle(bundle, encrypter).catch(async (error: unknown) => {
             // Nothing was delivered: record the attempt as failed, then surface the error.
-            await commit(move(record, 'failed', 'export encryption failed', { providers: results })).catch(() => {});
+            const failedRecord = move(record, 'failed', 'export encryption failed', { providers: results });
+            await commit(failedRecord).catch(() => {});
+            // Best effort: the encrypter's error is what the caller must see, and nothing was disclosed.
+            const event = audit === undefined ? undefined : dsrAuditEvent(failedRecord);
+            if (event !== undefined) await Promise.resolve(audit?.record(event, DURABLE)).catch(() => {});
             throw error;
           });
           exportInfo = {
@@ -540,13 +563,39 @@ export function createDsrService(options: DsrServiceOptions): DsrService {
       // A failed provider is never folded into success: any failure leaves the request open for a retry.
       const to: DsrStatus = failed === 0 ? 'completed' : succeeded > 0 ? 'partially_completed' : 'failed';
       const patch: Partial<DsrRecord> = { providers: results, ...(exportInfo ? { export: exportInfo } : {}) };
+      let final = move(record, to, failed ? `${failed} provider(s) failed` : undefined, patch);
       if (to === 'completed' && record.type === 'rectification') {
         // The corrected values are personal data; once applied everywhere they are not kept here.
-        const { rectification: _dropped, ...rest } = move(record, to, undefined, patch);
-        return { record: await commit(rest as DsrRecord), ...(bundleOut ? { export: bundleOut } : {}) };
+        const { rectification: _dropped, ...rest } = final;
+        final = rest as DsrRecord;
       }
-      const done = await commit(move(record, to, failed ? `${failed} provider(s) failed` : undefined, patch));
-      return { record: done, ...(bundleOut ? { export: bundleOut } : {}) };
+      const event = audit === undefined ? undefined : dsrAuditEvent(final);
+      if (event !== undefined) {
+        try {
+          // Durable: the bundle is handed out only once its event is stored, not merely queued.
+          await audit?.record(event, DURABLE);
+        } catch (error) {
+          // Accountability: no export is handed out without its audit record (exports are read-only,
+          // so the request just stays retryable). An erasure or rectification has already happened:
+          // its true outcome is stored before the failure is raised.
+          const stored = exporting ? move(record, 'failed', 'audit event not recorded', { providers: results }) : final;
+          const committed = await commit(stored).then(
+            () => true,
+            () => false,
+          );
+          throw new ComplianceError('the audit sink did not record the request’s event', {
+            code: 'ERR_COMPLIANCE_AUDIT_FAILED',
+            fault: 'server',
+            retryable: exporting,
+            details: {
+              requestId: record.id,
+              status: committed ? stored.status : record.status,
+              sinkError: errorName(error),
+            },
+          });
+        }
+      }
+      return { record: await commit(final), ...(bundleOut ? { export: bundleOut } : {}) };
     },
 
     async extend(id, reason) {

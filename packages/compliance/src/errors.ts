@@ -31,7 +31,11 @@ export type ComplianceErrorCode =
   /** The injected encrypter failed to encrypt an export. */
   | 'ERR_COMPLIANCE_ENCRYPTION_FAILED'
   /** The store was closed. */
-  | 'ERR_COMPLIANCE_STORE_CLOSED';
+  | 'ERR_COMPLIANCE_STORE_CLOSED'
+  /** A provider cannot apply a requested rectification: its component has no operation for that field. */
+  | 'ERR_COMPLIANCE_UNSUPPORTED_CHANGE'
+  /** The injected audit sink refused a data-subject request's event. */
+  | 'ERR_COMPLIANCE_AUDIT_FAILED';
 
 /**
  * The error class of `@provisioning/compliance`. Messages and `details` carry
@@ -55,5 +59,20 @@ export function invalidInput(message: string, details?: Record<string, unknown>)
     code: 'ERR_COMPLIANCE_INVALID_INPUT',
     fault: 'client',
     ...(details ? { details } : {}),
+  });
+}
+
+/** @internal Shorthand for a factory's bad-options {@link ComplianceError}. */
+export function invalidOptions(message: string): ComplianceError {
+  return new ComplianceError(message, { code: 'ERR_COMPLIANCE_INVALID_OPTIONS', fault: 'client' });
+}
+
+/** @internal A provider's erasure that left something behind: a failure, retryable. */
+export function remainedAfterErasure(what: string, count: number): ComplianceError {
+  return new ComplianceError(`${count} ${what} remained after erasure`, {
+    code: 'ERR_COMPLIANCE_PROVIDER_FAILED',
+    fault: 'server',
+    retryable: true,
+    details: { remaining: count },
   });
 }

@@ -14,6 +14,15 @@ export { accessMatrixChecks, compareAccessMatrix, computeAccessMatrix, sodViolat
 export type { AssessmentOptions, AssessmentResult, CheckRegistry, CheckResult, ControlResult } from './assessment.js';
 export { createCheckRegistry, runAssessment } from './assessment.js';
 export type {
+  CedarAuthorizationRequest,
+  CedarAuthorizer,
+  CedarDecideOptions,
+  CedarEntityJson,
+  CedarMatrixAction,
+  CedarUid,
+} from './cedar-matrix.js';
+export { cedarDecide } from './cedar-matrix.js';
+export type {
   AuditChainVerifier,
   AuditLogFacts,
   BreakGlassApproval,
@@ -58,6 +67,8 @@ export type {
   SubjectDirectory,
 } from './dsr.js';
 export { createDsrService } from './dsr.js';
+export type { DsrAuditAction, DsrAuditEvent, DsrAuditSink } from './dsr-audit.js';
+export { DSR_AUDIT_ACTIONS } from './dsr-audit.js';
 export type { DsrHistoryEntry, DsrRecord, DsrStatus, DsrType, ProviderResult } from './dsr-model.js';
 export { assertDsrTransition, DSR_STATUSES, DSR_TRANSITIONS, DSR_TYPES, isFinalDsrStatus } from './dsr-model.js';
 export type { DsrListFilter, DsrStore } from './dsr-store.js';
@@ -100,6 +111,47 @@ export type { Iso27001Control, Iso27001LegacyFamily, Iso27001Theme } from './iso
 export { ISO27001_2013_FAMILIES, ISO27001_2022_CONTROLS, ISO27001_THEMES } from './iso27001.js';
 export type { OscalAssessmentResults, OscalOptions, OscalResult } from './oscal.js';
 export { OSCAL_VERSION, oscalControlId, toOscalAssessmentResults } from './oscal.js';
+export type {
+  AuditActorQuery,
+  AuditEventView,
+  AuditPseudonymsProviderOptions,
+  ErasableSubjects,
+} from './platform-audit.js';
+export { auditPseudonymsProvider } from './platform-audit.js';
+export type {
+  ApiKeysProviderOptions,
+  AuthApiKey,
+  AuthApiKeySource,
+  AuthSession,
+  AuthSessionSource,
+  AuthUser,
+  AuthUserStore,
+  BreakGlassLimitSource,
+  PasswordHashSource,
+  SessionsProviderOptions,
+  TokenLifetimeSource,
+  UsersProviderOptions,
+} from './platform-auth.js';
+export {
+  apiKeysProvider,
+  breakGlassLimitsReader,
+  passwordHashingReader,
+  sessionsProvider,
+  tokenLifetimesReader,
+  usersProvider,
+} from './platform-auth.js';
+export type { KeyMetadataSource, RotatedKey } from './platform-kms.js';
+export { keyRotationReader } from './platform-kms.js';
+export type {
+  MfaDeviceInfo,
+  MfaDeviceSource,
+  MfaDevicesProviderOptions,
+  MfaEnrollmentReaderOptions,
+  RoleHolder,
+} from './platform-mfa.js';
+export { mfaDevicesProvider, mfaEnrollmentReader } from './platform-mfa.js';
+export type { LeaseLister, LeaseRevoker, LeasesProviderOptions, SecretLease } from './platform-secrets.js';
+export { leasesProvider, leasesReader } from './platform-secrets.js';
 export type {
   DataProvider,
   ErasureMethod,

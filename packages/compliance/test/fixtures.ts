@@ -1,6 +1,16 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import type { AuditAction, EventSink } from '@provisioning/audit';
+import {
+  createAuditLog,
+  createPiiPolicy,
+  ed25519Signer,
+  generateCheckpointKeyPair,
+  subjectKeyPseudonymizer,
+} from '@provisioning/audit';
+import type { Clock, KeyValueStore } from '@provisioning/core';
 import type { SqlDatabase } from '@provisioning/core/sql';
 import { sql } from 'kysely';
+import { auditPseudonymsProvider } from '../src/platform-audit.js';
 import type { DataProvider } from '../src/providers.js';
 
 /**
@@ -47,71 +57,50 @@ export async function usersTable(database: SqlDatabase, table = 'app_users') {
   };
 }
 
-/**
- * A stand-in for the audit package: an append-only, hash-chained log whose
- * events carry HMAC pseudonyms of the subject under a per-subject key. Erasure
- * destroys the key (crypto-shredding); the events stay, so the chain verifies.
- */
-/** An event of {@link auditChainFixture}. */
-export interface ChainEvent {
-  seq: number;
-  action: string;
-  actor: string;
-  prev: string;
-  hash: string;
+/** Options of {@link auditSubjects}. */
+export interface AuditSubjectsOptions {
+  /** Where the audit events go (real stores: SQLite, PostgreSQL, memory). */
+  readonly sinks: readonly EventSink[];
+  /** Where the per-subject pseudonym keys live (any KeyValueStore). */
+  readonly keys: KeyValueStore;
+  readonly clock?: Clock;
 }
 
-export function auditChainFixture() {
-  type Event = ChainEvent;
-  const events: Event[] = [];
-  const keys = new Map<string, Buffer>();
-  const pseudonym = (subjectId: string): string => {
-    let key = keys.get(subjectId);
-    if (!key) {
-      key = randomBytes(32);
-      keys.set(subjectId, key);
-    }
-    return createHmac('sha256', key).update(subjectId).digest('hex').slice(0, 32);
+/**
+ * The real audit log of `@provisioning/audit` with the shipped
+ * `auditPseudonymsProvider`, the way a host wires it: events carry a pseudonym
+ * of the acting subject under a key of that subject's own
+ * (`subjectKeyPseudonymizer`), never the subject id.
+ */
+export async function auditSubjects(options: AuditSubjectsOptions) {
+  const signer = ed25519Signer({ privateKey: generateCheckpointKeyPair().privateKey });
+  const subjects = subjectKeyPseudonymizer({ store: options.keys, secret: randomBytes(32) });
+  const policy = createPiiPolicy({
+    fields: { 'actor.id': 'pseudonymize', 'actor.ip': 'mask', 'metadata.email': 'drop' },
+    pseudonymizer: subjects,
+  });
+  const log = await createAuditLog({
+    sinks: options.sinks,
+    signer,
+    transform: policy.apply,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const provider = auditPseudonymsProvider({ log, subjects });
+  return {
+    log,
+    subjects,
+    signer,
+    provider,
+    /** Records one event by `subjectId` (durable: it is stored when this resolves). */
+    record: (subjectId: string, action: AuditAction, email?: string) =>
+      log.record(
+        {
+          action,
+          outcome: 'success',
+          actor: { id: subjectId, type: 'user', ip: '203.0.113.77' },
+          ...(email ? { metadata: { email } } : {}),
+        },
+        { durable: true },
+      ),
   };
-  const hashOf = (e: Omit<Event, 'hash'>): string =>
-    createHash('sha256')
-      .update(JSON.stringify([e.seq, e.action, e.actor, e.prev]))
-      .digest('hex');
-  const append = (subjectId: string, action: string): void => {
-    const prev = events.at(-1)?.hash ?? '0'.repeat(64);
-    const e = { seq: events.length, action, actor: pseudonym(subjectId), prev };
-    events.push({ ...e, hash: hashOf(e) });
-  };
-  const verifier = {
-    async verify(): Promise<{ ok: boolean; checked: number; brokenAt?: number }> {
-      let prev = '0'.repeat(64);
-      for (const e of events) {
-        if (e.prev !== prev || hashOf(e) !== e.hash) return { ok: false, checked: events.length, brokenAt: e.seq };
-        prev = e.hash;
-      }
-      return { ok: true, checked: events.length };
-    },
-  };
-  const provider: DataProvider = {
-    id: 'audit',
-    appendOnly: true,
-    async export({ subjectId }) {
-      const key = keys.get(subjectId);
-      if (!key) return { subjectFound: false, data: [] };
-      const p = createHmac('sha256', key).update(subjectId).digest('hex').slice(0, 32);
-      const mine = events.filter((e) => e.actor === p).map((e) => ({ seq: e.seq, action: e.action }));
-      return { subjectFound: true, data: mine, records: mine.length };
-    },
-    async erase({ subjectId }) {
-      // Never delete events: destroy the key that links the pseudonym to the subject.
-      const had = keys.delete(subjectId);
-      return {
-        subjectFound: had,
-        affected: had ? 1 : 0,
-        method: 'key_destroyed',
-        note: 'audit events kept; pseudonym key destroyed',
-      };
-    },
-  };
-  return { events, keys, append, verifier, provider, pseudonym };
 }

@@ -241,6 +241,37 @@ describe('security chain: audit', () => {
     expect((await throwing.chain.handle(get('/s', bearer(TOKENS.admin)), read, {}, ok)).status).toBe(200);
   });
 
+  it("audits only refusals and failed operations of an `audit: 'failures'` route, emergency use always", async () => {
+    const h = harness();
+    const scraped: RouteSecurity = { ...read, audit: 'failures' };
+    expect((await h.chain.handle(get('/s', bearer(TOKENS.admin)), scraped, {}, ok)).status).toBe(200);
+    await h.settle();
+    expect(h.events).toEqual([]);
+    // Refused by the chain, and failed in the handler: recorded.
+    expect((await h.chain.handle(get('/s'), scraped, {}, ok)).status).toBe(401);
+    expect(
+      (await h.chain.handle(get('/s', bearer(TOKENS.viewer)), { ...scraped, action: 'delete' }, {}, ok)).status,
+    ).toBe(403);
+    const failing = () => new Response('no', { status: 503 });
+    expect((await h.chain.handle(get('/s', bearer(TOKENS.admin)), scraped, {}, failing)).status).toBe(503);
+    // Emergency access is audited in full.
+    const emergency = await h.chain.handle(
+      get('/s', bearer(TOKENS.emergency)),
+      scraped,
+      { params: { id: 'srv-1' } },
+      ok,
+    );
+    expect(emergency.status).toBe(200);
+    await h.settle();
+    expect(h.events.map((e) => [e.action, e.outcome, e.status])).toEqual([
+      ['auth.missing', 'failure', 401],
+      ['authz.denied', 'denied', 403],
+      ['operation.completed', 'failure', 503],
+      ['breakglass.used', 'success', undefined],
+      ['operation.completed', 'success', 200],
+    ]);
+  });
+
   it('keeps a caller-supplied request id only when it is well-formed', async () => {
     const h = harness();
     const good = await h.chain.handle(get('/s', { ...bearer(TOKENS.admin), 'x-request-id': 'req-123' }), read, {}, ok);
@@ -267,5 +298,72 @@ describe('security chain: options', () => {
         clientIp: { trustedProxies: ['not-an-ip'] },
       }),
     ).toThrow(/trustedProxies/);
+  });
+
+  it('answers refusals in the shape errorBody builds, from the table row only', async () => {
+    const seen: unknown[] = [];
+    const h = harness({
+      errorBody: (refusal) => {
+        seen.push(refusal);
+        return { success: false, data: null, error: refusal.message, code: refusal.error.toUpperCase() };
+      },
+    });
+    const res = await h.chain.handle(
+      get('/x', bearer('not-a-known-token')),
+      read,
+      { clientAddress: '198.51.100.7' },
+      ok,
+    );
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('invalid_token');
+    const body = await res.json();
+    expect(body).toEqual({
+      success: false,
+      data: null,
+      error: 'The credentials were refused.',
+      code: 'INVALID_TOKEN',
+    });
+    expect(seen).toEqual([
+      {
+        status: 401,
+        error: 'invalid_token',
+        message: 'The credentials were refused.',
+        code: 'ERR_MW_INVALID_CREDENTIALS',
+        requestId: res.headers.get('x-request-id'),
+      },
+    ]);
+    expect(JSON.stringify(body)).not.toContain('not-a-known-token');
+    expect(() => harness({ errorBody: 'envelope' as never })).toThrow(/errorBody/);
+  });
+
+  it('answers the API server shape by default', async () => {
+    const h = harness();
+    const res = await h.chain.handle(get('/x'), read, { clientAddress: '198.51.100.7' }, ok);
+    expect(await res.json()).toEqual({
+      error: 'unauthenticated',
+      message: 'Authentication is required.',
+      code: '401',
+      request_id: res.headers.get('x-request-id'),
+    });
+  });
+
+  it('hands the authenticated principal to the resource resolver', async () => {
+    const h = harness();
+    const seen: string[] = [];
+    const res = await h.chain.handle(
+      get('/requests/new', bearer(TOKENS.viewer)),
+      {
+        action: 'read',
+        resource: (_r, _p, principal) => {
+          seen.push(principal.id);
+          return { type: 'Provisioning::BreakGlassSession', id: 'new', attributes: { requester: principal.id } };
+        },
+      },
+      { clientAddress: '198.51.100.7' },
+      ok,
+    );
+    expect(res.status).toBe(200);
+    expect(seen).toEqual(['u-viewer']);
+    expect(h.authorizations.at(-1)?.resource.attributes).toEqual({ requester: 'u-viewer' });
   });
 });

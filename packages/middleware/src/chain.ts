@@ -51,6 +51,43 @@ export interface SecurityChainOptions {
   readonly clock?: Clock;
   /** Randomness for request ids (UUIDv7). Default: the OS CSPRNG, read 4 KiB at a time. */
   readonly random?: RandomSource;
+  /**
+   * The JSON body of a refusal, for services whose error shape differs (e.g.
+   * an `{ success: false, error, code }` envelope). It gets only the
+   * {@link HTTP_ERRORS} row and the request id, so a custom body cannot leak
+   * the refused credential or the reason either. Default
+   * {@link defaultErrorBody}: `{ error, message, code: "<status>", request_id }`.
+   */
+  readonly errorBody?: (refusal: RefusalSummary) => Readonly<Record<string, unknown>>;
+}
+
+/** What an `errorBody` function is given: the refusal's table row, nothing request-specific but its id. */
+export interface RefusalSummary {
+  readonly status: number;
+  /** The machine-readable `error` of {@link HTTP_ERRORS}, e.g. `mfa_required`. */
+  readonly error: string;
+  readonly message: string;
+  readonly code: MiddlewareErrorCode;
+  readonly requestId: string;
+}
+
+/**
+ * The default refusal body, the platform API server's error shape:
+ * `{ error, message, code: "<status>", request_id }`.
+ *
+ * @example
+ * ```ts
+ * defaultErrorBody({ status: 403, error: 'forbidden', message: '…', code: 'ERR_MW_FORBIDDEN', requestId: 'r1' });
+ * // { error: 'forbidden', message: '…', code: '403', request_id: 'r1' }
+ * ```
+ */
+export function defaultErrorBody(refusal: RefusalSummary): Readonly<Record<string, unknown>> {
+  return {
+    error: refusal.error,
+    message: refusal.message,
+    code: String(refusal.status),
+    request_id: refusal.requestId,
+  };
 }
 
 /** Where a request came from, as the adapter knows it. */
@@ -66,12 +103,8 @@ export interface ChainRefusal {
   readonly ok: false;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: {
-    readonly error: string;
-    readonly message: string;
-    readonly code: string;
-    readonly request_id: string;
-  };
+  /** The JSON body: `options.errorBody`'s, by default {@link defaultErrorBody}'s. */
+  readonly body: Readonly<Record<string, unknown>>;
   readonly code: MiddlewareErrorCode;
   readonly context: SecurityContext;
 }
@@ -128,6 +161,8 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
   const resolveIp = createClientIpResolver(options.clientIp);
   const apiKeyHeader = (options.apiKeyHeader ?? 'x-api-key').toLowerCase();
   const realm = options.realm ?? 'provisioning';
+  const errorBody = options.errorBody ?? defaultErrorBody;
+  if (typeof errorBody !== 'function') throw invalid('errorBody must be a function');
   if (!/^[\x20-\x7e]*$/.test(realm) || realm.includes('"'))
     throw invalid('realm must be printable ASCII without quotes');
   let ipLimiter: RateLimiter | undefined;
@@ -229,7 +264,13 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
       ok: false,
       status: mapping.status,
       headers: { ...ctx.responseHeaders, ...extraHeaders },
-      body: { error: mapping.error, message: mapping.message, code: String(mapping.status), request_id: ctx.requestId },
+      body: errorBody({
+        status: mapping.status,
+        error: mapping.error,
+        message: mapping.message,
+        code,
+        requestId: ctx.requestId,
+      }),
       code,
       context: ctx,
     };
@@ -264,6 +305,10 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
         : r === id || r === resource.id,
     );
   };
+
+  // Contexts of routes audited with `audit: 'failures'` that passed the chain:
+  // their completion is recorded only if it failed.
+  const failuresOnly = new WeakSet<SecurityContext>();
 
   const check: SecurityChain['check'] = async (request, route, info = {}) => {
     const incomingId = request.headers.get('x-request-id');
@@ -353,7 +398,7 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
         resource =
           route.resource === undefined
             ? { type: 'Provisioning::Api', id: new URL(request.url, 'http://local').pathname }
-            : await route.resource(request, info.params ?? {});
+            : await route.resource(request, info.params ?? {}, principal);
       } catch {
         return refuse(ctx, 'ERR_MW_BAD_REQUEST', 'authz.error', {}, 'resource not resolvable');
       }
@@ -402,6 +447,11 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
       if ((decision.errors?.length ?? 0) > 0)
         return refuse(ctx, 'ERR_MW_AUTHORIZATION_FAILED', 'authz.error', {}, 'evaluation error');
       if (decision.allowed !== true) return refuse(ctx, 'ERR_MW_FORBIDDEN', 'authz.denied');
+      // Emergency access is always audited in full, whatever the route asks.
+      if (route.audit === 'failures' && principal.emergency === undefined) {
+        failuresOnly.add(ctx);
+        return { ok: true, context: ctx };
+      }
       if (auditing) {
         emit(
           eventOf(ctx, 'decision', principal.emergency === undefined ? 'authz.allowed' : 'breakglass.used', 'success'),
@@ -415,7 +465,7 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
   };
 
   const complete: SecurityChain['complete'] = (ctx, status) => {
-    if (auditing) {
+    if (auditing && (status >= 400 || !failuresOnly.has(ctx))) {
       emit(
         eventOf(ctx, 'operation', 'operation.completed', status < 400 ? 'success' : 'failure', {
           status,

@@ -1,5 +1,12 @@
-export type { ChainPass, ChainRefusal, RequestInfo, SecurityChain, SecurityChainOptions } from './chain.js';
-export { createSecurityChain } from './chain.js';
+export type {
+  ChainPass,
+  ChainRefusal,
+  RefusalSummary,
+  RequestInfo,
+  SecurityChain,
+  SecurityChainOptions,
+} from './chain.js';
+export { createSecurityChain, defaultErrorBody } from './chain.js';
 export type { ClientIpOptions, ClientIpResolver, HeaderReader } from './client-ip.js';
 export { createClientIpResolver } from './client-ip.js';
 export type { HttpErrorMapping, MiddlewareErrorCode } from './errors.js';

@@ -2,7 +2,8 @@
  * Adapters from the Provisioning packages to the chain's three interfaces:
  * `@provisioning/auth` (tokens, API keys, break-glass) → {@link Authenticator},
  * `@provisioning/authz` (the Cedar engine) → {@link Authorizer},
- * `@provisioning/audit` (the audit log) → {@link AuditRecorder}.
+ * `@provisioning/audit` (the audit log) → {@link AuditRecorder}, and
+ * break-glass's audit sink → the audit log ({@link breakGlassAuditFrom}).
  *
  * All three packages are optional peers: this module imports only their types,
  * and `@provisioning/authz` (for its context builder) lazily on the first
@@ -17,7 +18,15 @@ import type {
   AuditSink,
   JsonValue,
 } from '@provisioning/audit';
-import type { AccessTokenClaims, ApiKeyInfo, ApiKeyService, BreakGlass, TokenService } from '@provisioning/auth';
+import type {
+  AccessTokenClaims,
+  ApiKeyInfo,
+  ApiKeyService,
+  BreakGlass,
+  BreakGlassAuditEvent,
+  AuditSink as BreakGlassAuditSink,
+  TokenService,
+} from '@provisioning/auth';
 import type {
   Authorizer as AuthzAuthorizer,
   CedarEntity,
@@ -502,4 +511,89 @@ export function auditRecorderFrom(log: AuditSink, options: AuditRecorderFromOpti
       return log.record(input);
     },
   };
+}
+
+// ---------------------------------------------------------------------------
+// Break-glass audit
+// ---------------------------------------------------------------------------
+
+const BREAK_GLASS_ACTIONS: Readonly<Record<BreakGlassAuditEvent['type'], AuditAction>> = Object.freeze({
+  'breakglass.requested': 'break_glass.requested',
+  'breakglass.approved': 'break_glass.approved',
+  'breakglass.denied': 'break_glass.denied',
+  'breakglass.activated': 'break_glass.activated',
+  'breakglass.revoked': 'break_glass.revoked',
+  'breakglass.expired': 'break_glass.expired',
+  // Audit schema v1 has no action of its own for the inactivity timeout: the
+  // session expired early; `metadata.event` keeps break-glass's name.
+  'breakglass.inactive': 'break_glass.expired',
+});
+
+/** Options of {@link breakGlassAuditFrom}. */
+export interface BreakGlassAuditFromOptions {
+  /** The retention class of break-glass events. Default `break_glass` (7 years). */
+  readonly retention?: string;
+  /**
+   * Wait for stable storage before the step goes ahead. Default `true`:
+   * break-glass performs no step whose audit record failed, and a record that
+   * is only queued has not been stored yet.
+   */
+  readonly durable?: boolean;
+}
+
+/**
+ * A break-glass {@link BreakGlassAuditSink} (what `createBreakGlass({ audit })`
+ * takes) over `@provisioning/audit`'s log: each step becomes one
+ * `break_glass.*` event in the `break_glass` retention class (7 years), actor
+ * the person (`user`) or `system` (the monitor), resource
+ * `break_glass_request`, the session id, and the step's secret-free details in
+ * `metadata`. Writes are durable by default, so a step never happens without
+ * its record on disk.
+ *
+ * @example
+ * ```ts
+ * const bg = createBreakGlass({ tokens, store, audit: breakGlassAuditFrom(log), notifier });
+ * ```
+ */
+export function breakGlassAuditFrom(
+  log: { record(event: AuditEventInput, options?: { durable?: boolean }): unknown },
+  options: BreakGlassAuditFromOptions = {},
+): BreakGlassAuditSink {
+  if (typeof log?.record !== 'function') throw invalidOptions('breakGlassAuditFrom needs an audit log or sink');
+  const retention = options.retention ?? 'break_glass';
+  const durable = options.durable ?? true;
+  return {
+    async write(event) {
+      const metadata: Record<string, JsonValue> = {
+        event: event.type,
+        severity: event.severity,
+        retentionDays: event.retentionDays,
+      };
+      for (const [key, value] of Object.entries(event.details)) metadata[key] = toJson(value);
+      await log.record(
+        {
+          action: BREAK_GLASS_ACTIONS[event.type] ?? 'break_glass.used',
+          outcome: event.type === 'breakglass.denied' ? 'denied' : 'success',
+          actor: event.actor === 'system' ? { id: 'system', type: 'system' } : { id: event.actor.id, type: 'user' },
+          resource: { type: 'break_glass_request', id: event.requestId },
+          ...(event.sessionId === undefined ? {} : { sessionId: event.sessionId }),
+          metadata,
+          retention,
+        },
+        { durable },
+      );
+    },
+  };
+}
+
+// Break-glass details are plain data (strings, numbers, lists); anything else is dropped to a string.
+function toJson(value: unknown): JsonValue {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (Array.isArray(value)) return value.map(toJson);
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, toJson(v)]));
+  }
+  return String(value);
 }

@@ -125,10 +125,16 @@ export interface SecurityRequest {
 export interface RouteSecurity {
   /** Cedar action, e.g. `read`, `deploy`, `delete`. Required unless `public`. */
   readonly action?: string;
-  /** How to find the resource; default: `{ type: 'Provisioning::Api', id: <path> }`. */
+  /**
+   * How to find the resource; default: `{ type: 'Provisioning::Api', id: <path> }`.
+   * Runs after authentication and is given the principal, for resources whose
+   * facts depend on who asks (e.g. a request filed by the caller, which a
+   * policy compares with `principal`). A throw is a 400 (`bad_request`).
+   */
   readonly resource?: (
     request: SecurityRequest,
     params: Readonly<Record<string, string>>,
+    principal: Principal,
   ) => ResourceRef | Promise<ResourceRef>;
   /** No authentication or authorization (health checks, login). Rate limits still apply. */
   readonly public?: boolean;
@@ -138,6 +144,15 @@ export interface RouteSecurity {
   readonly mfaMaxAgeSeconds?: number;
   /** Extra context for the policy. */
   readonly context?: (request: SecurityRequest) => Readonly<Record<string, unknown>>;
+  /**
+   * What the chain audits for this route. `all` (default): every decision and
+   * every completed operation. `failures`: refusals (401, 403, 429 …) and
+   * operations that end with a status of 400 or more, not the allowed
+   * decision and success of each call — for routes machines poll (a
+   * Prometheus scrape every 15 s would write two events per scrape and
+   * service). Anything done with an emergency token is audited in full.
+   */
+  readonly audit?: 'all' | 'failures';
 }
 
 /** Everything the chain learnt about a request, built once and handed to the handler. */

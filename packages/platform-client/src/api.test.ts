@@ -15,9 +15,12 @@ import {
   openApiDocument,
   parseRouteResponse,
   ROUTES,
+  routeBuilder,
   routePath,
+  routePattern,
   SchemaError,
   SERVICE_NAMES,
+  s,
   type WorkflowTask,
   WorkflowTaskSchema,
 } from './api.js';
@@ -44,7 +47,60 @@ describe('the API contract', () => {
     });
     expect(KMS_ROUTES.generateKey.path).toBe('/api/v1/kms/generate-key');
     expect(EXTENSION_REGISTRY_ROUTES.getExtension.path).toBe('/api/v1/extensions/{type}/{name}');
-    expect(EXTENSION_REGISTRY_ROUTES.listExtensions.auth).toBe(false);
+    expect(EXTENSION_REGISTRY_ROUTES.listExtensions.auth).toBe('optional');
+    expect(EXTENSION_REGISTRY_ROUTES.health.auth).toBe(false);
+  });
+
+  it('has the control center’s designed routes: public bootstrap and MFA login, never retried; 201 for creations', () => {
+    const C = CONTROL_CENTER_ROUTES;
+    for (const route of [C.bootstrap, C.loginMfa]) expect(route).toMatchObject({ auth: false, idempotent: false });
+    expect(C.loginMfa.path).toBe('/auth/login/mfa');
+    for (const route of [C.bootstrap, C.createUser, C.createApiToken, C.webauthnRegister]) {
+      expect(route.status).toBe(201);
+      expect(route.idempotent).toBe(false);
+    }
+    expect(C.mfaRenameDevice).toMatchObject({ method: 'PATCH', path: '/mfa/devices/{id}' });
+    expect(C.updateUserRoles).toMatchObject({ method: 'PUT', path: '/users/{id}/roles', idempotent: true });
+    expect(C.revokeApiToken).toMatchObject({ method: 'DELETE', path: '/api-tokens/{id}' });
+    const doc = openApiDocument('controlCenter') as Record<string, any>;
+    expect(doc.paths['/auth/bootstrap'].post.responses['201']).toBeDefined();
+    expect(doc.paths['/auth/bootstrap'].post.security).toEqual([]);
+    expect(doc.components.schemas.CreatedApiToken.required).toContain('token');
+  });
+
+  it('builds a service’s routes from its defaults (idempotent unless POST, unless the service says otherwise)', () => {
+    const r = routeBuilder<'a' | 'b' | 'c'>('kms', { origin: 'known', auth: true, envelope: true });
+    const schema = s.string();
+    expect(r('a', 'GET', '/a', 'A', schema)).toEqual({
+      service: 'kms',
+      id: 'a',
+      method: 'GET',
+      path: '/a',
+      summary: 'A',
+      origin: 'known',
+      auth: true,
+      idempotent: true,
+      response: schema,
+      envelope: true,
+    });
+    expect(r('b', 'POST', '/b', 'B', schema).idempotent).toBe(false);
+    expect(r('c', 'POST', '/c', 'C', schema, { idempotent: true, auth: false, status: 201 })).toMatchObject({
+      idempotent: true,
+      auth: false,
+      status: 201,
+    });
+    const always = routeBuilder<'x'>('kms', { origin: 'known', auth: true, envelope: true, idempotent: true });
+    expect(always('x', 'POST', '/x', 'X', schema).idempotent).toBe(true);
+    expect(KMS_ROUTES.encrypt.idempotent).toBe(true);
+    expect(CONTROL_CENTER_ROUTES.createUser.idempotent).toBe(false);
+    expect(API_SERVER_ROUTES.listServers).toMatchObject({ envelope: false, permission: 'server_read' });
+  });
+
+  it('gives routers the :param form of a path', () => {
+    expect(routePattern(ORCHESTRATOR_ROUTES.getTask)).toBe('/tasks/:id');
+    expect(routePattern(EXTENSION_REGISTRY_ROUTES.listVersions)).toBe('/api/v1/extensions/:type/:name/versions');
+    expect(routePattern(ORCHESTRATOR_ROUTES.listTasks)).toBe('/tasks');
+    expect(routePattern('/api/v1/kms/keys/{id}')).toBe('/api/v1/kms/keys/:id');
   });
 
   it('puts every designed route of the orchestrator under /api/v1', () => {

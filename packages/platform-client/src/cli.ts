@@ -455,7 +455,23 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
         if (sub === 'status') {
           const id = args[0];
           if (!id) throw new UsageError('workflow status needs an id');
-          const task = await client.orchestrator.getTask(id);
+          let task: WorkflowTask;
+          try {
+            task = await client.orchestrator.getTask(id);
+          } catch (error) {
+            // `workflow submit` prints a workflow id, which names the workflow's tasks, not a task.
+            if (!(isPlatformClientError(error) && error.code === 'ERR_CLIENT_NOT_FOUND')) throw error;
+            const tasks = await workflowTasks(client, id);
+            if (tasks.length === 0) throw error;
+            const status = workflowStatus(tasks);
+            print({ workflow_id: id, status, tasks }, () =>
+              formatTable(
+                ['task', 'name', 'status', 'progress', 'error'],
+                tasks.map((t) => [t.id, t.name, t.status, t.progress === null ? '-' : `${t.progress}%`, t.error]),
+              ).concat(`workflow ${id}: ${status}\n`),
+            );
+            return EXIT_CODES.ok;
+          }
           print(task, () =>
             formatTable(
               ['field', 'value'],
@@ -585,6 +601,34 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     err(json ? `${JSON.stringify({ error: { code: 'ERROR', message } })}\n` : `error: ${message}\n`);
     return EXIT_CODES.error;
   }
+}
+
+/** Most tasks a workflow lookup reads (the orchestrator has no filter by workflow). */
+const WORKFLOW_SCAN_LIMIT = 1000;
+
+/**
+ * The tasks of a workflow, in their order. The contract's task list has no
+ * workflow filter; servers that name a task's workflow (`workflow_id`, as the
+ * reference orchestrator does) are scanned, newest first, up to
+ * {@link WORKFLOW_SCAN_LIMIT} tasks.
+ */
+async function workflowTasks(client: PlatformClient, workflowId: string): Promise<WorkflowTask[]> {
+  const found: WorkflowTask[] = [];
+  for await (const task of client.orchestrator.tasks({}, { pageSize: 200, maxItems: WORKFLOW_SCAN_LIMIT })) {
+    if ((task as { workflow_id?: unknown }).workflow_id === workflowId) found.push(task);
+  }
+  return found.reverse();
+}
+
+/** One status for a workflow: the worst of its tasks, Completed only when all are. */
+function workflowStatus(tasks: readonly WorkflowTask[]): TaskStatus {
+  for (const status of ['Failed', 'Cancelled', 'Running', 'Pending'] as const) {
+    if (tasks.some((t) => t.status === status)) {
+      // Pending tasks next to completed ones mean the workflow is under way.
+      return status === 'Pending' && tasks.some((t) => t.status === 'Completed') ? 'Running' : status;
+    }
+  }
+  return 'Completed';
 }
 
 function processIo(): CliIo {

@@ -13,19 +13,31 @@ import {
 } from './api/api-server.js';
 import { DEFAULT_PORTS, type HealthStatus, type Route, SERVICE_NAMES, type ServiceName } from './api/common.js';
 import {
+  type AdminUser,
+  type ApiToken,
   type AuthorizeRequest,
   type AuthorizeResponse,
+  type BootstrapRequest,
+  type ChangePasswordResponse,
   CONTROL_CENTER_ROUTES,
+  type CreateApiTokenRequest,
+  type CreatedApiToken,
+  type CreateUserRequest,
   type LogoutResponse,
   type MfaDevice,
   type MfaEnrollment,
   type MfaStatus,
   type MfaType,
   type MfaVerifyResponse,
+  type PasskeyOptions,
   type Policy,
+  type PolicyReload,
+  type PolicyStatus,
   type PolicyValidation,
   type Session,
   type VerifyResponse,
+  type WebAuthnChallenge,
+  type WebAuthnRegistration,
 } from './api/control-center.js';
 import {
   EXTENSION_PAGE_LIMITS,
@@ -45,6 +57,7 @@ import {
   type KmsStatus,
 } from './api/kms.js';
 import {
+  AUDIT_EXPORT_CONTENT_TYPES,
   type AuditEvent,
   type AuditExportFormat,
   type AuditQuery,
@@ -74,14 +87,22 @@ import {
   type WorkflowRequest,
   type WorkflowTask,
 } from './api/orchestrator.js';
-import { callRoute, type RouteInput, type ServiceContext } from './call.js';
+import { callRoute, decodeRoute, type RouteInput, type ServiceContext, sendRoute } from './call.js';
 import { invalidOptions, isPlatformClientError } from './errors.js';
 import { type EventStreamOptions, orchestratorEvents } from './events.js';
 import { type OperationHandle, operationHandle } from './operation.js';
 import { type PageOptions, paginate } from './paginate.js';
-import { type AuthOptions, type LoginInput, SessionAuth, type SessionTokens } from './session.js';
+import {
+  type AuthOptions,
+  type LoginInput,
+  type LoginStep,
+  type MfaAnswer,
+  SessionAuth,
+  type SessionTokens,
+} from './session.js';
 import {
   type CallOptions,
+  DEFAULT_MAX_RESPONSE_BYTES,
   DEFAULT_RETRY,
   defaultSleep,
   type Logger,
@@ -119,6 +140,11 @@ export interface PlatformClientOptions {
   readonly random?: () => number;
   /** `User-Agent` header. */
   readonly userAgent?: string;
+  /**
+   * Largest response body the client reads, in bytes; a larger one is
+   * `ERR_CLIENT_MALFORMED_RESPONSE` (never half-read). Default 32 MiB.
+   */
+  readonly maxResponseBytes?: number;
 }
 
 /** Health of one service as seen by {@link PlatformClient.health}. */
@@ -215,33 +241,91 @@ export interface OrchestratorClient {
   };
 }
 
-/** Control center: sessions, MFA, Cedar policies. Login/logout live on the root client. */
+/**
+ * Control center: the first administrator, sessions, MFA, users, API tokens,
+ * Cedar policies. Login/logout live on the root client.
+ */
 export interface ControlCenterClient {
   readonly baseUrl: string;
   /** `GET /health` (public). */
   health(options?: CallOptions): Promise<HealthStatus>;
+  /**
+   * `POST /auth/bootstrap` (public): creates the first administrator with the
+   * one-time secret the control center printed on its first start. 403
+   * `BOOTSTRAP_CLOSED` once any user exists. Never retried.
+   */
+  bootstrap(request: BootstrapRequest, options?: CallOptions): Promise<AdminUser>;
   /** `GET /auth/verify`: the claims of the current token. */
   verify(options?: CallOptions): Promise<VerifyResponse>;
   /** `GET /auth/sessions`: the caller's sessions. */
   sessions(options?: CallOptions): Promise<Session[]>;
   /** `DELETE /auth/sessions/{id}`. */
   revokeSession(id: string, options?: CallOptions): Promise<LogoutResponse>;
-  /** MFA enrollment and step-up (`/mfa`): TOTP secrets and backup codes are never logged. */
+  /**
+   * MFA enrollment and step-up (`/mfa`): TOTP secrets and backup codes are
+   * never logged. A successful `verify` or `webauthn.authenticate` answers
+   * fresh tokens with the MFA claim; in session mode the client adopts them,
+   * so the next sensitive call passes the step-up.
+   */
   readonly mfa: {
     enroll(type: MfaType, options?: CallOptions): Promise<MfaEnrollment>;
+    /** Confirms a pending TOTP enrollment (first code; answers the backup codes) or steps up. */
     verify(code: string, options?: CallOptions): Promise<MfaVerifyResponse>;
     status(options?: CallOptions): Promise<MfaStatus>;
     devices(options?: CallOptions): Promise<MfaDevice[]>;
+    /** `PATCH /mfa/devices/{id}`: a new name (1 to 64 characters). */
+    renameDevice(id: string, name: string, options?: CallOptions): Promise<MfaDevice>;
+    /** Sensitive: needs a recent MFA. `ERR_CLIENT_CONFLICT` (`LAST_FACTOR`) for the last factor. */
     removeDevice(id: string, options?: CallOptions): Promise<MfaStatus>;
+    /** Sensitive: a new set of backup codes; the old set stops working. */
     regenerateBackupCodes(options?: CallOptions): Promise<string[]>;
+    /** WebAuthn (security keys, passkeys): finish a registration begun by `enroll('webauthn')`, and step up. */
+    readonly webauthn: {
+      /** `response` is the browser's `RegistrationResponseJSON`. */
+      register(
+        response: Readonly<Record<string, unknown>>,
+        name?: string,
+        options?: CallOptions,
+      ): Promise<WebAuthnRegistration>;
+      /** Request options for `navigator.credentials.get()`. */
+      challenge(options?: CallOptions): Promise<WebAuthnChallenge>;
+      /** `response` is the browser's `AuthenticationResponseJSON`. */
+      authenticate(response: Readonly<Record<string, unknown>>, options?: CallOptions): Promise<MfaVerifyResponse>;
+    };
   };
-  /** Cedar policies (`/policies`, designed): list, validate, what-if authorize. */
+  /** Users and roles (admin only). Changing roles or disabling ends the user's sessions. */
+  readonly users: {
+    list(options?: CallOptions): Promise<AdminUser[]>;
+    /** `ERR_CLIENT_CONFLICT` (`USER_EXISTS`) for a taken username. Not retried. */
+    create(request: CreateUserRequest, options?: CallOptions): Promise<AdminUser>;
+    setRoles(id: string, roles: readonly string[], options?: CallOptions): Promise<AdminUser>;
+    /** Sets a user's teams (`PUT /users/{id}/teams`). */
+    setTeams(id: string, teams: readonly string[], options?: CallOptions): Promise<AdminUser>;
+    disable(id: string, options?: CallOptions): Promise<AdminUser>;
+  };
+  /** The caller's API tokens (`/api-tokens`): the secret is in the answer to `create` only, never logged. */
+  readonly apiTokens: {
+    /** Not retried (a retry could mint two keys). */
+    create(request: CreateApiTokenRequest, options?: CallOptions): Promise<CreatedApiToken>;
+    list(options?: CallOptions): Promise<ApiToken[]>;
+    revoke(id: string, options?: CallOptions): Promise<LogoutResponse>;
+  };
+  /** Cedar policies (`/policies`, designed): list, validate, what-if authorize, reload. */
   readonly policies: {
     list(options?: CallOptions): Promise<Policy[]>;
     get(id: string, options?: CallOptions): Promise<Policy>;
     validate(source: string, options?: CallOptions): Promise<PolicyValidation>;
     authorize(request: AuthorizeRequest, options?: CallOptions): Promise<AuthorizeResponse>;
+    /** Admin: reloads the policy set from its source. */
+    reload(options?: CallOptions): Promise<PolicyReload>;
+    /** The policy set in force (version, count) and the outcome of its last reload. */
+    status(options?: CallOptions): Promise<PolicyStatus>;
   };
+  /**
+   * Changes the caller's password (`POST /auth/password`): the current one is
+   * required, and every other session of the user ends. Never retried.
+   */
+  changePassword(currentPassword: string, newPassword: string, options?: CallOptions): Promise<ChangePasswordResponse>;
 }
 
 /** Result of {@link KmsClient.decrypt}. */
@@ -325,6 +409,28 @@ export interface PlatformClient {
    * credentials. Never retried.
    */
   login(input: LoginInput, options?: CallOptions): Promise<SessionTokens>;
+  /**
+   * The two-step login: like {@link login}, but an account that needs MFA
+   * resolves with `{ status: 'mfa_required', challenge }` (the factors it has,
+   * WebAuthn options) instead of throwing; finish with {@link completeLogin}
+   * without sending the password again. Never retried.
+   */
+  beginLogin(input: LoginInput, options?: CallOptions): Promise<LoginStep>;
+  /**
+   * Completes a challenge from {@link beginLogin} with a TOTP or backup code,
+   * or a WebAuthn assertion, and keeps the session. A wrong code is
+   * `ERR_CLIENT_UNAUTHENTICATED` and the challenge stays usable until it
+   * expires (5 min). Never retried.
+   */
+  completeLogin(challengeId: string, answer: MfaAnswer, options?: CallOptions): Promise<SessionTokens>;
+  /**
+   * Username-less passkey sign-in, step one: the WebAuthn request options
+   * (discoverable credentials, user verification required) to hand to the
+   * authenticator. Needs auth type "session".
+   */
+  passkeyOptions(options?: CallOptions): Promise<PasskeyOptions>;
+  /** Step two: the authenticator's assertion signs in and the session is kept. Never retried. */
+  passkeyLogin(response: Readonly<Record<string, unknown>>, options?: CallOptions): Promise<SessionTokens>;
   /** Revokes the session at the control center (optionally every session) and forgets the tokens. */
   logout(options?: CallOptions & { readonly allSessions?: boolean }): Promise<LogoutResponse | undefined>;
   /** Refreshes now (joins a refresh already in flight). */
@@ -397,6 +503,10 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       throw invalidOptions('retry delays must be >= 0');
     }
   }
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 1) {
+    throw invalidOptions('maxResponseBytes must be a positive integer');
+  }
   const clock = options.clock ?? systemClock;
   const sleep = options.sleep ?? defaultSleep;
   const urls = resolveBaseUrls(options);
@@ -409,6 +519,7 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
     sleep,
     clock,
     userAgent: options.userAgent ?? '@provisioning/platform-client',
+    maxResponseBytes,
   });
   const auth = new SessionAuth(options.auth ?? { type: 'session' }, clock);
   const ctx = (service: ServiceName): ServiceContext => ({ transport, baseUrl: urls[service], auth });
@@ -496,7 +607,11 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       query: (q = {}, o) => callRoute(orch, O.queryAudit, { query: { ...q } }, o),
       events: (q = {}, page) => pages(orch, O.queryAudit, { ...q }, page),
       get: (eventId, o) => callRoute(orch, O.getAuditEvent, id(eventId), o),
-      export: (format, range = {}, o) => callRoute(orch, O.exportAudit, { query: { format, ...range } }, o),
+      export: async (format, range = {}, o) => {
+        const answer = await sendRoute(orch, O.exportAudit, { query: { format, ...range } }, o);
+        // The file is in the format asked for: a CSV request answered with JSON (an error page, a proxy) is refused.
+        return decodeRoute<string>(O.exportAudit, answer, [AUDIT_EXPORT_CONTENT_TYPES[format], 'text/plain']);
+      },
       verify: (o) => callRoute(orch, O.verifyAudit, {}, o),
       stats: (o) => callRoute(orch, O.auditStats, {}, o),
     },
@@ -510,26 +625,58 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
     },
   };
 
+  // A verified step-up answers new tokens with the MFA claim: keep them.
+  const stepUp = async (answer: Promise<MfaVerifyResponse>): Promise<MfaVerifyResponse> => {
+    const result = await answer;
+    auth.stepUp(result);
+    return result;
+  };
+
   const controlCenter: ControlCenterClient = {
     baseUrl: urls.controlCenter,
     health: (o) => callRoute(cc, C.health, {}, o),
+    bootstrap: (request, o) => callRoute(cc, C.bootstrap, { body: request }, o),
     verify: (o) => callRoute(cc, C.verify, {}, o),
     sessions: (o) => callRoute(cc, C.sessions, {}, o),
     revokeSession: (sessionId, o) => callRoute(cc, C.revokeSession, id(sessionId), o),
     mfa: {
       enroll: (type, o) => callRoute(cc, C.mfaEnroll, { params: { type } }, o),
-      verify: (code, o) => callRoute(cc, C.mfaVerify, { body: { code } }, o),
+      verify: (code, o) => stepUp(callRoute(cc, C.mfaVerify, { body: { code } }, o)),
       status: (o) => callRoute(cc, C.mfaStatus, {}, o),
       devices: (o) => callRoute(cc, C.mfaDevices, {}, o),
+      renameDevice: (deviceId, name, o) => callRoute(cc, C.mfaRenameDevice, { ...id(deviceId), body: { name } }, o),
       removeDevice: (deviceId, o) => callRoute(cc, C.mfaRemoveDevice, id(deviceId), o),
       regenerateBackupCodes: (o) => callRoute(cc, C.mfaRegenerateBackupCodes, {}, o),
+      webauthn: {
+        register: (response, name, o) =>
+          callRoute(cc, C.webauthnRegister, { body: { response, ...(name === undefined ? {} : { name }) } }, o),
+        challenge: (o) => callRoute(cc, C.webauthnChallenge, {}, o),
+        authenticate: (response, o) => stepUp(callRoute(cc, C.webauthnAuthenticate, { body: { response } }, o)),
+      },
+    },
+    users: {
+      list: (o) => callRoute(cc, C.listUsers, {}, o),
+      create: (request, o) => callRoute(cc, C.createUser, { body: request }, o),
+      setRoles: (userId, roles, o) => callRoute(cc, C.updateUserRoles, { ...id(userId), body: { roles } }, o),
+      setTeams: (userId, teams, o) => callRoute(cc, C.updateUserTeams, { ...id(userId), body: { teams } }, o),
+      disable: (userId, o) => callRoute(cc, C.disableUser, id(userId), o),
+    },
+    apiTokens: {
+      create: (request, o) => callRoute(cc, C.createApiToken, { body: request }, o),
+      list: (o) => callRoute(cc, C.listApiTokens, {}, o),
+      revoke: (tokenId, o) => callRoute(cc, C.revokeApiToken, id(tokenId), o),
     },
     policies: {
       list: (o) => callRoute(cc, C.listPolicies, {}, o),
       get: (policyId, o) => callRoute(cc, C.getPolicy, id(policyId), o),
       validate: (source, o) => callRoute(cc, C.validatePolicies, { body: { source } }, o),
       authorize: (request, o) => callRoute(cc, C.authorize, { body: request }, o),
+      reload: (o) => callRoute(cc, C.reloadPolicies, {}, o),
+      status: (o) => callRoute(cc, C.policyStatus, {}, o),
     },
+    changePassword: (current_password, new_password, o) =>
+      // A retry after a lost answer would fail on the already-changed password.
+      callRoute(cc, C.changePassword, { body: { current_password, new_password } }, { ...o, retry: false }),
   };
 
   const kmsClient: KmsClient = {
@@ -615,6 +762,10 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
     apiServer,
     extensionRegistry,
     login: (input, o) => auth.login(input, o),
+    beginLogin: (input, o) => auth.beginLogin(input, o),
+    completeLogin: (challengeId, answer, o) => auth.completeLogin(challengeId, answer, o),
+    passkeyOptions: (o) => auth.passkeyOptions(o),
+    passkeyLogin: (response, o) => auth.passkeyLogin(response, o),
     logout: (o = {}) => auth.logout(o.allSessions ?? false, o),
     refresh: (o = {}) => auth.refresh(o.signal),
     session: () => auth.current(),

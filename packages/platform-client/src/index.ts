@@ -31,6 +31,6 @@ export type { EventStreamOptions, WebSocketConstructor, WebSocketLike } from './
 export type { OperationHandle, WaitOptions } from './operation.js';
 export type { PageOptions } from './paginate.js';
 export { paginate } from './paginate.js';
-export type { AuthOptions, LoginInput, SessionTokens } from './session.js';
+export type { AuthOptions, LoginInput, LoginStep, MfaAnswer, SessionTokens } from './session.js';
 export type { CallOptions, Logger, RetryOptions, Sleep } from './transport.js';
 export { backoffDelay, DEFAULT_RETRY, defaultSleep, parseRetryAfter } from './transport.js';

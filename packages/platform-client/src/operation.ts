@@ -59,15 +59,16 @@ export function operationHandle(
       return current;
     },
     async poll(options: CallOptions = {}) {
-      current = await callRoute<Operation>(ctx, API_SERVER_ROUTES.getOperation, { params: { id: handle.id } }, options);
+      current = sameOperation(
+        handle.id,
+        await callRoute<Operation>(ctx, API_SERVER_ROUTES.getOperation, { params: { id: handle.id } }, options),
+      );
       return current;
     },
     async cancel(options: CallOptions = {}) {
-      current = await callRoute<Operation>(
-        ctx,
-        API_SERVER_ROUTES.cancelOperation,
-        { params: { id: handle.id } },
-        options,
+      current = sameOperation(
+        handle.id,
+        await callRoute<Operation>(ctx, API_SERVER_ROUTES.cancelOperation, { params: { id: handle.id } }, options),
       );
       return current;
     },
@@ -116,6 +117,19 @@ export function operationHandle(
     },
   };
   return handle;
+}
+
+// The state of another operation (a confused cache or proxy) must not end a wait as this one's.
+function sameOperation(id: string, op: Operation): Operation {
+  if (op.id !== id) {
+    throw new PlatformClientError(`the server answered operation ${op.id} for ${id}`, {
+      code: 'ERR_CLIENT_MALFORMED_RESPONSE',
+      fault: 'server',
+      service: 'apiServer',
+      details: { operationId: id },
+    });
+  }
+  return op;
 }
 
 function finalError(op: Operation): PlatformClientError {

@@ -1,8 +1,19 @@
 import type { Clock } from '@provisioning/core';
-import { CONTROL_CENTER_ROUTES, type LoginResponse, type LogoutResponse, type User } from './api/control-center.js';
-import { callRoute, type ServiceContext } from './call.js';
+import { FailureEnvelopeSchema } from './api/common.js';
+import {
+  CONTROL_CENTER_ROUTES,
+  type LoginResponse,
+  type LogoutResponse,
+  MFA_REQUIRED_CODE,
+  type MfaChallenge,
+  MfaChallengeSchema,
+  type MfaVerifyResponse,
+  type PasskeyOptions,
+  type User,
+} from './api/control-center.js';
+import { callRoute, decodeRoute, type ServiceContext, sendRoute } from './call.js';
 import { invalidOptions, isPlatformClientError, PlatformClientError } from './errors.js';
-import type { Authenticator, CallOptions } from './transport.js';
+import { type Authenticator, type CallOptions, errorForStatus, parseServerError } from './transport.js';
 
 /** Tokens of a login session. */
 export interface SessionTokens {
@@ -42,6 +53,26 @@ export interface LoginInput {
   /** TOTP or backup code; without it an MFA account gets `ERR_CLIENT_MFA_REQUIRED`. */
   readonly mfaCode?: string;
 }
+
+/**
+ * Outcome of {@link PlatformClient.beginLogin}: a session, or the MFA
+ * challenge to complete with `completeLogin()`.
+ */
+export type LoginStep =
+  | { readonly status: 'authenticated'; readonly tokens: SessionTokens }
+  | {
+      readonly status: 'mfa_required';
+      /** Its `challenge_id` is a bearer secret of the half-finished login: never log it. */
+      readonly challenge: MfaChallenge;
+    };
+
+/** The second factor for `completeLogin()`: a TOTP or backup code, or a WebAuthn assertion. */
+export type MfaAnswer =
+  | { readonly code: string }
+  | {
+      /** The browser's `AuthenticationResponseJSON` for the challenge's `webauthn` options. */
+      readonly webauthn: Readonly<Record<string, unknown>>;
+    };
 
 /** @internal The authentication state shared by every service client. */
 export class SessionAuth implements Authenticator {
@@ -151,26 +182,95 @@ export class SessionAuth implements Authenticator {
   }
 
   async login(input: LoginInput, options: CallOptions = {}): Promise<SessionTokens> {
-    if (this.options.type !== 'session') {
-      throw invalidOptions(`login() needs auth type "session", not "${this.options.type}"`);
-    }
-    if (!this.controlCenter) throw invalidOptions('no control center configured');
-    const body = {
-      username: input.username,
-      password: input.password,
-      ...(input.mfaCode !== undefined ? { mfa_code: input.mfaCode } : {}),
-    };
+    const cc = this.sessionControlCenter('login');
     // Login is never retried: a retry could burn a TOTP code or count twice towards lockout.
     const answer = await callRoute<LoginResponse>(
-      this.controlCenter,
+      cc,
       CONTROL_CENTER_ROUTES.login,
-      { body },
-      {
-        ...options,
-        retry: false,
-      },
+      { body: loginBody(input) },
+      { ...options, retry: false },
     );
     return this.store(answer);
+  }
+
+  /**
+   * `POST /auth/login` that answers an MFA-required account with its
+   * challenge (the 401 `MFA_REQUIRED` body's `data`) instead of an error.
+   */
+  async beginLogin(input: LoginInput, options: CallOptions = {}): Promise<LoginStep> {
+    const cc = this.sessionControlCenter('beginLogin');
+    const route = CONTROL_CENTER_ROUTES.login;
+    // Never retried, like login().
+    const response = await sendRoute(cc, route, { body: loginBody(input) }, { ...options, retry: false }, [401]);
+    if (response.status !== 401) {
+      return { status: 'authenticated', tokens: this.store(decodeRoute<LoginResponse>(route, response)) };
+    }
+    const challenge = mfaChallenge(response.body);
+    if (challenge !== undefined) return { status: 'mfa_required', challenge };
+    throw errorForStatus(401, parseServerError(response.body, response.headers.get('content-type')), {
+      service: route.service,
+      request: `${route.method} ${route.path}`,
+    });
+  }
+
+  /** `POST /auth/login/mfa`: completes a challenge of {@link beginLogin}. Never retried. */
+  async completeLogin(challengeId: string, answer: MfaAnswer, options: CallOptions = {}): Promise<SessionTokens> {
+    const cc = this.sessionControlCenter('completeLogin');
+    if (typeof challengeId !== 'string' || challengeId === '') throw invalidOptions('challengeId must be a string');
+    const factor =
+      'webauthn' in answer ? { webauthn: answer.webauthn } : 'code' in answer ? { code: answer.code } : undefined;
+    if (factor === undefined) throw invalidOptions('the MFA answer is { code } or { webauthn }');
+    const tokens = await callRoute<LoginResponse>(
+      cc,
+      CONTROL_CENTER_ROUTES.loginMfa,
+      { body: { challenge_id: challengeId, ...factor } },
+      { ...options, retry: false },
+    );
+    return this.store(tokens);
+  }
+
+  /** `POST /auth/passkey/options`: the request options of a username-less passkey sign-in. */
+  async passkeyOptions(options: CallOptions = {}): Promise<PasskeyOptions> {
+    const cc = this.sessionControlCenter('passkeyOptions');
+    return callRoute<PasskeyOptions>(cc, CONTROL_CENTER_ROUTES.passkeyOptions, {}, { ...options, retry: false });
+  }
+
+  /** `POST /auth/passkey/login`: signs in with a discoverable credential's assertion and keeps the session. Never retried. */
+  async passkeyLogin(response: Readonly<Record<string, unknown>>, options: CallOptions = {}): Promise<SessionTokens> {
+    const cc = this.sessionControlCenter('passkeyLogin');
+    if (typeof response !== 'object' || response === null) throw invalidOptions('the passkey response is an object');
+    // An assertion answers one challenge: a retry could only fail.
+    const tokens = await callRoute<LoginResponse>(
+      cc,
+      CONTROL_CENTER_ROUTES.passkeyLogin,
+      { body: { response } },
+      { ...options, retry: false },
+    );
+    return this.store(tokens);
+  }
+
+  /**
+   * Adopts the tokens a successful MFA step-up answered (`/mfa/verify`,
+   * `/mfa/webauthn/authenticate`): the new access token carries the MFA
+   * claim and the session's refresh token was rotated with it.
+   */
+  stepUp(answer: MfaVerifyResponse): void {
+    if (this.options.type !== 'session' || this.tokens === undefined || !answer.verified) return;
+    if (answer.access_token === undefined || answer.expires_in === undefined) return;
+    this.set({
+      ...this.tokens,
+      accessToken: answer.access_token,
+      refreshToken: answer.refresh_token ?? this.tokens.refreshToken,
+      expiresAt: this.clock.now() + answer.expires_in * 1000,
+    });
+  }
+
+  private sessionControlCenter(method: string): ServiceContext {
+    if (this.options.type !== 'session') {
+      throw invalidOptions(`${method}() needs auth type "session", not "${this.options.type}"`);
+    }
+    if (!this.controlCenter) throw invalidOptions('no control center configured');
+    return this.controlCenter;
   }
 
   async logout(allSessions: boolean, options: CallOptions = {}): Promise<LogoutResponse | undefined> {
@@ -204,4 +304,25 @@ export class SessionAuth implements Authenticator {
     this.tokens = tokens;
     if (this.options.type === 'session') this.options.onTokens?.(tokens);
   }
+}
+
+function loginBody(input: LoginInput): Record<string, string> {
+  return {
+    username: input.username,
+    password: input.password,
+    ...(input.mfaCode !== undefined ? { mfa_code: input.mfaCode } : {}),
+  };
+}
+
+/** The challenge of a 401 `MFA_REQUIRED` failure envelope, or `undefined` for any other 401. */
+function mfaChallenge(body: Uint8Array): MfaChallenge | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return undefined;
+  }
+  if (!FailureEnvelopeSchema.is(value) || value.code !== MFA_REQUIRED_CODE) return undefined;
+  const data = (value as { data?: unknown }).data;
+  return MfaChallengeSchema.is(data) ? MfaChallengeSchema.parse(data) : undefined;
 }

@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { hangUntilAbort, json, ok, task, testClient } from '../test/helpers.js';
+import { failure, hangUntilAbort, json, loginAnswer, ok, task, testClient } from '../test/helpers.js';
 import { isPlatformClientError, PlatformClientError } from './errors.js';
 import { backoffDelay, parseRetryAfter } from './transport.js';
 
 const apiKey = { type: 'apiKey', apiKey: 'k-secret-api-key-123' } as const;
-
-async function failure(promise: Promise<unknown>): Promise<PlatformClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformClientError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('retries', () => {
   it('retries a retryable failure of an idempotent request with full-jitter backoff, then succeeds', async () => {
@@ -339,6 +329,43 @@ describe('log redaction', () => {
       expect(log).not.toContain(secret);
     }
     expect(log).toContain('[REDACTED]');
+  });
+
+  it('never logs one-time codes, login challenges or bootstrap secrets sent in bodies', async () => {
+    const lines: string[] = [];
+    const logger = {
+      debug: (message: string, fields?: Record<string, unknown>) => lines.push(message + JSON.stringify(fields)),
+    };
+    const { client } = testClient(
+      (req) => {
+        if (req.url.pathname === '/auth/login/mfa') return ok(loginAnswer(1));
+        if (req.url.pathname === '/mfa/verify') return ok({ verified: false });
+        return ok({
+          id: 'u1',
+          username: 'root',
+          email: '',
+          roles: ['Admin'],
+          teams: [],
+          disabled: false,
+          mfa_enabled: false,
+          created_at: '2026-01-01T00:00:00Z',
+          updated_at: '2026-01-01T00:00:00Z',
+        });
+      },
+      { logger },
+    );
+    await client.completeLogin('challenge-bearer-secret', { code: '918273' });
+    await client.controlCenter.mfa.verify('564738');
+    await client.controlCenter.bootstrap({
+      secret: 'bootstrap-one-time',
+      username: 'root',
+      password: 'pw-long-enough',
+    });
+    const log = lines.join('\n');
+    for (const secret of ['challenge-bearer-secret', '918273', '564738', 'bootstrap-one-time', 'pw-long-enough']) {
+      expect(log).not.toContain(secret);
+    }
+    expect(log).toContain('/auth/login/mfa');
   });
 
   it('keeps credentials out of error messages and details', async () => {

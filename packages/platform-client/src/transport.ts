@@ -74,6 +74,8 @@ export interface TransportConfig {
   readonly sleep: Sleep;
   readonly clock: Clock;
   readonly userAgent: string;
+  /** Largest response body read, in bytes. */
+  readonly maxResponseBytes: number;
 }
 
 /** @internal One HTTP request. */
@@ -88,9 +90,11 @@ export interface HttpRequest {
   readonly json?: unknown;
   readonly idempotent: boolean;
   readonly auth: Authenticator | undefined;
+  /** Non-2xx statuses to resolve with (body read) instead of rejecting. */
+  readonly passStatuses?: readonly number[];
 }
 
-/** @internal A fully read 2xx response. */
+/** @internal A fully read 2xx response (or one of the request's `passStatuses`). */
 export interface HttpResponse {
   readonly status: number;
   readonly headers: Headers;
@@ -201,7 +205,9 @@ export function errorForStatus(
 ): PlatformClientError {
   let code: PlatformClientErrorCode =
     STATUS_CODES[status] ?? (status >= 500 ? 'ERR_CLIENT_SERVER_ERROR' : 'ERR_CLIENT_HTTP');
-  if (server.code === 'MFA_REQUIRED' || server.code === 'MFA_REQUIRED_ERROR') code = 'ERR_CLIENT_MFA_REQUIRED';
+  // The control center answers `MFA_REQUIRED`, the security chain's step-up refusal `mfa_required` (403).
+  const serverCode = server.code?.toUpperCase();
+  if (serverCode === 'MFA_REQUIRED' || serverCode === 'MFA_REQUIRED_ERROR') code = 'ERR_CLIENT_MFA_REQUIRED';
   const what = server.message ?? `HTTP ${status}`;
   return new PlatformClientError(`${context.service}: ${context.request} failed: ${what}`, {
     code,
@@ -214,6 +220,12 @@ export function errorForStatus(
     ...(context.retryAfterMs !== undefined ? { retryAfterMs: context.retryAfterMs } : {}),
   });
 }
+
+// Request-body fields that are secrets here although core's `redact` leaves
+// them alone elsewhere: `code` is a one-time password in `/mfa/verify` and
+// `/auth/login/mfa`, `challenge_id` the bearer secret of a half-finished
+// login, `backup_codes` one-time codes.
+const BODY_SECRET_FIELDS: readonly string[] = ['code', 'challenge_id', 'backup_codes'];
 
 /** Drops values of sensitive query parameters (`?token=…` of the WebSocket URL) before logging. */
 function loggableQuery(query: HttpRequest['query']): Record<string, unknown> | undefined {
@@ -233,15 +245,50 @@ function buildUrl(request: HttpRequest): URL {
   return url;
 }
 
+/** The default of {@link PlatformClientOptions.maxResponseBytes}: 32 MiB. */
+export const DEFAULT_MAX_RESPONSE_BYTES: number = 32 * 1024 * 1024;
+
 /**
  * Reads the body fully, checking it against `Content-Length`: a connection
- * that drops mid-body must not look like a complete (shorter) document.
+ * that drops mid-body must not look like a complete (shorter) document. A
+ * body over `maxBytes` is refused as soon as it is announced or read that
+ * far (a broken or hostile server cannot fill the client's memory).
  */
-export async function readBody(response: Response, context: { service: string; request: string }): Promise<Uint8Array> {
+export async function readBody(
+  response: Response,
+  context: { service: string; request: string },
+  maxBytes: number = Number.POSITIVE_INFINITY,
+): Promise<Uint8Array> {
+  const tooLarge = (): PlatformClientError => {
+    void response.body?.cancel().catch(() => undefined);
+    return new PlatformClientError(
+      `${context.service}: ${context.request}: the response is larger than ${maxBytes} bytes`,
+      {
+        code: 'ERR_CLIENT_MALFORMED_RESPONSE',
+        fault: 'server',
+        status: response.status,
+        service: context.service,
+        request: context.request,
+        details: { maxBytes },
+      },
+    );
+  };
+  const announced = response.headers.get('content-length');
+  if (announced !== null && /^\d+$/.test(announced) && Number(announced) > maxBytes) throw tooLarge();
   let body: Uint8Array;
   try {
-    body = new Uint8Array(await response.arrayBuffer());
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    if (response.body) {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.byteLength;
+        if (size > maxBytes) throw tooLarge();
+        chunks.push(chunk);
+      }
+    }
+    body = chunks.length === 1 ? (chunks[0] as Uint8Array) : new Uint8Array(Buffer.concat(chunks));
   } catch (error) {
+    if (isPlatformClientError(error)) throw error;
     if (isAbort(error)) throw error;
     throw new PlatformClientError(`${context.service}: ${context.request}: the response body was cut short`, {
       code: 'ERR_CLIENT_TRUNCATED_RESPONSE',
@@ -329,7 +376,7 @@ export class Transport {
         response = await this.fetchOnce(request, headers, options);
       }
     }
-    return response.ok ? response.read() : response.fail();
+    return response.ok || request.passStatuses?.includes(response.status) ? response.read() : response.fail();
   }
 
   private async authHeaders(request: HttpRequest, options: CallOptions): Promise<Record<string, string>> {
@@ -367,7 +414,7 @@ export class Transport {
       path: request.path,
       query: loggableQuery(request.query),
       headers,
-      body: request.json,
+      body: request.json === undefined ? undefined : redact(request.json, { fields: BODY_SECRET_FIELDS }),
     });
     if (options.signal?.aborted) throw aborted(request, options.signal.reason);
     const controller = new AbortController();
@@ -429,7 +476,7 @@ export class Transport {
     });
     const readAll = async (): Promise<Uint8Array> => {
       try {
-        return await readBody(response, context);
+        return await readBody(response, context, this.config.maxResponseBytes);
       } catch (error) {
         if (timedOut || options.signal?.aborted) return mapAbort(error);
         throw error;

@@ -41,7 +41,10 @@ const task = (id: string, status: string, progress: number | null = null) => ({
  * An in-process stand-in for the five services on real HTTP (one port each),
  * answering with the shared contract's shapes (`ok`, `fail`, `apiError`). It
  * checks bearer tokens, MFA at login and the KMS context like the real
- * services would. A fixture: the reference servers replace it when they land.
+ * services would. The client and the CLI are tested against the reference
+ * servers themselves (`integration/reference-servers.test.ts`); this fixture
+ * stays for what those cannot show in a unit run without a registry: a
+ * service going down (`down`) and the CLI's usage errors.
  */
 export async function startFakePlatform(): Promise<FakePlatform> {
   const requests: FakeRequest[] = [];

@@ -1,5 +1,10 @@
 import { createManualClock, type ManualClock } from '@provisioning/core';
-import { createPlatformClient, type PlatformClient, type PlatformClientOptions } from '../src/index.js';
+import {
+  createPlatformClient,
+  type PlatformClient,
+  PlatformClientError,
+  type PlatformClientOptions,
+} from '../src/index.js';
 
 /** A request the fake fetch received. */
 export interface Seen {
@@ -82,4 +87,15 @@ export function testClient(
     ...options,
   });
   return { client, seen, clock, sleeps };
+}
+
+/** The PlatformClientError `promise` rejects with; fails the test if it resolves or rejects with anything else. */
+export async function failure(promise: Promise<unknown>): Promise<PlatformClientError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof PlatformClientError) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
 }

@@ -88,7 +88,8 @@ async function startTokenServer(
     const allowed = user ? (state.permissions.get(user) ?? ['pull', 'push', 'delete', '*']) : [];
     const access = scopes
       .map((s) => s.split(':'))
-      .filter((p) => p.length >= 3 && p[0] === 'repository')
+      // `repository:<name>:<actions>` and `registry:catalog:*` (the catalog).
+      .filter((p) => p.length >= 3 && (p[0] === 'repository' || p[0] === 'registry'))
       .map(([type, ...rest]) => {
         const actions = (rest.pop() ?? '').split(',');
         return { type, name: rest.join(':'), actions: actions.filter((a) => allowed.includes(a)) };

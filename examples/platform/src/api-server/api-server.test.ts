@@ -1,7 +1,6 @@
-import { createSecurityChain } from '@provisioning/middleware';
 import { parseRouteResponse, API_SERVER_ROUTES as R } from '@provisioning/platform-client/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addUser, createTestPlatform } from '../../test/platform-fixture.js';
+import { addUser, createTestPlatform, fromLoopback } from '../../test/platform-fixture.js';
 import { type ApiServerOptions, createApiServer } from './index.js';
 import type { ProvisioningStep } from './provisioner.js';
 
@@ -45,7 +44,8 @@ describe('API server', () => {
 
   const start = async (options: ApiServerOptions = {}) => {
     await server?.close();
-    server = await createApiServer(platform, { step: async () => {}, ...options });
+    const created = await createApiServer(platform, { step: async () => {}, ...options });
+    server = Object.assign(created, { app: fromLoopback(created.app) });
     return server;
   };
   const call = (method: string, path: string, who: string | undefined, body?: unknown, type = 'application/json') =>
@@ -308,32 +308,28 @@ describe('API server', () => {
       expect(await json(await call('GET', R.listOperations.path, 'admin'))).toEqual([]);
     });
 
-    it('maps roles to route permissions in the handler, whatever the policy engine allows', async () => {
-      // An authorizer that allows everything: only the handler's RBAC decides.
-      const chain = createSecurityChain({
-        clock: platform.clock,
-        authorizer: { authorize: async () => ({ allowed: true, policyIds: ['test-allow-all'] }) },
-        authenticator: {
-          async authenticate(credential) {
-            if (credential.kind !== 'bearer') throw new Error('bearer only');
-            const claims = await platform.tokens.verify(credential.token);
-            return { id: claims.sub, type: 'user', roles: claims.roles ?? [] };
-          },
-        },
-      });
-      await start({ chain });
-      const cluster = { workspace: 'w', cluster: 'c', node_count: 1, check_mode: true };
-      const viewer = await call('POST', R.createServer.path, 'viewer', serverBody('v'));
+    it('needs both the route permission (RBAC) and Cedar, in one audited decision', async () => {
+      const dev = { workspace: 'dev-eu', cluster: 'c', node_count: 1, check_mode: true };
+      const prod = { ...dev, workspace: 'prod-eu' };
+      const viewer = await call('POST', R.createServer.path, 'viewer', serverBody('v', { workspace: 'dev-eu' }));
       expect(viewer.status).toBe(403);
       expect(await viewer.json()).toEqual({
-        error: 'PERMISSION_DENIED',
-        message: 'This needs the server_create permission.',
+        error: 'forbidden',
+        message: 'The policy denies this request.',
         code: '403',
+        request_id: expect.any(String),
       });
-      expect((await call('POST', R.createCluster.path, 'developer', cluster)).status).toBe(403);
-      expect((await call('POST', R.createCluster.path, 'viewer', cluster)).status).toBe(403);
-      expect((await call('POST', R.createCluster.path, 'operator', cluster)).status).toBe(202);
-      expect((await call('POST', R.createServer.path, 'developer', serverBody('d'))).status).toBe(202);
+      // RBAC alone: a Developer has no cluster_manage, even where Cedar would let them (development).
+      expect((await call('POST', R.createCluster.path, 'developer', dev)).status).toBe(403);
+      // Cedar alone: an Operator has cluster_manage, but only administrators change production clusters.
+      expect((await call('POST', R.createCluster.path, 'operator', prod)).status).toBe(403);
+      expect((await call('POST', R.createCluster.path, 'operator', dev)).status).toBe(202);
+      expect(
+        (await call('POST', R.createServer.path, 'developer', serverBody('d', { workspace: 'dev-eu' }))).status,
+      ).toBe(202);
+      expect(
+        (await call('POST', R.createServer.path, 'developer', serverBody('p', { workspace: 'prod-eu' }))).status,
+      ).toBe(403);
       expect((await call('GET', R.listServers.path, 'viewer')).status).toBe(200);
       expect((await call('GET', R.metrics.path, 'viewer')).status).toBe(200);
       const ops = await json<Op[]>(await call('GET', R.listOperations.path, 'viewer'));
@@ -341,6 +337,21 @@ describe('API server', () => {
       await server.runner.idle();
       const ours = ops.find((o) => o.type === 'cluster.create') as Op;
       expect((await call('POST', `/v1/operations/${ours.id}/cancel`, 'viewer')).status).toBe(403);
+
+      await new Promise((r) => setImmediate(r));
+      await platform.auditLog.flush();
+      const decisions = await platform.auditLog.query({ action: ['authz.allowed', 'authz.denied'] }, { limit: 100 });
+      const ids = decisions.records
+        .filter((r) => r.event.metadata?.kind === 'decision' && r.event.metadata?.operation === 'create')
+        .map((r) => [r.event.outcome, r.event.metadata?.policyIds]);
+      expect(ids).toEqual([
+        ['denied', ['rbac:server_create']],
+        ['denied', ['rbac:cluster_create']],
+        ['denied', ['prod-cluster-admin-only']],
+        ['success', ['rbac:cluster_create', 'dev-full-access']],
+        ['success', ['rbac:server_create', 'dev-full-access']],
+        ['denied', []],
+      ]);
     });
   });
 

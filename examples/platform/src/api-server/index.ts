@@ -4,6 +4,7 @@ import { createServiceApp } from '../kit/app.js';
 import { loadConfig } from '../kit/config.js';
 import type { Platform } from '../kit/platform.js';
 import type { ServiceInstance, ServiceModule } from '../kit/service.js';
+import { rbacThenCedar } from './permissions.js';
 import { delayStep, type ProvisioningStep, simulatedProvisioner } from './provisioner.js';
 import { registerApiRoutes } from './routes.js';
 import { OperationRunner } from './runner.js';
@@ -17,7 +18,7 @@ export interface ApiServerOptions {
   readonly timeoutSeconds?: number;
   /** The simulated provisioning step. Default: wait 500 ms. */
   readonly step?: ProvisioningStep;
-  /** The security chain. Default `platform.chain` (tests swap the authorizer). */
+  /** The security chain. Default: the platform's, in the API error shape, deciding RBAC then Cedar. */
   readonly chain?: SecurityChain;
 }
 
@@ -39,12 +40,14 @@ export async function createApiServer(
     service: 'apiServer',
     logger: platform.logger,
     metrics: platform.metrics,
+    // `/metrics` is Cedar's `monitor` alone: it has no RBAC permission of the API.
+    chain: platform.createChain({ errorShape: 'api' }),
     openapi: openApiDocument('apiServer'),
     errorShape: 'api',
   });
   registerApiRoutes(app, {
     platform,
-    chain: options.chain ?? platform.chain,
+    chain: options.chain ?? platform.createChain({ errorShape: 'api', authorizer: rbacThenCedar(platform.authorizer) }),
     store,
     runner,
     startedAt: platform.clock.now(),

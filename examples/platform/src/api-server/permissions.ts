@@ -1,8 +1,6 @@
 import { hasPermission, type Permission } from '@provisioning/auth';
-import type { SecurityVariables } from '@provisioning/middleware/hono';
+import type { Authorizer } from '@provisioning/middleware';
 import type { ApiPermission } from '@provisioning/platform-client/api';
-import type { Context } from 'hono';
-import { RequestError } from '../kit/body.js';
 
 /**
  * The API server's route permissions (the contract's names) mapped onto the
@@ -23,19 +21,37 @@ export const API_PERMISSIONS: Readonly<Record<ApiPermission, Permission>> = Obje
   metrics_read: 'workflow_read',
 });
 
+/** The context key a route's permission travels under to {@link rbacThenCedar} (never reaches Cedar). */
+export const PERMISSION_KEY = 'rbac_permission';
+
 /** Whether `roles` grant the route permission `permission` (unknown roles grant nothing). */
 export function rolesAllow(roles: readonly string[], permission: ApiPermission): boolean {
   return hasPermission(roles, API_PERMISSIONS[permission]);
 }
 
 /**
- * RBAC in the handler, after the security chain authenticated the caller:
- * throws a 403 in the API error shape unless the caller's roles grant `permission`.
+ * RBAC and Cedar, composed in the chain's one decision: the route's
+ * permission must be granted by the caller's roles (the API server's
+ * documented RBAC), **and** Cedar must allow the action on the resource
+ * (environments, MFA, networks, hours). RBAC is checked first and denies
+ * alone (policy id `rbac:<permission>`); a route without a permission is
+ * denied (`rbac:none`). An allowed decision names both: `rbac:<permission>`
+ * and Cedar's policies. One decision means one audit record saying why.
  */
-export function requirePermission(c: Context<{ Variables: SecurityVariables }>, permission: ApiPermission): string {
-  const principal = c.get('security')?.principal;
-  if (principal === undefined || !rolesAllow(principal.roles, permission)) {
-    throw new RequestError(403, 'PERMISSION_DENIED', `This needs the ${permission} permission.`);
-  }
-  return principal.id;
+export function rbacThenCedar(cedar: Authorizer): Authorizer {
+  return {
+    async authorize(request) {
+      const { [PERMISSION_KEY]: permission, ...context } = request.context;
+      if (typeof permission !== 'string' || !Object.hasOwn(API_PERMISSIONS, permission)) {
+        return { allowed: false, policyIds: ['rbac:none'], version: 'rbac' };
+      }
+      if (!rolesAllow(request.principal.roles, permission as ApiPermission)) {
+        return { allowed: false, policyIds: [`rbac:${permission}`], version: 'rbac' };
+      }
+      const decision = await cedar.authorize({ ...request, context });
+      return decision.allowed
+        ? { ...decision, policyIds: [`rbac:${permission}`, ...(decision.policyIds ?? [])] }
+        : decision;
+    },
+  };
 }

@@ -253,6 +253,14 @@ export class ApiStore {
     return row === undefined ? undefined : toServer(row);
   }
 
+  /** The workspace of a server, for the policy; `undefined` for an unknown id. */
+  async serverWorkspace(id: string): Promise<string | undefined> {
+    const row = await this.#database.run('serverWorkspace', (db) =>
+      db.selectFrom('api_servers').select('workspace').where('id', '=', id).executeTakeFirst(),
+    );
+    return row?.workspace;
+  }
+
   /** A server by id or hostname. */
   async findServer(ref: string): Promise<Server | undefined> {
     const row = await this.#database.run('findServer', (db) =>

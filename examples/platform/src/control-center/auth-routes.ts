@@ -9,10 +9,12 @@ import { isSdkError } from '@provisioning/core';
 import type { ChallengeAnswer, VerificationResult } from '@provisioning/mfa';
 import {
   CONTROL_CENTER_ROUTES,
+  LoginMfaRequestSchema,
   LoginRequestSchema,
   LogoutRequestSchema,
   ok,
   RefreshRequestSchema,
+  routePattern,
   type Session,
   type TokenClaims,
 } from '@provisioning/platform-client/api';
@@ -21,7 +23,6 @@ import { RequestError, readBody } from '../kit/body.js';
 import type { Platform } from '../kit/platform.js';
 import type { createAuditor, Guards } from './guards.js';
 import { actorOf, type CcContext, type CcEnv, clientOf, optionalBody, param, principalOf } from './http.js';
-import { LoginMfaRequestSchema } from './schemas.js';
 import { issueSession, loginResponse, looksLikeTotp, mfaRequired } from './sessions.js';
 
 type Audit = ReturnType<typeof createAuditor>;
@@ -148,9 +149,9 @@ export function authRoutes(app: Hono<CcEnv>, platform: Platform, guards: Guards,
     return finishLogin(c, user, verification);
   });
 
-  // Designed: completes the MFA challenge of a 401 MFA_REQUIRED login answer
-  // (TOTP, backup code or WebAuthn assertion) without sending the password again.
-  app.post('/auth/login/mfa', guards.open, async (c) => {
+  // Completes the MFA challenge of a 401 MFA_REQUIRED login answer (TOTP,
+  // backup code or WebAuthn assertion) without sending the password again.
+  app.post(R.loginMfa.path, guards.open, async (c) => {
     const body = await readBody(c, LoginMfaRequestSchema);
     const answer = challengeAnswer(body);
     let verification: VerificationResult;
@@ -261,7 +262,7 @@ export function authRoutes(app: Hono<CcEnv>, platform: Platform, guards: Guards,
 
   // Revoking one of one's own sessions is a safety action: it needs no MFA
   // step-up (logout can end every session without one anyway).
-  app.delete('/auth/sessions/:id', guards.self(), async (c) => {
+  app.delete(routePattern(R.revokeSession), guards.self(), async (c) => {
     const id = param(c, 'id');
     const principal = principalOf(c);
     const sessions = await platform.tokens.listSessions(principal.id);

@@ -94,6 +94,7 @@ describe('control center: bad input on every route gives a typed 4xx and changes
         wrong: { username: 'new', password: PASSWORD, roles: 'Admin' },
       },
       { method: 'PUT', path: `/users/${targetId}/roles`, valid: { roles: ['Admin'] }, wrong: { roles: [1] } },
+      { method: 'PUT', path: `/users/${targetId}/teams`, valid: { teams: ['sre'] }, wrong: { teams: [1] } },
       { method: 'POST', path: `/users/${targetId}/disable` },
       { method: 'POST', path: '/api-tokens', valid: { name: 'x' }, wrong: { name: 'x', expires_in_days: 0 } },
       { method: 'POST', path: '/policies/validate', valid: { source: '' }, wrong: { source: 1 } },

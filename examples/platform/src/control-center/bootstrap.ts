@@ -1,13 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { normalizeUsername } from '@provisioning/auth';
 import { randomToken } from '@provisioning/core';
-import { ok } from '@provisioning/platform-client/api';
+import { BootstrapRequestSchema, CONTROL_CENTER_ROUTES, ok } from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
 import type { Platform } from '../kit/platform.js';
 import type { createAuditor, Guards } from './guards.js';
 import { actorOf, type CcEnv } from './http.js';
-import { BootstrapRequestSchema } from './schemas.js';
 import { adminUser, checkPassword } from './users-routes.js';
 
 /** The key/value key holding the SHA-256 of the one-time bootstrap secret. */
@@ -42,7 +41,7 @@ export async function prepareBootstrap(platform: Platform): Promise<string | und
 }
 
 /**
- * `POST /auth/bootstrap` (designed) `{ secret, username, password, email? }`:
+ * `POST /auth/bootstrap` (`CONTROL_CENTER_ROUTES.bootstrap`) `{ secret, username, password, email? }`:
  * creates the first administrator (role Admin) while no user exists. The
  * secret is compared in constant time with the stored hash and used up by an
  * atomic `consume`, so of two concurrent calls exactly one succeeds; a wrong
@@ -55,7 +54,7 @@ export function bootstrapRoutes(
   guards: Guards,
   audit: ReturnType<typeof createAuditor>,
 ): void {
-  app.post('/auth/bootstrap', guards.open, async (c) => {
+  app.post(CONTROL_CENTER_ROUTES.bootstrap.path, guards.open, async (c) => {
     const body = await readBody(c, BootstrapRequestSchema);
     // Validate everything before the secret is spent.
     const username = normalizeUsername(body.username);

@@ -34,10 +34,8 @@ describe('control center: the platform client against the server', () => {
     expect(verify.claims.mfa).toBe(true);
     expect(await client.controlCenter.mfa.status()).toMatchObject({ enabled: true, methods: ['totp'] });
     expect(await client.controlCenter.sessions()).toHaveLength(2);
-    await expect(client.controlCenter.policies.list()).rejects.toMatchObject({
-      status: 503,
-      serverCode: 'NOT_CONFIGURED',
-    });
+    // A Viewer may not read the Cedar policies: the chain's refusal, in the envelope.
+    await expect(client.controlCenter.policies.list()).rejects.toMatchObject({ status: 403, serverCode: 'FORBIDDEN' });
     expect(await client.logout()).toEqual({ revoked: 1 });
   });
 });

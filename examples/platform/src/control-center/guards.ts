@@ -1,5 +1,5 @@
 import type { AuditEventInput } from '@provisioning/audit';
-import { createSecurityChain, type RouteSecurity, type SecurityChain } from '@provisioning/middleware';
+import type { RouteSecurity, SecurityChain } from '@provisioning/middleware';
 import { security } from '@provisioning/middleware/hono';
 import type { MiddlewareHandler } from 'hono';
 import type { Platform } from '../kit/platform.js';
@@ -13,10 +13,11 @@ import type { CcEnv } from './http.js';
  * - `self(…)`: a user managing their own account (logout, sessions, MFA, API
  *   tokens). Every authenticated user may do that whatever the policy says of
  *   platform resources, so these routes are authorized by a self-service
- *   chain: a user access token (not an API key: a leaked key must not
- *   enroll MFA or mint more keys), the chain's MFA step-up for `sensitive`
- *   routes, the platform's audit recorder. The platform chain's per-IP rate
- *   limit runs first, so the configured limit applies here too.
+ *   chain: the platform's authentication, rate limits and audit, the chain's
+ *   MFA step-up for `sensitive` routes, and a decision that admits a user
+ *   access token only (not an API key: a leaked key must not enroll MFA or
+ *   mint more keys; not an emergency token, whose scope and expiry a new API
+ *   key would outlive).
  * - `platform(…)`: everything else goes through the platform chain and its
  *   authorizer (the Cedar engine once wired).
  */
@@ -28,46 +29,27 @@ export interface Guards {
 
 /** Builds the {@link Guards} over a platform. */
 export function createGuards(platform: Platform): Guards {
-  const selfChain: SecurityChain = createSecurityChain({
-    clock: platform.clock,
-    authenticator: {
-      async authenticate(credential) {
-        if (credential.kind !== 'bearer') throw new Error('self-service needs a user session');
-        const claims = await platform.tokens.verify(credential.token);
-        return {
-          id: claims.sub,
-          type: 'user',
-          roles: claims.roles ?? [],
-          sessionId: claims.sid,
-          amr: claims.amr ?? [],
-          ...(claims.mfa_at === undefined ? {} : { mfaAt: new Date(claims.mfa_at * 1000) }),
-        };
-      },
-    },
+  // The platform's authentication, limits and audit; only the decision differs.
+  const selfChain: SecurityChain = platform.createChain({
     authorizer: {
       async authorize({ principal }) {
-        const allowed = principal.type === 'user';
+        // Security: an API key or an emergency (break-glass) token must not
+        // manage the account — enroll MFA, mint API keys — which would outlive
+        // the key's scopes or the emergency session's expiry.
+        const allowed = principal.type === 'user' && principal.emergency === undefined;
         return { allowed, policyIds: [allowed ? 'self-service' : 'deny-by-default'], version: 'self-service-v1' };
       },
     },
-    audit: platform.audit,
   });
   const open = security(platform.chain, { public: true }) as MiddlewareHandler<CcEnv>;
   return {
     open,
-    self: (options = {}) => {
-      const guard = security(selfChain, {
+    self: (options = {}) =>
+      security(selfChain, {
         action: 'update',
         resource: () => ({ type: 'Provisioning::User', id: 'self' }),
         ...(options.sensitive === true ? { sensitive: true } : {}),
-      }) as MiddlewareHandler<CcEnv>;
-      // The platform's per-IP limit, then the self-service chain.
-      return async (c, next) =>
-        open(c, async () => {
-          const refusal = await guard(c, next);
-          if (refusal instanceof Response) c.res = refusal;
-        });
-    },
+      }) as MiddlewareHandler<CcEnv>,
     platform: (route) => security(platform.chain, route) as MiddlewareHandler<CcEnv>,
   };
 }

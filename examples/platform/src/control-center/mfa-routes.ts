@@ -7,8 +7,14 @@ import {
   MfaVerifyRequestSchema,
   type MfaVerifyResponse,
   ok,
+  RenameDeviceRequestSchema,
+  routePattern,
   type TotpEnrollment,
+  WebAuthnAuthenticateRequestSchema,
+  type WebAuthnChallenge,
   type WebAuthnEnrollment,
+  WebAuthnRegisterRequestSchema,
+  type WebAuthnRegistration,
 } from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
@@ -16,11 +22,6 @@ import type { Platform } from '../kit/platform.js';
 import { bearer } from './auth-routes.js';
 import type { createAuditor, Guards } from './guards.js';
 import { actorOf, type CcContext, type CcEnv, clientOf, noBody, param, principalOf, securityOf } from './http.js';
-import {
-  RenameDeviceRequestSchema,
-  WebAuthnAuthenticateRequestSchema,
-  WebAuthnRegisterRequestSchema,
-} from './schemas.js';
 import { issueSession, looksLikeTotp } from './sessions.js';
 
 const R = CONTROL_CENTER_ROUTES;
@@ -113,7 +114,7 @@ export function mfaRoutes(
     return NOT_ACCEPTED.has(error.code);
   };
 
-  app.post('/mfa/enroll/:type', guards.self(), async (c) => {
+  app.post(routePattern(R.mfaEnroll), guards.self(), async (c) => {
     const type = c.req.param('type');
     if (type !== 'totp' && type !== 'webauthn') {
       throw new RequestError(400, 'INVALID_MFA_TYPE', 'The MFA type is totp or webauthn.');
@@ -198,8 +199,8 @@ export function mfaRoutes(
     return c.json(ok({ verified: true, ...(await stepUp(c, result)) }));
   });
 
-  // Designed: finish a WebAuthn registration started by POST /mfa/enroll/webauthn.
-  app.post('/mfa/webauthn/register', guards.self(), async (c) => {
+  // Finishes a WebAuthn registration started by POST /mfa/enroll/webauthn.
+  app.post(R.webauthnRegister.path, guards.self(), async (c) => {
     const body = await readBody(c, WebAuthnRegisterRequestSchema);
     const userId = principalOf(c).id;
     let enrolled: Awaited<ReturnType<typeof mfa.finishWebAuthnRegistration>>;
@@ -223,20 +224,20 @@ export function mfaRoutes(
       ok({
         device: device(enrolled.device),
         ...(enrolled.backupCodes === undefined ? {} : { backup_codes: [...enrolled.backupCodes] }),
-      }),
+      } satisfies WebAuthnRegistration),
       201,
     );
   });
 
-  // Designed: WebAuthn request options for a step-up with a security key.
-  app.post('/mfa/webauthn/challenge', guards.self(), async (c) => {
+  // WebAuthn request options for a step-up with a security key.
+  app.post(R.webauthnChallenge.path, guards.self(), async (c) => {
     await noBody(c);
     const options = await mfa.beginWebAuthnAuthentication({ userId: principalOf(c).id });
-    return c.json(ok({ options }));
+    return c.json(ok({ options: options as unknown as Record<string, unknown> } satisfies WebAuthnChallenge));
   });
 
-  // Designed: a WebAuthn step-up; answers like POST /mfa/verify.
-  app.post('/mfa/webauthn/authenticate', guards.self(), async (c) => {
+  // A WebAuthn step-up; answers like POST /mfa/verify.
+  app.post(R.webauthnAuthenticate.path, guards.self(), async (c) => {
     const body = await readBody(c, WebAuthnAuthenticateRequestSchema);
     let result: VerificationResult;
     try {
@@ -257,14 +258,13 @@ export function mfaRoutes(
     return c.json(ok(devices.map(device)));
   });
 
-  // Designed: rename a device.
-  app.patch('/mfa/devices/:id', guards.self(), async (c) => {
+  app.patch(routePattern(R.mfaRenameDevice), guards.self(), async (c) => {
     const id = param(c, 'id');
     const { name } = await readBody(c, RenameDeviceRequestSchema);
     return c.json(ok(device(await mfa.renameDevice(principalOf(c).id, id, name))));
   });
 
-  app.delete('/mfa/devices/:id', guards.self({ sensitive: true }), async (c) => {
+  app.delete(routePattern(R.mfaRemoveDevice), guards.self({ sensitive: true }), async (c) => {
     const id = param(c, 'id');
     const userId = principalOf(c).id;
     await mfa.removeDevice(userId, id);

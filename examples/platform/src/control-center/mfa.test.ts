@@ -133,7 +133,7 @@ describe('control center: step-up, devices and backup codes', () => {
     expect(token).not.toBe(stale);
     const refused = await call('POST', '/mfa/backup-codes', { token: stale });
     expect(refused.status).toBe(403);
-    expect(refused.json.error).toBe('mfa_required');
+    expect(refused.json).toMatchObject({ success: false, code: 'MFA_REQUIRED' });
     const enrollMore = await call('POST', '/mfa/enroll/totp', { token: stale });
     expect(enrollMore.status).toBe(403);
     expect(enrollMore.json.code).toBe('MFA_REQUIRED');

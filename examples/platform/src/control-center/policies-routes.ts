@@ -1,52 +1,38 @@
 import {
-  type AuthorizeRequest,
   AuthorizeRequestSchema,
-  type AuthorizeResponse,
   CONTROL_CENTER_ROUTES,
   fail,
   ok,
-  type Policy,
-  type PolicyValidation,
+  routePattern,
+  ValidatePolicyRequestSchema,
 } from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
+import type { PolicyAdmin } from '../kit/authorization.js';
 import { readBody } from '../kit/body.js';
-import type { createAuditor, Guards } from './guards.js';
-import { actorOf, type CcContext, type CcEnv, noBody, param } from './http.js';
-import { ValidatePolicyRequestSchema } from './schemas.js';
+import { resource as cedarResource } from '../kit/resources.js';
+import type { Guards } from './guards.js';
+import { type CcContext, type CcEnv, clientOf, noBody, param, principalOf } from './http.js';
 
 const R = CONTROL_CENTER_ROUTES;
 
-/**
- * What the policy routes need from the authorization engine. Until it is
- * given (the Cedar engine of `@provisioning/authz`), every policy route
- * answers 503 `NOT_CONFIGURED` after authentication and input validation.
- */
-export interface PolicyAdmin {
-  list(): Promise<Policy[]>;
-  get(id: string): Promise<Policy | undefined>;
-  validate(source: string): Promise<PolicyValidation>;
-  authorize(request: AuthorizeRequest): Promise<AuthorizeResponse>;
-  /** Reloads the policy set from its source; resolves with the new version. */
-  reload(): Promise<{ version: string; policies: number }>;
-}
+export type { PolicyAdmin } from '../kit/authorization.js';
 
 const notConfigured = (c: CcContext) => c.json(fail('The policy engine is not configured.', 'NOT_CONFIGURED'), 503);
 
-/** `/policies` (list, get, validate, what-if authorize) and the designed `POST /policies/reload`. */
-export function policyRoutes(
-  app: Hono<CcEnv>,
-  guards: Guards,
-  policies: PolicyAdmin | undefined,
-  audit: ReturnType<typeof createAuditor>,
-): void {
-  const resource = (_r: unknown, p: Readonly<Record<string, string>>) => ({
-    type: 'Provisioning::PolicySet',
-    id: p.id ?? 'policies',
-  });
+/**
+ * `/policies` (list, get, validate, what-if authorize) and the designed
+ * `POST /policies/reload`, over the platform's Cedar engine. Cedar decides
+ * these too (`Provisioning::Policy`): reading is for administrators, audit,
+ * security and Auditors (`policy-read`); a reload is an `update`, which
+ * `policy-change-mfa` allows only with an MFA of the last 5 minutes. The
+ * engine writes each reload to the audit log.
+ */
+export function policyRoutes(app: Hono<CcEnv>, guards: Guards, policies: PolicyAdmin | undefined): void {
+  const resource = (_r: unknown, p: Readonly<Record<string, string>>) => cedarResource('Policy', p.id ?? '*');
   app.get(R.listPolicies.path, guards.platform({ action: 'list', resource }), async (c) =>
     policies === undefined ? notConfigured(c) : c.json(ok(await policies.list())),
   );
-  app.get('/policies/:id', guards.platform({ action: 'read', resource }), async (c) => {
+  app.get(routePattern(R.getPolicy), guards.platform({ action: 'read', resource }), async (c) => {
     const id = param(c, 'id');
     if (policies === undefined) return notConfigured(c);
     const policy = await policies.get(id);
@@ -60,27 +46,10 @@ export function policyRoutes(
     const body = await readBody(c, AuthorizeRequestSchema);
     return policies === undefined ? notConfigured(c) : c.json(ok(await policies.authorize(body)));
   });
-  app.post('/policies/reload', guards.platform({ action: 'admin', resource }), async (c) => {
+  app.post(R.reloadPolicies.path, guards.platform({ action: 'update', resource }), async (c) => {
     await noBody(c);
     if (policies === undefined) return notConfigured(c);
-    try {
-      const result = await policies.reload();
-      await audit({
-        action: 'policy.reload.succeeded',
-        outcome: 'success',
-        actor: actorOf(c),
-        resource: { type: 'policy_set', id: result.version },
-        metadata: { policies: result.policies },
-      });
-      return c.json(ok(result));
-    } catch (error) {
-      await audit({
-        action: 'policy.reload.failed',
-        outcome: 'failure',
-        actor: actorOf(c),
-        resource: { type: 'policy_set' },
-      });
-      throw error;
-    }
+    const { ip } = clientOf(c);
+    return c.json(ok(await policies.reload({ id: principalOf(c).id, ...(ip === undefined ? {} : { ip }) })));
   });
 }

@@ -1,7 +1,7 @@
 import { decodeBase32, generateTotp } from '@provisioning/mfa';
 import type { Hono } from 'hono';
 import { expect } from 'vitest';
-import { addUser, createTestPlatform } from '../../test/platform-fixture.js';
+import { addUser, createTestPlatform, fromLoopback } from '../../test/platform-fixture.js';
 import { createControlCenterApp } from './index.js';
 
 export type TestPlatform = Awaited<ReturnType<typeof createTestPlatform>>;
@@ -24,7 +24,7 @@ export function expectNoSecretsInErrors(): void {
 /** A control center on a fresh test platform, with JSON helpers. */
 export async function controlCenter() {
   const platform = await createTestPlatform();
-  const app: Hono = createControlCenterApp(platform);
+  const app: Hono = fromLoopback(createControlCenterApp(platform));
   const call = async (
     method: string,
     path: string,

@@ -1,11 +1,23 @@
 import type { ApiKeyInfo, User } from '@provisioning/auth';
-import { ok, ROLES } from '@provisioning/platform-client/api';
+import {
+  type AdminUser,
+  type ApiToken,
+  CONTROL_CENTER_ROUTES,
+  CreateApiTokenRequestSchema,
+  type CreatedApiToken,
+  CreateUserRequestSchema,
+  ok,
+  ROLES,
+  routePattern,
+  UpdateRolesRequestSchema,
+  UpdateTeamsRequestSchema,
+} from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
 import type { Platform } from '../kit/platform.js';
+import { PLATFORM_RESOURCE } from '../kit/resources.js';
 import type { createAuditor, Guards } from './guards.js';
 import { actorOf, type CcEnv, noBody, param, principalOf } from './http.js';
-import { CreateApiTokenRequestSchema, CreateUserRequestSchema, UpdateRolesRequestSchema } from './schemas.js';
 
 /** Shortest accepted password for users created here (NIST SP 800-63B asks for 8; we ask for 12). */
 export const MIN_PASSWORD_LENGTH = 12;
@@ -22,25 +34,16 @@ export function checkPassword(password: string): void {
   }
 }
 
-/** A user as the admin routes show it (designed): never the password hash. */
-export interface AdminUser {
-  readonly id: string;
-  readonly username: string;
-  readonly email: string;
-  readonly roles: readonly string[];
-  readonly disabled: boolean;
-  readonly mfa_enabled: boolean;
-  readonly created_at: string;
-  readonly updated_at: string;
-}
+const R = CONTROL_CENTER_ROUTES;
 
-/** Maps a stored user to {@link AdminUser}. */
+/** Maps a stored user to the contract's `AdminUser` (never the password hash). */
 export async function adminUser(platform: Platform, user: User): Promise<AdminUser> {
   return {
     id: user.id,
     username: user.username,
     email: user.email ?? '',
     roles: [...user.roles],
+    teams: [...user.teams],
     disabled: user.disabled,
     mfa_enabled: await platform.mfa.isEnrolled(user.id),
     created_at: user.createdAt.toISOString(),
@@ -54,8 +57,8 @@ function checkRoles(roles: readonly string[]): string[] {
   return [...new Set(roles)];
 }
 
-/** An API token as listed (designed): the secret only ever at creation. */
-function apiToken(info: ApiKeyInfo) {
+/** An API token as listed: the secret only ever at creation. */
+function apiToken(info: ApiKeyInfo): ApiToken {
   return {
     id: info.id,
     name: info.name,
@@ -70,8 +73,8 @@ function apiToken(info: ApiKeyInfo) {
 }
 
 /**
- * Users and roles (designed, admin only: the Cedar action `admin`), and API
- * tokens (designed, self-service: a user's own tokens).
+ * Users and roles (admin only: the Cedar action `admin`), and API tokens
+ * (self-service: a user's own tokens).
  */
 export function userRoutes(
   app: Hono<CcEnv>,
@@ -80,14 +83,15 @@ export function userRoutes(
   audit: ReturnType<typeof createAuditor>,
 ): void {
   const admin = () =>
-    guards.platform({ action: 'admin', resource: (_r, p) => ({ type: 'Provisioning::User', id: p.id ?? 'users' }) });
+    // User administration is platform administration: `admin` on the platform environment (Admins).
+    guards.platform({ action: 'admin', resource: () => PLATFORM_RESOURCE });
   const findUser = async (id: string): Promise<User> => {
     const user = await platform.users.findById(id);
     if (user === undefined) throw new RequestError(404, 'USER_NOT_FOUND', 'No such user.');
     return user;
   };
 
-  app.get('/users', admin(), async (c) => {
+  app.get(R.listUsers.path, admin(), async (c) => {
     const users: User[] = [];
     let after: string | undefined;
     for (;;) {
@@ -99,7 +103,7 @@ export function userRoutes(
     return c.json(ok(await Promise.all(users.map((u) => adminUser(platform, u)))));
   });
 
-  app.post('/users', admin(), async (c) => {
+  app.post(R.createUser.path, admin(), async (c) => {
     const body = await readBody(c, CreateUserRequestSchema);
     checkPassword(body.password);
     const roles = checkRoles(body.roles ?? ['Viewer']);
@@ -119,7 +123,7 @@ export function userRoutes(
     return c.json(ok(await adminUser(platform, user)), 201);
   });
 
-  app.put('/users/:id/roles', admin(), async (c) => {
+  app.put(routePattern(R.updateUserRoles), admin(), async (c) => {
     const id = param(c, 'id');
     const body = await readBody(c, UpdateRolesRequestSchema);
     const roles = checkRoles(body.roles);
@@ -140,7 +144,25 @@ export function userRoutes(
     return c.json(ok(await adminUser(platform, user)));
   });
 
-  app.post('/users/:id/disable', admin(), async (c) => {
+  // Teams are Cedar `Team` parents (platform-admin, sre, developers, audit,
+  // security …) and what break-glass counts: two approvers from two teams.
+  app.put(routePattern(R.updateUserTeams), admin(), async (c) => {
+    const id = param(c, 'id');
+    const body = await readBody(c, UpdateTeamsRequestSchema);
+    const before = await findUser(id);
+    const teams = [...new Set(body.teams)];
+    const user = await platform.users.update(id, { teams });
+    await audit({
+      action: 'admin.user.updated',
+      outcome: 'success',
+      actor: actorOf(c),
+      resource: { type: 'user', id },
+      metadata: { teams_before: [...before.teams], teams },
+    });
+    return c.json(ok(await adminUser(platform, user)));
+  });
+
+  app.post(routePattern(R.disableUser), admin(), async (c) => {
     const id = param(c, 'id');
     await noBody(c);
     await findUser(id);
@@ -158,7 +180,7 @@ export function userRoutes(
     return c.json(ok(await adminUser(platform, user)));
   });
 
-  app.post('/api-tokens', guards.self(), async (c) => {
+  app.post(R.createApiToken.path, guards.self(), async (c) => {
     const body = await readBody(c, CreateApiTokenRequestSchema);
     const principal = principalOf(c);
     const name = body.name.trim();
@@ -188,17 +210,17 @@ export function userRoutes(
       metadata: { name, scopes: [...scopes] },
     });
     // The secret is shown here, once; it is stored only as a hash.
-    return c.json(ok({ ...apiToken(info), token: key }), 201);
+    return c.json(ok({ ...apiToken(info), token: key } satisfies CreatedApiToken), 201);
   });
 
-  app.get('/api-tokens', guards.self(), async (c) => {
+  app.get(R.listApiTokens.path, guards.self(), async (c) => {
     const keys = await platform.apiKeys.list(principalOf(c).id);
     return c.json(ok(keys.map(apiToken)));
   });
 
   // Revoking a token is a safety action: no MFA step-up (a user without MFA
   // must be able to kill a leaked token at once).
-  app.delete('/api-tokens/:id', guards.self(), async (c) => {
+  app.delete(routePattern(R.revokeApiToken), guards.self(), async (c) => {
     const id = param(c, 'id');
     const principal = principalOf(c);
     const info = await platform.apiKeys.get(id);

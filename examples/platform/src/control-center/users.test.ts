@@ -78,12 +78,30 @@ describe('control center: users and roles', () => {
   });
 });
 
+describe('control center: teams', () => {
+  it("lets an admin set a user's teams (Cedar Team parents, break-glass approvals), audited", async () => {
+    const { call, admin, addUser, login, platform } = await setup();
+    const id = await addUser('sam', PASSWORD, ['Operator']);
+    const set = await call('PUT', `/users/${id}/teams`, { token: admin, body: { teams: ['sre', 'sre', 'on-call'] } });
+    expect(set.status).toBe(200);
+    expect(set.json.data.teams).toEqual(['sre', 'on-call']);
+    expect((await platform.users.findById(id))?.teams).toEqual(['sre', 'on-call']);
+    expect((await call('PUT', `/users/${id}/teams`, { token: admin, body: { teams: ['Not A Team'] } })).status).toBe(
+      400,
+    );
+    const sam = (await login('sam', PASSWORD)).json.data.access_token as string;
+    expect((await call('PUT', `/users/${id}/teams`, { token: sam, body: { teams: [] } })).status).toBe(403);
+    const events = await actions(platform, 'admin.user.updated');
+    expect(events.map((e) => e.metadata)).toEqual([{ teams_before: [], teams: ['sre', 'on-call'] }]);
+  });
+});
+
 describe('control center: API tokens', () => {
   it('creates a token shown once, lists it without the secret, and revokes it', async () => {
     const { call, admin, platform, login, addUser } = await setup();
     const created = await call('POST', '/api-tokens', {
       token: admin,
-      body: { name: 'ci', scopes: ['read'], expires_in_days: 30 },
+      body: { name: 'ci', scopes: ['admin'], expires_in_days: 30 },
     });
     expect(created.status).toBe(201);
     const key = created.json.data.token as string;
@@ -107,23 +125,64 @@ describe('control center: API tokens', () => {
   });
 });
 
-describe('control center: policies', () => {
-  it('answers 503 NOT_CONFIGURED until the engine is wired, after authentication and validation', async () => {
-    const { call, admin } = await setup();
+describe('control center: policies over the Cedar engine', () => {
+  it('lists, gets, validates and answers what-if questions for those allowed to read policies', async () => {
+    const { call, admin, adminId, addUser, login } = await setup();
     expect((await call('GET', '/policies')).status).toBe(401);
     const list = await call('GET', '/policies', { token: admin });
-    expect(list.status).toBe(503);
-    expect(list.json).toMatchObject({ success: false, code: 'NOT_CONFIGURED' });
-    expect((await call('GET', '/policies/prod-deploy-mfa', { token: admin })).status).toBe(503);
-    expect(
-      (
-        await call('POST', '/policies/validate', {
-          token: admin,
-          body: { source: 'permit(principal, action, resource);' },
-        })
-      ).status,
-    ).toBe(503);
-    expect((await call('POST', '/policies/validate', { token: admin, body: { source: 1 } })).status).toBe(400);
-    expect((await call('POST', '/policies/reload', { token: admin })).status).toBe(503);
+    expect(list.status).toBe(200);
+    const ids = (list.json.data as Array<{ id: string }>).map((p) => p.id);
+    expect(ids).toEqual(expect.arrayContaining(['prod-deploy-mfa', 'admin-full-access', 'emergency-access']));
+    const one = await call('GET', '/policies/prod-deploy-mfa', { token: admin });
+    expect(one.json.data).toMatchObject({ id: 'prod-deploy-mfa', description: 'production.cedar' });
+    expect(one.json.data.source).toContain('forbid');
+    expect((await call('GET', '/policies/nope', { token: admin })).json.code).toBe('POLICY_NOT_FOUND');
+
+    const good = await call('POST', '/policies/validate', {
+      token: admin,
+      body: { source: '@id("t") permit(principal, action == Provisioning::Action::"read", resource);' },
+    });
+    expect(good.json.data).toEqual({ valid: true, errors: [], warnings: [] });
+    const bad = await call('POST', '/policies/validate', {
+      token: admin,
+      body: { source: 'permit(principal, action == Provisioning::Action::"fly", resource);' },
+    });
+    expect(bad.json.data.valid).toBe(false);
+    expect(bad.json.data.errors[0]).toMatch(/^input\.cedar:1:/);
+
+    const ask = (principal: string, action: string, resource: string) =>
+      call('POST', '/policies/authorize', { token: admin, body: { principal, action, resource } });
+    const adminRead = await ask(`Provisioning::User::"${adminId}"`, 'read', 'Provisioning::Server::"prod-web"');
+    expect(adminRead.json.data).toMatchObject({
+      decision: 'allow',
+      policies: ['admin-full-access'],
+    });
+    const viewerId = await addUser('vic', PASSWORD, ['Viewer']);
+    const viewerDelete = await ask(`Provisioning::User::"${viewerId}"`, 'delete', 'Provisioning::Server::"prod-web"');
+    expect(viewerDelete.json.data).toMatchObject({ decision: 'deny', policies: ['prod-delete-mfa'] });
+    expect((await ask('not a uid', 'read', 'x')).json.code).toBe('INVALID_AUTHORIZATION_REQUEST');
+
+    // Viewers may not read the policies themselves (only audit, security, Auditors, Admins).
+    const viewer = (await login('vic', PASSWORD)).json.data.access_token as string;
+    const refused = await call('GET', '/policies', { token: viewer });
+    expect(refused.status).toBe(403);
+    expect(refused.json).toMatchObject({ success: false, code: 'FORBIDDEN' });
+  });
+
+  it('reloads only with a fresh MFA (policy-change-mfa), and audits the reload', async () => {
+    const { call, admin, platform, enrollTotp } = await setup();
+    const refused = await call('POST', '/policies/reload', { token: admin });
+    expect(refused.status).toBe(403);
+    const { token } = await enrollTotp('root', PASSWORD);
+    const reloaded = await call('POST', '/policies/reload', { token });
+    expect(reloaded.status).toBe(200);
+    expect(reloaded.json.data).toEqual({
+      version: platform.authorization.engine.version,
+      policies: expect.any(Number),
+    });
+    const events = await actions(platform, 'policy.reload.succeeded');
+    expect(events.map((e) => [e.actor.type, e.resource?.id])).toEqual([
+      ['user', platform.authorization.engine.version],
+    ]);
   });
 });

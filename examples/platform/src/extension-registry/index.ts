@@ -59,6 +59,7 @@ export function createExtensionRegistry(
     service: 'extensionRegistry',
     logger: platform.logger,
     metrics: platform.metrics,
+    chain: options.chain ?? platform.chain,
     openapi: registryOpenApi(),
   });
   registerRegistryRoutes(app, options.chain ?? platform.chain, catalog, options.access ?? 'api-key');

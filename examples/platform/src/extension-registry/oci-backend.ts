@@ -1,5 +1,5 @@
 import type { Extension, ExtensionType } from '@provisioning/platform-client/api';
-import { createOciClient, type ImageManifest, type OciClient, parseNextLink } from '@provisioning/platform-client/oci';
+import { createOciClient, type ImageManifest, type OciClient } from '@provisioning/platform-client/oci';
 import { BackendError, downloadUrl, EXTENSION_TYPES, type ExtensionBackend, isVersion } from './types.js';
 
 /** Annotations an extension's OCI manifest carries (OCI's standard keys plus our tags list). */
@@ -33,14 +33,12 @@ export interface OciBackendOptions {
 /**
  * Extensions published as OCI artifacts (ORAS layout, one archive layer) in a
  * registry: repositories `extensions/<type>/<name>`, one tag per version.
- * Repositories are found with `GET /v2/_catalog` (the OCI client has no
- * catalog call yet; this is a plain request with the same Basic credentials),
- * tags and manifests through `@provisioning/platform-client/oci`, which
- * verifies every digest.
+ * Repositories come from the registry's catalog, tags and manifests from
+ * `@provisioning/platform-client/oci` too, which answers Basic and token
+ * challenges and verifies every digest.
  */
 export function ociBackend(options: OciBackendOptions): ExtensionBackend {
   const namespace = options.namespace ?? 'extensions';
-  const fetchImpl = options.fetch ?? fetch;
   const client: OciClient = createOciClient({
     registry: options.registry,
     ...(options.credentials ? { credentials: options.credentials } : {}),
@@ -48,27 +46,10 @@ export function ociBackend(options: OciBackendOptions): ExtensionBackend {
     timeoutMs: 15_000,
   });
   const base = options.registry.replace(/\/+$/, '');
-  const auth: Record<string, string> = options.credentials
-    ? {
-        authorization: `Basic ${Buffer.from(`${options.credentials.username}:${options.credentials.password}`).toString('base64')}`,
-      }
-    : {};
 
   async function catalog(signal?: AbortSignal): Promise<string[]> {
     const out: string[] = [];
-    let url: string | undefined = `${base}/v2/_catalog?n=1000`;
-    for (let page = 0; url !== undefined && page < 100; page++) {
-      const res: Response = await fetchImpl(url, { headers: auth, ...(signal ? { signal } : {}) });
-      if (!res.ok) {
-        await res.arrayBuffer().catch(() => undefined);
-        throw new BackendError('oci', `the registry catalog answered ${res.status}`);
-      }
-      const body = (await res.json()) as { repositories?: unknown };
-      if (!Array.isArray(body.repositories)) throw new BackendError('oci', 'the registry catalog is malformed');
-      for (const r of body.repositories) if (typeof r === 'string') out.push(r);
-      const next = parseNextLink(res.headers.get('link'));
-      url = next === undefined ? undefined : new URL(next, base).toString();
-    }
+    for await (const repository of client.catalog(signal ? { signal } : {})) out.push(repository);
     return out;
   }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { parseRouteResponse, EXTENSION_REGISTRY_ROUTES as R } from '@provisioning/platform-client/api';
 import { createOciClient } from '@provisioning/platform-client/oci';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { addUser, createTestPlatform } from '../../test/platform-fixture.js';
+import { addUser, createTestPlatform, fromLoopback } from '../../test/platform-fixture.js';
 import { giteaBackend } from './gitea-backend.js';
 import { type GiteaFixture, startGiteaFixture } from './gitea-fixture.js';
 import { createExtensionRegistry } from './index.js';
@@ -127,10 +127,10 @@ describe('extension registry', () => {
       ],
       cacheTtlSeconds: 60,
     });
-    app = built.app;
+    app = fromLoopback(built.app);
     catalog = built.catalog;
     const owner = await addUser(platform, 'reader', 'correct horse battery staple', ['Viewer']);
-    apiKey = (await platform.apiKeys.create({ owner, name: 'ci' })).key;
+    apiKey = (await platform.apiKeys.create({ owner, name: 'ci', scopes: ['read'] })).key;
     gitea.down = false;
   });
   afterEach(() => platform.dispose());
@@ -156,7 +156,7 @@ describe('extension registry', () => {
     expect((await get('/api/v1/extensions/provider/upcloud/download', null)).status).toBe(401);
     // A revoked key stops working at once.
     const owner = (await platform.users.findByUsername('reader'))?.id as string;
-    const { key, info } = await platform.apiKeys.create({ owner, name: 'short-lived' });
+    const { key, info } = await platform.apiKeys.create({ owner, name: 'short-lived', scopes: ['read'] });
     expect((await get(R.listExtensions.path, key)).status).toBe(200);
     await platform.apiKeys.revoke(info.id);
     expect((await get(R.listExtensions.path, key)).status).toBe(401);

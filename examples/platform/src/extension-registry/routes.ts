@@ -6,11 +6,13 @@ import {
   type ExtensionType,
   ok,
   EXTENSION_REGISTRY_ROUTES as R,
+  routePattern,
 } from '@provisioning/platform-client/api';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
-import { enumParam, pageQuery } from '../api-server/query.js';
 import { errorBody } from '../kit/app.js';
 import { RequestError } from '../kit/body.js';
+import { enumParam, pageQuery } from '../kit/query.js';
+import { resource } from '../kit/resources.js';
 import type { Catalog } from './catalog.js';
 import { BackendError, EXTENSION_SOURCES, EXTENSION_TYPES } from './types.js';
 
@@ -20,8 +22,8 @@ export const REGISTRY_EXTRA_PATHS = {
   download: '/api/v1/extensions/{type}/{name}/download',
 } as const;
 
+const EXTENSIONS = resource('Workspace', 'extensions', { environment: 'platform' });
 const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/i;
-const path = (p: string) => p.replace(/\{(\w+)\}/g, ':$1');
 
 /** Who may read: API keys (or tokens) through the security chain, or anyone. */
 export type RegistryAccess = 'api-key' | 'public';
@@ -36,10 +38,9 @@ export function registerRegistryRoutes(
   const read: MiddlewareHandler =
     access === 'public'
       ? security(chain, { public: true })
-      : security(chain, {
-          action: 'read',
-          resource: (_r, params) => ({ type: 'Provisioning::Extension', id: params.name ?? '*' }),
-        });
+      : // Cedar: the catalog is the `extensions` workspace of the platform
+        // environment, which every role may read (`read-only-baseline`).
+        security(chain, { action: 'read', resource: () => EXTENSIONS });
   const listQuery = (c: Context) => ({
     ...optional('type', enumParam(c, 'type', EXTENSION_TYPES)),
     ...optional('source', enumParam(c, 'source', EXTENSION_SOURCES)),
@@ -97,7 +98,7 @@ export function registerRegistryRoutes(
     return partial(c, errors, q.source) ?? c.json(ok(items));
   });
 
-  app.get(path(R.getExtension.path), read, async (c) => {
+  app.get(routePattern(R.getExtension), read, async (c) => {
     const { type, name } = target(c);
     try {
       const found = await catalog.get(type, name);
@@ -109,7 +110,7 @@ export function registerRegistryRoutes(
     }
   });
 
-  app.get(path(R.listVersions.path), read, async (c) => {
+  app.get(routePattern(R.listVersions), read, async (c) => {
     const { type, name } = target(c);
     try {
       const all = await catalog.versions(type, name);
@@ -121,7 +122,7 @@ export function registerRegistryRoutes(
     }
   });
 
-  app.get(path(REGISTRY_EXTRA_PATHS.download), read, async (c) => {
+  app.get(routePattern(REGISTRY_EXTRA_PATHS.download), read, async (c) => {
     const { type, name } = target(c);
     const version = c.req.query('version');
     if (version !== undefined && !/^[0-9A-Za-z.+_-]{1,128}$/.test(version)) {

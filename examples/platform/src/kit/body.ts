@@ -44,10 +44,15 @@ export async function readBody<T>(c: Context, schema: Schema<T>): Promise<T> {
 // The contract's schemas keep unknown fields (a client must tolerate new
 // ones); a server must not: an unexpected field is a client bug or a probe.
 function rejectUnknownFields(value: unknown, schemaJson: Record<string, unknown>, path: string): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  if (typeof value !== 'object' || value === null) return;
   const ref = typeof schemaJson.$ref === 'string' ? schemaJson.$ref.split('/').pop() : undefined;
   const json = (ref === undefined ? schemaJson : namedDefinition(ref)) as Record<string, unknown> | undefined;
   if (json === undefined) return;
+  if (Array.isArray(value)) {
+    const items = json.type === 'array' ? (json.items as Record<string, unknown> | undefined) : undefined;
+    if (items !== undefined) for (const [i, item] of value.entries()) rejectUnknownFields(item, items, `${path}[${i}]`);
+    return;
+  }
   const properties = json.properties as Record<string, Record<string, unknown>> | undefined;
   if (json.type !== 'object' || properties === undefined) return;
   for (const key of Object.keys(value)) {
@@ -56,3 +61,25 @@ function rejectUnknownFields(value: unknown, schemaJson: Record<string, unknown>
     rejectUnknownFields((value as Record<string, unknown>)[key], property, `${path}.${key}`);
   }
 }
+
+/**
+ * The JSON body of a request, read from a clone and leniently: for resource
+ * resolvers, which run in the security chain before the handler validates the
+ * body strictly. Anything unreadable is `{}` (the handler then refuses it with
+ * a typed error), so a resolver can only learn facts, never fail the request.
+ */
+export async function peekJson(request: unknown): Promise<Record<string, unknown>> {
+  if (!(request instanceof Request) || request.body === null) return {};
+  try {
+    const value: unknown = await request.clone().json();
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A string field of a peeked body, or `undefined`. */
+export const stringField = (body: Record<string, unknown>, name: string): string | undefined =>
+  typeof body[name] === 'string' ? (body[name] as string) : undefined;

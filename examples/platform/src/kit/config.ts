@@ -4,7 +4,14 @@ import { parse as parseToml } from 'smol-toml';
 
 /** One setting: its type, default and limits. */
 export type Setting =
-  | { readonly type: 'string'; readonly default: string; readonly oneOf?: readonly string[]; readonly env?: string }
+  | {
+      readonly type: 'string';
+      readonly default: string;
+      readonly oneOf?: readonly string[];
+      /** The value must match (an empty string always passes: "not set"), described by `expected`. */
+      readonly pattern?: { readonly test: RegExp; readonly expected: string };
+      readonly env?: string;
+    }
   | {
       readonly type: 'integer';
       readonly default: number;
@@ -13,7 +20,13 @@ export type Setting =
       readonly env?: string;
     }
   | { readonly type: 'boolean'; readonly default: boolean; readonly env?: string }
-  | { readonly type: 'strings'; readonly default: readonly string[]; readonly env?: string };
+  | {
+      readonly type: 'strings';
+      readonly default: readonly string[];
+      /** Every entry must match. */
+      readonly each?: { readonly test: RegExp; readonly expected: string };
+      readonly env?: string;
+    };
 
 /** A service's configuration schema: sections of settings. */
 export type ConfigSpec = Readonly<Record<string, Readonly<Record<string, Setting>>>>;
@@ -112,6 +125,9 @@ export function loadConfig<Spec extends ConfigSpec>(
           if (typeof value !== 'string') problems.push(`${where} must be a string`);
           else if (setting.oneOf !== undefined && !setting.oneOf.includes(value))
             problems.push(`${where} must be one of ${setting.oneOf.join(', ')}`);
+          else if (setting.pattern !== undefined && value !== '' && !setting.pattern.test.test(value))
+            // The value itself is not echoed: a database URL may carry a password.
+            problems.push(`${where} must be ${setting.pattern.expected}`);
           break;
         case 'integer':
           if (typeof value !== 'number' || !Number.isInteger(value) || value < setting.min || value > setting.max) {
@@ -124,6 +140,10 @@ export function loadConfig<Spec extends ConfigSpec>(
         case 'strings':
           if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
             problems.push(`${where} must be a list of strings`);
+          else if (setting.each !== undefined) {
+            const bad = value.filter((v) => !setting.each?.test.test(v));
+            if (bad.length > 0) problems.push(`${where}: ${bad.join(', ')} must be ${setting.each.expected}`);
+          }
           break;
       }
       values[key] = value;

@@ -2,12 +2,14 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AuditLog, createAuditLog, ed25519Signer } from '@provisioning/audit';
-import { sqliteAuditStore } from '@provisioning/audit/sqlite';
 import {
   type ApiKeyService,
   type Authenticator,
+  type BreakGlass,
+  callbackNotifier,
   createApiKeyService,
   createAuthenticator,
+  createBreakGlass,
   createKeySet,
   createLoginThrottle,
   createPasswordHasher,
@@ -20,20 +22,23 @@ import {
 import { sqlUserStore } from '@provisioning/auth/sql';
 import { type Clock, type KeyValueStore, systemClock } from '@provisioning/core';
 import type { SqlDatabase } from '@provisioning/core/sql';
-import { sqliteDatabase, sqliteStore } from '@provisioning/core/sqlite';
 import { createMfaService, localAesGcmEncrypter, type MfaService } from '@provisioning/mfa';
 import { sqlMfaStore } from '@provisioning/mfa/sql';
 import {
   type AuditRecorder,
   type Authorizer,
+  type Authenticator as ChainAuthenticator,
   createSecurityChain,
-  type Principal,
+  MiddlewareError,
   type SecurityChain,
 } from '@provisioning/middleware';
-import { auditRecorderFrom } from '@provisioning/middleware/provisioning';
+import { auditRecorderFrom, authenticatorFrom, breakGlassAuditFrom } from '@provisioning/middleware/provisioning';
+import { type ErrorShape, refusalBody } from './app.js';
+import { type AuthorizationOptions, createPlatformAuthorization, type PlatformAuthorization } from './authorization.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { loadOrCreateSecret } from './secrets-dir.js';
+import { openStorage, type StorageOptions } from './storage.js';
 
 /** Everything the services share in one process: stores, the security stack and the observability. */
 export interface Platform {
@@ -41,8 +46,12 @@ export interface Platform {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly dataDir: string;
+  /** The SQL database of the richer stores (users, MFA devices, tasks, leases …): SQLite or PostgreSQL. */
   readonly database: SqlDatabase;
+  /** Durable key/value state (API keys, break-glass, the bootstrap secret): SQL. */
   readonly kv: KeyValueStore;
+  /** Hot key/value state (sessions and revocation, login throttling, rate limits, MFA replay and challenges): SQL or Redis. */
+  readonly hot: KeyValueStore;
   readonly keys: KeySet;
   readonly tokens: TokenService;
   readonly users: UserStore;
@@ -50,15 +59,25 @@ export interface Platform {
   readonly login: Authenticator;
   readonly apiKeys: ApiKeyService;
   readonly mfa: MfaService;
+  /** Break-glass emergency access (two approvers from two teams; its monitor runs until `close()`). */
+  readonly breakGlass: BreakGlass;
+  /** The Cedar engine, its chain adapter and its administration (`/policies`). */
+  readonly authorization: PlatformAuthorization;
+  /** The chain's authorizer: Cedar with the platform's resource entities. */
   readonly authorizer: Authorizer;
-  /** The tamper-evident audit log (SQLite, Ed25519-signed checkpoints). */
+  /** The tamper-evident audit log (Ed25519-signed checkpoints). */
   readonly auditLog: AuditLog;
   /** The chain's audit recorder: its decision and operation events go to {@link Platform.auditLog}. */
   readonly audit: AuditRecorder;
+  /** The platform chain, refusing in the envelope services' shape. */
   readonly chain: SecurityChain;
+  /** A chain over the same authentication, limits and audit with another error shape or authorizer. */
+  createChain(options?: { errorShape?: ErrorShape; authorizer?: Authorizer }): SecurityChain;
   /** The token issuer and audience every service accepts. */
   readonly issuer: string;
   readonly audience: string;
+  /** What the stores run on (`sqlite`, `postgres`, `postgres+redis` …). */
+  readonly storage: string;
   close(): Promise<void>;
 }
 
@@ -74,32 +93,37 @@ export interface PlatformOptions {
   readonly rateLimitPerMinute?: number;
   /** Trusted reverse proxies (addresses or CIDR ranges). */
   readonly trustedProxies?: readonly string[];
+  /** Where state lives. Default: SQLite files under `dataDir`. */
+  readonly storage?: StorageOptions;
+  /** The Cedar engine: policy directory, hot reload, trusted networks, environments. */
+  readonly authorization?: AuthorizationOptions;
 }
 
 /**
- * The composition root on embedded defaults: one SQLite file under the data
- * directory, a signing key and an MFA encryption key generated on first start
- * (files with mode 0600), the security chain over them.
+ * The composition root: the stores (SQLite under the data directory, or
+ * PostgreSQL and Redis by configuration), a signing key and an MFA encryption
+ * key generated on first start (files with mode 0600), the Cedar engine, the
+ * audit log, break-glass and the security chain over them.
  */
 export async function createPlatform(options: PlatformOptions): Promise<Platform> {
   const clock = options.clock ?? systemClock;
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const database = sqliteDatabase({ filename: join(options.dataDir, 'platform.db') });
-  const kv = await sqliteStore({ database, clock });
+  const storage = await openStorage({ dataDir: options.dataDir, clock, ...options.storage });
+  const { database, kv, hot } = storage;
 
   const keys = await signingKeys(join(options.dataDir, 'keys', 'signing.jwk'), clock);
   const issuer = 'provisioning-control-center';
   const audience = 'provisioning';
-  const tokens = createTokenService({ keys, issuer, audience, store: kv, clock });
+  const tokens = createTokenService({ keys, issuer, audience, store: hot, clock });
   const users = await sqlUserStore({ database, clock });
   const hasher = createPasswordHasher();
-  const login = createAuthenticator({ users, hasher, tokens, throttle: createLoginThrottle({ store: kv }), clock });
+  const login = createAuthenticator({ users, hasher, tokens, throttle: createLoginThrottle({ store: hot }), clock });
   const apiKeys = createApiKeyService({ store: kv, clock });
   const mfaKey = loadOrCreateSecret(join(options.dataDir, 'keys', 'mfa.key'), () => randomBytes(32).toString('base64'));
   const origin = options.origin ?? 'http://localhost:9090';
   const mfa = createMfaService({
     store: await sqlMfaStore({ database }),
-    kv,
+    kv: hot,
     encrypter: localAesGcmEncrypter({ keys: [{ id: 'k1', key: Buffer.from(mfaKey, 'base64') }] }),
     rp: { id: new URL(origin).hostname, name: 'Provisioning', origins: [origin] },
     clock,
@@ -108,46 +132,57 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   );
   const auditLog = await createAuditLog({
-    sinks: [await sqliteAuditStore({ filename: join(options.dataDir, 'audit.db') })],
+    sinks: [storage.auditStore],
     signer: ed25519Signer({ privateKey: checkpointKey }),
     clock,
     onError: (error) => options.logger.error({ err: { code: error.code } }, 'audit log failure'),
   });
   const audit = auditRecorderFrom(auditLog);
-  const authorizer = roleAuthorizer();
-  const chain = createSecurityChain({
+
+  const breakGlass = createBreakGlass({
+    tokens,
+    store: kv,
     clock,
-    authenticator: {
-      async authenticate(credential) {
-        if (credential.kind === 'api-key') {
-          const key = await apiKeys.verify(credential.key);
-          // An API key acts with its owner's roles, narrowed by its scopes.
-          const owner = await users.findById(key.owner);
-          if (owner === undefined || owner.disabled === true) throw new Error('owner gone');
-          return {
-            id: key.id,
-            type: 'api-key',
-            roles: owner.roles,
-            scopes: key.scopes,
-            attributes: { owner: owner.id },
-          } satisfies Principal;
-        }
-        const claims = await tokens.verify(credential.token);
-        return {
-          id: claims.sub,
-          type: 'user',
-          roles: claims.roles ?? [],
-          sessionId: claims.sid,
-          amr: claims.amr ?? [],
-          ...(claims.mfa_at === undefined ? {} : { mfaAt: new Date(claims.mfa_at * 1000) }),
-        };
-      },
-    },
-    authorizer,
-    audit,
-    rateLimit: { store: kv, perIp: options.rateLimitPerMinute ?? 100, perPrincipal: options.rateLimitPerMinute ?? 100 },
-    clientIp: { trustedProxies: options.trustedProxies ?? [] },
+    audit: breakGlassAuditFrom(auditLog),
+    // The alert carries ids, teams and the reason: never a token.
+    notifier: callbackNotifier((alert) =>
+      options.logger.warn({ event: alert.event.type, request: alert.event.requestId }, alert.summary),
+    ),
+    // The emergency token acts as an Operator: the shipped `emergency-access`
+    // policy (which checks the session, the approval id and its expiry) is
+    // what lifts production limits, not a blanket Admin role.
+    emergencyRoles: ['Operator'],
+    onError: (error) =>
+      options.logger.error({ err: { code: (error as { code?: unknown })?.code } }, 'break-glass background failure'),
   });
+  breakGlass.start();
+
+  const authorization = await createPlatformAuthorization({
+    ...options.authorization,
+    clock,
+    auditLog,
+    logger: options.logger,
+    users,
+  });
+
+  const authenticator = platformAuthenticator({ tokens, apiKeys, breakGlass, users });
+  const createChain = (chainOptions: { errorShape?: ErrorShape; authorizer?: Authorizer } = {}): SecurityChain =>
+    createSecurityChain({
+      clock,
+      authenticator,
+      authorizer: chainOptions.authorizer ?? authorization.authorizer,
+      audit,
+      onAuditError: (error) =>
+        options.logger.error({ err: { code: (error as { code?: unknown })?.code } }, 'audit record failed'),
+      rateLimit: {
+        store: hot,
+        perIp: options.rateLimitPerMinute ?? 100,
+        perPrincipal: options.rateLimitPerMinute ?? 100,
+      },
+      clientIp: { trustedProxies: options.trustedProxies ?? [] },
+      errorBody: (refusal) => refusalBody(chainOptions.errorShape ?? 'envelope', refusal),
+    });
+
   return {
     clock,
     logger: options.logger,
@@ -155,6 +190,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     dataDir: options.dataDir,
     database,
     kv,
+    hot,
     keys,
     tokens,
     users,
@@ -162,26 +198,70 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     login,
     apiKeys,
     mfa,
-    authorizer,
+    breakGlass,
+    authorization,
+    authorizer: authorization.authorizer,
     auditLog,
     audit,
-    chain,
+    chain: createChain(),
+    createChain,
     issuer,
     audience,
+    storage: storage.description,
     async close() {
+      await breakGlass.stop();
+      authorization.close();
       await auditLog.close();
-      await kv.close();
-      await database.close();
+      await storage.close();
     },
   };
 }
 
-/** Until the Cedar engine is wired: Admin may do anything; everyone else may read and list. Deny by default. */
-function roleAuthorizer(): Authorizer {
+/**
+ * The chain's authenticator: `@provisioning/middleware`'s adapter over the
+ * token service (revocation checked on every call), API keys and break-glass
+ * (emergency tokens only while their session lives), then the user record:
+ * a disabled or deleted user's credentials stop working at once, an API key
+ * acts with its owner's roles, and the principal carries the user's teams
+ * (Cedar's `Team` parents; break-glass needs two teams of approvers).
+ */
+function platformAuthenticator(parts: {
+  tokens: TokenService;
+  apiKeys: ApiKeyService;
+  breakGlass: BreakGlass;
+  users: UserStore;
+}): ChainAuthenticator {
+  const base = authenticatorFrom({
+    tokens: parts.tokens,
+    apiKeys: parts.apiKeys,
+    breakGlass: parts.breakGlass,
+    // The contract's break-glass permissions are Cedar actions, `admin` meaning all of them.
+    emergencyScope: (scope) => ({ actions: scope.includes('admin') ? ['*'] : [...scope] }),
+  });
   return {
-    async authorize({ principal, action }) {
-      const allowed = principal.roles.includes('Admin') || action === 'read' || action === 'list';
-      return { allowed, policyIds: [allowed ? 'role-default' : 'deny-by-default'], version: 'roles-v0' };
+    async authenticate(credential, request) {
+      const principal = await base.authenticate(credential, request);
+      const owner = principal.type === 'api-key' ? principal.attributes?.owner : principal.id;
+      const user = typeof owner === 'string' ? await parts.users.findById(owner) : undefined;
+      if (user === undefined || user.disabled) {
+        // Security: tokens outlive a disable by up to their lifetime; refuse them here.
+        throw new MiddlewareError('the account is disabled or gone', {
+          code: 'ERR_MW_INVALID_CREDENTIALS',
+          fault: 'client',
+        });
+      }
+      return {
+        ...principal,
+        roles: principal.type === 'api-key' ? user.roles : principal.roles,
+        attributes: {
+          ...principal.attributes,
+          teams: user.teams,
+          username: user.username,
+          email: user.email ?? '',
+          createdAt: user.createdAt.toISOString(),
+          mfaEnabled: user.mfaEnabled,
+        },
+      };
     },
   };
 }

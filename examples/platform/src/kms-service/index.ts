@@ -40,6 +40,7 @@ export const kmsService: ServiceModule = {
       service: 'kms',
       logger: platform.logger,
       metrics: platform.metrics,
+      chain: platform.chain,
       openapi: kmsOpenApi(),
     });
     registerKmsRoutes(app, platform, kms);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { KMS_ROUTES, parseRouteResponse } from '@provisioning/platform-client/api';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addUser, createTestPlatform } from '../../test/platform-fixture.js';
+import { addUser, createTestPlatform, fromLoopback } from '../../test/platform-fixture.js';
 import { kmsService } from './index.js';
 
 type TestPlatform = Awaited<ReturnType<typeof createTestPlatform>>;
@@ -16,7 +16,7 @@ describe('KMS service', () => {
 
   beforeEach(async () => {
     platform = await createTestPlatform();
-    app = (await kmsService.create(platform)).app;
+    app = fromLoopback((await kmsService.create(platform)).app);
     const adminId = await addUser(platform, 'ada', 'correct horse battery', ['Admin']);
     const viewerId = await addUser(platform, 'vic', 'correct horse battery', ['Viewer']);
     admin = (await platform.tokens.issue({ subject: adminId, roles: ['Admin'], mfaAt: new Date(platform.clock.now()) }))
@@ -130,7 +130,7 @@ describe('KMS service', () => {
     expect((await post('/api/v1/kms/rewrap', { ciphertext: old.ciphertext, context: { a: '2' } })).status).toBe(400);
 
     // The keyring survives a restart: a new service instance on the same data directory decrypts both.
-    const second = (await kmsService.create(platform)).app;
+    const second = fromLoopback((await kmsService.create(platform)).app);
     const res = await second.request(KMS_ROUTES.decrypt.path, {
       method: 'POST',
       headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
@@ -191,7 +191,7 @@ describe('KMS service', () => {
   it('never writes plaintexts or data keys to the logs', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) });
-    const logged = (await kmsService.create({ ...platform, logger })).app;
+    const logged = fromLoopback((await kmsService.create({ ...platform, logger })).app);
     const send = (path: string, body: unknown) =>
       logged.request(path, {
         method: 'POST',

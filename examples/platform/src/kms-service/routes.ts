@@ -5,18 +5,17 @@ import {
   GenerateKeyRequestSchema,
   KMS_ROUTES,
   ok,
+  routePattern,
   s,
 } from '@provisioning/platform-client/api';
 import type { Context, Hono } from 'hono';
 import { errorBody } from '../kit/app.js';
 import { readBody } from '../kit/body.js';
 import type { Platform } from '../kit/platform.js';
+import { ANY, resource } from '../kit/resources.js';
 import { kmsErrorResponse } from './errors.js';
 import type { AgeKeyInfo } from './keyring.js';
 import { InvalidCiphertext, type KmsCore } from './service.js';
-
-/** Hono's `:param` form of a contract path (`{id}`). */
-export const honoPath = (path: string): string => path.replace(/\{(\w+)\}/g, ':$1');
 
 /** Designed routes beyond the contract (same envelope and style, documented in the OpenAPI document). */
 export const KMS_EXTRA_PATHS = {
@@ -27,13 +26,21 @@ export const KMS_EXTRA_PATHS = {
 } as const;
 
 const EmptyBody = s.object({});
-const resource = () => ({ type: 'Provisioning::Kms', id: 'kms' });
+// Cedar: the service's keys are `Provisioning::Key`s of the platform environment
+// (kit/resources.ts): encrypting (and data keys) is `encrypt`, decrypting
+// `decrypt`, rewrapping and rotating `rotate`, the key list and status `read`.
+const key =
+  (id: string = ANY) =>
+  () =>
+    resource('Key', id, { environment: 'platform', kind: 'age' });
 
 /** Registers every KMS route on `app`. Bodies are validated before the key is touched. */
 export function registerKmsRoutes(app: Hono, platform: Platform, kms: KmsCore): void {
   const chain = platform.chain;
-  const execute = security(chain, { action: 'execute', resource });
-  const read = security(chain, { action: 'read', resource });
+  const encrypt = security(chain, { action: 'encrypt', resource: key() });
+  const decrypt = security(chain, { action: 'decrypt', resource: key() });
+  const rotate = security(chain, { action: 'rotate', resource: key() });
+  const read = security(chain, { action: 'read', resource: key() });
   const guard = async (c: Context, run: () => Promise<Response>): Promise<Response> => {
     try {
       return await run();
@@ -64,7 +71,7 @@ export function registerKmsRoutes(app: Hono, platform: Platform, kms: KmsCore): 
     return c.json(ok({ backend: kms.backendName, key_id: kms.currentKeyId(), healthy: health.ok }));
   });
 
-  app.post(KMS_ROUTES.encrypt.path, execute, async (c) => {
+  app.post(KMS_ROUTES.encrypt.path, encrypt, async (c) => {
     const body = await readBody(c, EncryptRequestSchema);
     if (body.key_id !== undefined && body.key_id !== kms.currentKeyId()) {
       return c.json(errorBody('envelope', 400, 'KEY_NOT_USABLE', 'Only the current key encrypts.'), 400);
@@ -75,7 +82,7 @@ export function registerKmsRoutes(app: Hono, platform: Platform, kms: KmsCore): 
     });
   });
 
-  app.post(KMS_ROUTES.decrypt.path, execute, async (c) => {
+  app.post(KMS_ROUTES.decrypt.path, decrypt, async (c) => {
     const body = await readBody(c, DecryptRequestSchema);
     return guard(c, async () => {
       const out = await kms.decrypt(body.ciphertext, body.context);
@@ -87,7 +94,7 @@ export function registerKmsRoutes(app: Hono, platform: Platform, kms: KmsCore): 
     });
   });
 
-  app.post(KMS_ROUTES.generateKey.path, execute, async (c) => {
+  app.post(KMS_ROUTES.generateKey.path, encrypt, async (c) => {
     const body = await readBody(c, GenerateKeyRequestSchema);
     return guard(c, async () => {
       const out = await kms.generateDataKey(body.spec === 'AES_128' ? 16 : 32, body.context);
@@ -101,7 +108,7 @@ export function registerKmsRoutes(app: Hono, platform: Platform, kms: KmsCore): 
     });
   });
 
-  app.post(KMS_EXTRA_PATHS.rewrap, execute, async (c) => {
+  app.post(KMS_EXTRA_PATHS.rewrap, rotate, async (c) => {
     const body = await readBody(c, DecryptRequestSchema);
     return guard(c, async () => {
       const out = await kms.rewrap(body.ciphertext, body.context);
@@ -110,15 +117,19 @@ export function registerKmsRoutes(app: Hono, platform: Platform, kms: KmsCore): 
   });
 
   // Rotation changes what every later encryption uses: admin action with MFA step-up.
-  app.post(KMS_EXTRA_PATHS.rotate, security(chain, { action: 'admin', resource, sensitive: true }), async (c) => {
-    // No body, or an empty JSON object: anything else is refused before the key changes.
-    if ((await c.req.text()).trim() !== '') await readBody(c, EmptyBody);
-    return guard(c, async () => c.json(ok(await keyView(await kms.rotate()))));
-  });
+  app.post(
+    KMS_EXTRA_PATHS.rotate,
+    security(chain, { action: 'rotate', resource: key(), sensitive: true }),
+    async (c) => {
+      // No body, or an empty JSON object: anything else is refused before the key changes.
+      if ((await c.req.text()).trim() !== '') await readBody(c, EmptyBody);
+      return guard(c, async () => c.json(ok(await keyView(await kms.rotate()))));
+    },
+  );
 
   app.get(KMS_EXTRA_PATHS.keys, read, async (c) => c.json(ok(await Promise.all(kms.keys().map(keyView)))));
 
-  app.get(honoPath(KMS_EXTRA_PATHS.key), read, async (c) => {
+  app.get(routePattern(KMS_EXTRA_PATHS.key), read, async (c) => {
     const key = kms.keys().find((k) => k.keyId === c.req.param('key_id'));
     if (key === undefined) return c.json(errorBody('envelope', 404, 'KEY_NOT_FOUND', 'No such key.'), 404);
     return c.json(ok(await keyView(key)));

@@ -251,6 +251,21 @@ export class WorkflowEngine extends EventEmitter<{ event: [EngineEvent] }> {
     return toTask(row);
   }
 
+  /** The infrastructure (workspace) a task or workflow acts on, or `undefined` for an unknown id. */
+  async infraOf(id: string): Promise<string | undefined> {
+    const row = await this.#database.run('infraOf', (db) =>
+      db
+        .selectFrom('orchestrator_tasks')
+        .select('env')
+        .where((eb) => eb.or([eb('id', '=', id), eb('workflow_id', '=', id)]))
+        .limit(1)
+        .executeTakeFirst(),
+    );
+    if (row === undefined) return undefined;
+    const infra = (JSON.parse(row.env) as { PROVISIONING_INFRA?: unknown }).PROVISIONING_INFRA;
+    return typeof infra === 'string' ? infra : undefined;
+  }
+
   /** Cancels a task, or every unfinished task of a workflow when given a workflow id. */
   async cancel(id: string): Promise<WorkflowTask[]> {
     const rows = await this.#database.run('cancel', (db) =>

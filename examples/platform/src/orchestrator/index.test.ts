@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { addUser, createTestPlatform } from '../../test/platform-fixture.js';
+import { addUser, createTestPlatform, fromLoopback } from '../../test/platform-fixture.js';
 import { orchestratorService } from './index.js';
 
 const disposers: Array<() => Promise<void>> = [];
@@ -14,12 +14,19 @@ async function setup() {
     await service.close?.();
     await platform.dispose();
   });
-  const token = async (username: string, roles: string[]) => {
-    await addUser(platform, username, 'a long enough password', roles);
-    const result = await platform.login.login({ username, password: 'a long enough password' });
-    return result.tokens?.accessToken as string;
+  // A password login, then (unless `mfa: false`) a token stepped up by MFA now,
+  // as the control center's /mfa/verify issues it.
+  const token = async (username: string, roles: string[], options: { mfa?: boolean } = {}) => {
+    const id = await addUser(platform, username, 'a long enough password', roles);
+    if (options.mfa === false) {
+      const result = await platform.login.login({ username, password: 'a long enough password' });
+      return result.tokens?.accessToken as string;
+    }
+    return (
+      await platform.tokens.issue({ subject: id, roles, amr: ['pwd', 'otp'], mfaAt: new Date(platform.clock.now()) })
+    ).accessToken;
   };
-  return { platform, app: service.app, token };
+  return { platform, app: fromLoopback(service.app), token };
 }
 
 const json = (token: string, body: unknown) => ({
@@ -90,7 +97,7 @@ describe('orchestrator server', () => {
   it('requires a token, and a forged or revoked one is refused', async () => {
     const { app, token, platform } = await setup();
     expect((await app.request('/tasks')).status).toBe(401);
-    const viewer = await token('ann', ['Viewer']);
+    const viewer = await token('ann', ['Viewer'], { mfa: false });
     expect((await app.request('/tasks', { headers: { authorization: `Bearer ${viewer}` } })).status).toBe(200);
     const [h, p] = viewer.split('.');
     const forged = `${h}.${p}.${'A'.repeat(342)}`;
@@ -111,5 +118,24 @@ describe('orchestrator server', () => {
     expect(cancel.status).toBe(200);
     const missing = await app.request('/tasks/nope', { headers: { authorization: `Bearer ${admin}` } });
     expect(missing.status).toBe(404);
+  });
+
+  it('lets Cedar decide by environment: production needs MFA, developers act only outside production', async () => {
+    const { app, token, platform } = await setup();
+    const admin = await token('root', ['Admin'], { mfa: false });
+    const dev = await token('dana', ['Developer']);
+    const submit = (who: string, infra: string) =>
+      app.request('/workflows/servers/create', json(who, { infra, params: {} }));
+    const refused = await submit(admin, 'prod-eu');
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ success: false, code: 'FORBIDDEN', request_id: expect.any(String) });
+    expect((await submit(admin, 'dev-eu')).status).toBe(200);
+    expect((await submit(dev, 'dev-eu')).status).toBe(200);
+    // An unclassified workspace is production: the strictest rules.
+    expect((await submit(dev, 'customer-x')).status).toBe(403);
+    await new Promise((r) => setImmediate(r));
+    await platform.auditLog.flush();
+    const denied = await platform.auditLog.query({ action: 'authz.denied' });
+    expect(denied.records.map((r) => r.event.metadata?.policyIds)).toEqual([['prod-sensitive-mfa'], []]);
   });
 });

@@ -2,7 +2,6 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { Clock } from '@provisioning/core';
@@ -71,11 +70,24 @@ async function* lines(path: string, end?: number): AsyncGenerator<string> {
   const raw = createReadStream(path, end !== undefined ? { end: end - 1 } : {});
   const input = path.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
   raw.on('error', (e) => input.destroy(e));
-  const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  // Split on the newline byte only, never with node:readline: from Node 22 on,
+  // readline also ends a line at U+2028 and U+2029, which JSON.stringify writes
+  // unescaped inside strings, so an event whose text holds one would read as two
+  // malformed lines. UTF-8 never uses 0x0A inside a multi-byte character.
+  let rest: Buffer = Buffer.alloc(0);
   try {
-    for await (const line of rl) if (line !== '') yield line;
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      let buf = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
+      let nl = buf.indexOf(10);
+      while (nl !== -1) {
+        if (nl > 0) yield buf.toString('utf8', 0, nl);
+        buf = buf.subarray(nl + 1);
+        nl = buf.indexOf(10);
+      }
+      rest = buf;
+    }
+    if (rest.length > 0) yield rest.toString('utf8');
   } finally {
-    rl.close();
     raw.destroy();
   }
 }
@@ -122,6 +134,7 @@ export function jsonlSink(options: JsonlSinkOptions): JsonlAuditStore {
   const id = `jsonl:${activePath}`;
 
   let fh: FileHandle | undefined;
+  let sideFh: FileHandle | undefined;
   let size = 0;
   let createdMs = 0;
   let firstSeq = 0; // first event seq in the active file (0: none)
@@ -440,16 +453,23 @@ export function jsonlSink(options: JsonlSinkOptions): JsonlAuditStore {
     writeCheckpoint(cp: SignedCheckpoint, writeOptions: WriteOptions): Promise<void> {
       const run = async (): Promise<void> => {
         const line = `${JSON.stringify({ checkpoint: cp })}\n`;
-        await appendRaw(line, writeOptions.durable);
-        const side = await open(checkpointPath, 'a', 0o600);
-        try {
-          await side.write(line);
-          if (writeOptions.durable) await side.datasync();
-        } catch (error) {
+        // Both files at once, the side file through a handle kept open: under load a
+        // checkpoint follows every group commit, and each await is a turn of the event loop.
+        sideFh ??= await open(checkpointPath, 'a', 0o600).catch((error: unknown) => {
           throw sinkError(id, 'checkpoint', error);
-        } finally {
-          await side.close();
-        }
+        });
+        const side = sideFh;
+        await Promise.all([
+          appendRaw(line, writeOptions.durable),
+          (async () => {
+            try {
+              await side.write(line);
+              if (writeOptions.durable) await side.datasync();
+            } catch (error) {
+              throw sinkError(id, 'checkpoint', error);
+            }
+          })(),
+        ]);
         lastCheckpoint = cp;
       };
       const next = writing.then(run, run);
@@ -463,6 +483,11 @@ export function jsonlSink(options: JsonlSinkOptions): JsonlAuditStore {
         await fh.sync().catch(() => {});
         await fh.close();
         fh = undefined;
+      }
+      if (sideFh !== undefined) {
+        await sideFh.sync().catch(() => {});
+        await sideFh.close();
+        sideFh = undefined;
       }
     },
     async *read(): AsyncGenerator<StoredEntry> {

@@ -1,7 +1,7 @@
 import type { SqlDatabase } from '@provisioning/core/sql';
 import { migrate } from '@provisioning/core/sql';
 import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { ChainedRecord, ChainHead, PurgeRecord, SignedCheckpoint, StoredEntry } from '../chain.js';
 import { AuditError } from '../errors.js';
 import type { AuditEvent } from '../events.js';
@@ -50,6 +50,12 @@ const COLUMNS = [
   'event',
 ] as const;
 const INSERT_CHUNK = 400;
+// The types of the columns before `event` (COLUMNS order), as PostgreSQL arrays.
+const PG_ARRAY_TYPES: readonly string[] = COLUMNS.slice(0, -1).map((c) =>
+  c === 'seq' || c === 'ts' || c === 'expires_at' ? 'bigint' : 'text',
+);
+// 16 values a row: 500 rows stay far below SQLite's limit of 32,766 parameters a statement.
+const SQLITE_ROWS_PER_INSERT = 500;
 const PAGE = 1000;
 
 // biome-ignore lint/suspicious/noExplicitAny: the audit tables are not part of the caller's Kysely table map
@@ -186,27 +192,43 @@ export async function sqlAuditStore(
       });
     });
 
-  function toRow(r: ChainedRecord): Record<string, unknown> {
+  // The column values of one record, in COLUMNS order, written into `out` from `at`; returns the next index.
+  function rowValues(r: ChainedRecord, out: unknown[], at: number): number {
     const e = r.event;
     const ts = Date.parse(e.time);
-    return {
-      seq: r.seq,
-      id: e.id,
-      ts,
-      action: e.action,
-      category: e.category,
-      outcome: e.outcome,
-      actor_id: e.actor.id,
-      actor_ip: e.actor.ip ?? null,
-      resource_type: e.resource?.type ?? null,
-      resource_id: e.resource?.id ?? null,
-      session_id: e.sessionId ?? null,
-      request_id: e.requestId ?? null,
-      retention: e.retention,
-      expires_at: expiresAtMs(e, retentionDays),
-      hash: r.hash,
-      event: r.json,
-    };
+    let i = at;
+    out[i++] = r.seq;
+    out[i++] = e.id;
+    out[i++] = ts;
+    out[i++] = e.action;
+    out[i++] = e.category;
+    out[i++] = e.outcome;
+    out[i++] = e.actor.id;
+    out[i++] = e.actor.ip ?? null;
+    out[i++] = e.resource?.type ?? null;
+    out[i++] = e.resource?.id ?? null;
+    out[i++] = e.sessionId ?? null;
+    out[i++] = e.requestId ?? null;
+    out[i++] = e.retention;
+    out[i++] = expiresAtMs(e, retentionDays);
+    out[i++] = r.hash;
+    // The exact text the chain hash covers.
+    out[i++] = r.json;
+    return i;
+  }
+
+  // The INSERT of `rows` rows, by row count (a batch uses at most two sizes: full chunks and the rest).
+  const insertSql = new Map<number, string>();
+  function sqliteInsert(rows: number): string {
+    let text = insertSql.get(rows);
+    if (text === undefined) {
+      const row = `(${COLUMNS.map(() => '?').join(', ')})`;
+      // DO NOTHING on a seq already present: a retry after a commit whose acknowledgement was lost.
+      text = `INSERT INTO "${t.events}" (${COLUMNS.join(', ')}) VALUES ${new Array(rows).fill(row).join(', ')} ON CONFLICT (seq) DO NOTHING`;
+      if (insertSql.size > 64) insertSql.clear();
+      insertSql.set(rows, text);
+    }
+    return text;
   }
 
   function parseRow(row: EventRow): StoredRecord {
@@ -320,27 +342,38 @@ export async function sqlAuditStore(
         k.transaction().execute(async (trx) => {
           let inserted = 0n;
           if (pg) {
-            // One statement with 16 array parameters (unnest) instead of 16 per row: PostgreSQL
-            // parses and binds it in a fraction of the time of a multi-row VALUES list.
-            const rows = records.map(toRow);
-            const col = (name: string) => rows.map((r) => r[name] ?? null);
+            // One statement: 15 array parameters (unnest) and the events' canonical JSON joined
+            // by newlines, split by the server. JSON.stringify never writes a raw newline, and
+            // arrays of unequal length would leave an event NULL, which the table refuses.
+            // Passed as an array, each event would be escaped by pg and unescaped by the
+            // server: measured, this halves the CPU time of an append on client and server.
+            const columns: unknown[][] = PG_ARRAY_TYPES.map(() => new Array(records.length));
+            const values: unknown[] = new Array(COLUMNS.length);
+            let events = '';
+            for (let i = 0; i < records.length; i++) {
+              const r = records[i] as ChainedRecord;
+              rowValues(r, values, 0);
+              for (let c = 0; c < PG_ARRAY_TYPES.length; c++) (columns[c] as unknown[])[i] = values[c];
+              events += i === 0 ? r.json : `\n${r.json}`;
+            }
+            const arrays = sql.join(columns.map((column, c) => sql`${column}::${raw(PG_ARRAY_TYPES[c] as string)}[]`));
             const result = await sql`INSERT INTO ${T(t.events)} (${raw(COLUMNS.join(', '))})
-              SELECT * FROM unnest(${col('seq')}::bigint[], ${col('id')}::text[], ${col('ts')}::bigint[], ${col('action')}::text[],
-                ${col('category')}::text[], ${col('outcome')}::text[], ${col('actor_id')}::text[], ${col('actor_ip')}::text[],
-                ${col('resource_type')}::text[], ${col('resource_id')}::text[], ${col('session_id')}::text[], ${col('request_id')}::text[],
-                ${col('retention')}::text[], ${col('expires_at')}::bigint[], ${col('hash')}::text[], ${col('event')}::text[])
+              SELECT * FROM unnest(${arrays}, string_to_array(${events}::text, E'\\n'))
               ON CONFLICT (seq) DO NOTHING`.execute(trx);
             inserted = BigInt(result.numAffectedRows ?? 0n);
           } else {
-            for (let i = 0; i < records.length; i += INSERT_CHUNK) {
-              const rows = records.slice(i, i + INSERT_CHUNK).map(toRow);
-              // DO NOTHING on a seq already present: a retry after a commit whose acknowledgement was lost.
-              const result = await trx
-                .insertInto(t.events)
-                .values(rows)
-                .onConflict((oc) => oc.column('seq').doNothing())
-                .executeTakeFirst();
-              inserted += BigInt(result.numInsertedOrUpdatedRows ?? 0n);
+            // Multi-row INSERTs of raw SQL with the values in one flat array: Kysely's builder
+            // would make an AST node per value and compile it again for every batch.
+            for (let i = 0; i < records.length; i += SQLITE_ROWS_PER_INSERT) {
+              const end = Math.min(i + SQLITE_ROWS_PER_INSERT, records.length);
+              const values: unknown[] = new Array((end - i) * COLUMNS.length);
+              let v = 0;
+              for (let j = i; j < end; j++) v = rowValues(records[j] as ChainedRecord, values, v);
+              const result = await trx.executeQuery(CompiledQuery.raw(sqliteInsert(end - i), values));
+              inserted += result.numAffectedRows ?? 0n;
+              // better-sqlite3 runs on this thread: let requests run between chunks, so a large
+              // group commit stalls the event loop for one chunk at a time, not for the whole batch.
+              if (end < records.length) await new Promise((resolve) => setImmediate(resolve));
             }
           }
           if (inserted !== BigInt(records.length)) {

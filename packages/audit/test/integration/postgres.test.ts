@@ -2,6 +2,8 @@ import { createManualClock } from '@provisioning/core';
 import { usePostgresDatabase } from '@provisioning/testing';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/canonical.js';
+import { chainHash, GENESIS_HASH } from '../../src/chain.js';
 import { createAuditLog } from '../../src/log.js';
 import { postgresAuditStore } from '../../src/postgres.js';
 import type { AuditStore } from '../../src/store.js';
@@ -47,6 +49,27 @@ describe('postgres append-only', () => {
     await expect(pool.query("UPDATE ro_purges SET body = '{}'")).resolves.toBeDefined(); // no rows: nothing to refuse
     const { rows } = await pool.query('SELECT count(*)::int AS n FROM ro_events');
     expect(rows[0]).toEqual({ n: 3 });
+  });
+
+  it('stores each event as the exact canonical text its chain hash covers', async () => {
+    const pool = newPool();
+    const log = await createAuditLog({ sinks: [await postgresAuditStore({ pool, tablePrefix: 'exact' })] });
+    const receipts = await Promise.all(
+      ['a\nb', 'tab\t"q"\\', '\u{1f600}\u2028'].map((reason, i) =>
+        log.record(sampleInput(i, { reason, metadata: { x: 0.1, y: 1e21 } }), { durable: true }),
+      ),
+    );
+    await log.close();
+    const { rows } = await pool.query('SELECT seq, hash, event FROM exact_events ORDER BY seq');
+    expect(rows).toHaveLength(3);
+    let prev = GENESIS_HASH;
+    for (const row of rows as { seq: string; hash: string; event: string }[]) {
+      // Byte for byte: the stored text is canonical, and hashing it reproduces the chain.
+      expect(canonicalJson(JSON.parse(row.event))).toBe(row.event);
+      prev = chainHash(prev, Number(row.seq), row.event);
+      expect(prev).toBe(row.hash);
+    }
+    expect(rows.map((r: { hash: string }) => r.hash)).toEqual(receipts.map((r) => r.hash));
   });
 
   it('uses its indexes for filtered queries', async () => {

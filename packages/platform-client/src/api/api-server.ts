@@ -1,5 +1,5 @@
-import { type NamedSchema, type Schema, s } from '../schema.js';
-import { HealthStatusSchema, PAGINATION_QUERY, type Route, timestamp } from './common.js';
+import { type NamedSchema, s } from '../schema.js';
+import { HealthStatusSchema, PAGINATION_QUERY, type Route, routeBuilder, timestamp } from './common.js';
 
 /** Body of `POST /v1/auth/login` (known). */
 export interface ApiLoginRequest {
@@ -191,29 +191,12 @@ export interface ApiServerRoute extends Route {
   readonly permission?: ApiPermission;
 }
 
-function r(
-  id: ApiServerRouteId,
-  method: Route['method'],
-  path: string,
-  summary: string,
-  response: Schema<unknown>,
-  extra: Partial<ApiServerRoute> = {},
-): ApiServerRoute {
-  return {
-    service: 'apiServer',
-    id,
-    method,
-    path,
-    summary,
-    origin: 'designed',
-    auth: true,
-    idempotent: method !== 'POST',
-    response,
-    // The API server answers bare JSON, and errors as { error, message, code: "400" }.
-    envelope: false,
-    ...extra,
-  };
-}
+const r = routeBuilder<ApiServerRouteId, ApiServerRoute>('apiServer', {
+  origin: 'designed',
+  auth: true,
+  // The API server answers bare JSON, and errors as { error, message, code: "400" }.
+  envelope: false,
+});
 
 /** Every API server route (bare JSON bodies; errors `{ error, message, code }`). */
 export const API_SERVER_ROUTES: Readonly<Record<ApiServerRouteId, ApiServerRoute>> = Object.freeze({

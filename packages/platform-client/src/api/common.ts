@@ -56,8 +56,12 @@ export interface Route {
   readonly summary: string;
   /** `known` when PLATFORM-API.md documents it; `designed` when we designed it in the same style. */
   readonly origin: 'known' | 'designed';
-  /** Whether it needs `Authorization` (or an API key). */
-  readonly auth: boolean;
+  /**
+   * Whether it needs `Authorization` (or an API key). `'optional'`: the
+   * platform accepts anonymous calls, a deployment may demand credentials;
+   * the client sends them when it has them and nothing otherwise.
+   */
+  readonly auth: boolean | 'optional';
   /**
    * Whether a retry may repeat it safely. GET/HEAD/PUT/DELETE are; a POST is
    * only when the server deduplicates it (e.g. login, encrypt: no side effect
@@ -78,6 +82,59 @@ export interface Route {
   readonly status?: number;
 }
 
+/** The per-service defaults of {@link routeBuilder}. */
+export interface RouteDefaults {
+  readonly origin: Route['origin'];
+  readonly auth: Route['auth'];
+  readonly envelope: boolean;
+  /** Default: every method but POST is idempotent. */
+  readonly idempotent?: boolean;
+}
+
+/** A route factory made by {@link routeBuilder}. */
+export type RouteFactory<Id extends string, R extends Route = Route> = (
+  id: Id,
+  method: HttpMethod,
+  path: string,
+  summary: string,
+  response: Schema<unknown>,
+  extra?: Partial<Omit<R, 'service' | 'id' | 'method' | 'path' | 'summary' | 'response'>>,
+) => R;
+
+/**
+ * The route factory of one service: each contract file builds its routes
+ * with it, so a route is its id, method, path, summary and response schema
+ * plus only what differs from the service's `defaults`.
+ *
+ * @example
+ * ```ts
+ * const r = routeBuilder<KmsRouteId>('kms', { origin: 'known', auth: true, envelope: true, idempotent: true });
+ * const status = r('status', 'GET', '/api/v1/kms/status', 'Backend and key status', KmsStatusSchema);
+ * ```
+ */
+export function routeBuilder<Id extends string, R extends Route = Route>(
+  service: ServiceName,
+  defaults: RouteDefaults,
+): RouteFactory<Id, R> {
+  return (id, method, path, summary, response, extra = {}) => {
+    const route: Route = {
+      service,
+      id,
+      method,
+      path,
+      summary,
+      origin: defaults.origin,
+      auth: defaults.auth,
+      idempotent: defaults.idempotent ?? method !== 'POST',
+      response,
+      envelope: defaults.envelope,
+      ...extra,
+    };
+    // `extra` holds the fields R adds to Route (e.g. the API server's `permission`).
+    return route as R;
+  };
+}
+
 /**
  * Fills a route's `{param}` placeholders (URL-encoded). Throws `TypeError` for
  * a missing parameter.
@@ -93,6 +150,20 @@ export function routePath(route: Pick<Route, 'path'>, params: Readonly<Record<st
     if (value === undefined || value === '') throw new TypeError(`missing path parameter ${name}`);
     return encodeURIComponent(value);
   });
+}
+
+/**
+ * A route's path in the `:param` form that Hono, Express and Fastify routers
+ * take (`/tasks/{id}` → `/tasks/:id`), so servers register the contract's
+ * own path instead of a copy of it. Takes a route or a path template.
+ *
+ * @example
+ * ```ts
+ * app.get(routePattern(ORCHESTRATOR_ROUTES.getTask), handler); // "/tasks/:id"
+ * ```
+ */
+export function routePattern(route: Pick<Route, 'path'> | string): string {
+  return (typeof route === 'string' ? route : route.path).replace(/\{(\w+)\}/g, ':$1');
 }
 
 /** The success envelope of the orchestrator, control center, KMS and extension registry. */
@@ -221,8 +292,15 @@ export const PAGE_LIMITS: Readonly<{ defaultLimit: number; maxLimit: number }> =
 
 /** RFC 3339 timestamp string schema. */
 export const timestamp: Schema<string> = s.string({ format: 'date-time' });
-/** Base64 (standard alphabet, padded) string schema. */
-export const base64: Schema<string> = s.string({ pattern: /^[A-Za-z0-9+/]*={0,2}$/, description: 'base64' });
+/**
+ * Base64 (standard alphabet, padded) string schema: whole 4-character groups
+ * only. Node's decoder skips what it cannot read, so a lax pattern would let
+ * a damaged plaintext through as fewer, different bytes.
+ */
+export const base64: Schema<string> = s.string({
+  pattern: /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/,
+  description: 'base64',
+});
 
 /**
  * Validates a decoded success body against a route's contract: the

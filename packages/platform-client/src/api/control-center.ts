@@ -1,5 +1,5 @@
 import { type NamedSchema, type Schema, s } from '../schema.js';
-import { HealthStatusSchema, type Route, timestamp } from './common.js';
+import { HealthStatusSchema, type Route, routeBuilder, timestamp } from './common.js';
 
 /** Platform roles (known). */
 export type Role = 'Admin' | 'Developer' | 'Operator' | 'Viewer' | 'Auditor';
@@ -219,13 +219,20 @@ export const MfaVerifyRequestSchema: NamedSchema<MfaVerifyRequest> = s.named(
 );
 
 /**
- * Answer of `POST /mfa/verify` (designed): on success the control center
- * issues a fresh access token that carries the MFA claim (step-up).
+ * Answer of `POST /mfa/verify` and `POST /mfa/webauthn/authenticate`
+ * (designed). On success the control center issues fresh tokens in the same
+ * session that carry the MFA claim (step-up); a well-formed wrong code is
+ * `{ verified: false }` (200, not 401). Confirming a first factor also
+ * answers its backup codes, once.
  */
 export interface MfaVerifyResponse {
   readonly verified: boolean;
   readonly access_token?: string;
   readonly expires_in?: number;
+  /** The session's rotated refresh token (the previous one is spent). */
+  readonly refresh_token?: string;
+  /** One-time backup codes, when this confirmed the account's first factor: show once, never log. */
+  readonly backup_codes?: readonly string[];
 }
 /** Schema of {@link MfaVerifyResponse}. */
 export const MfaVerifyResponseSchema: NamedSchema<MfaVerifyResponse> = s.named(
@@ -234,6 +241,8 @@ export const MfaVerifyResponseSchema: NamedSchema<MfaVerifyResponse> = s.named(
     verified: s.boolean(),
     access_token: s.optional(s.string()),
     expires_in: s.optional(s.number({ integer: true, minimum: 1 })),
+    refresh_token: s.optional(s.string()),
+    backup_codes: s.optional(s.array(s.string())),
   }),
 );
 
@@ -273,6 +282,248 @@ export const MfaStatusSchema: NamedSchema<MfaStatus> = s.named(
   }),
 );
 
+/**
+ * The `data` of a 401 `MFA_REQUIRED` login answer (designed): the challenge
+ * to complete at `POST /auth/login/mfa` without sending the password again.
+ * Single use, valid 5 minutes; a wrong code leaves it usable (the attempt cap
+ * bounds guessing).
+ */
+export interface MfaChallenge {
+  /** Bearer secret of the half-finished login: never log it. */
+  readonly challenge_id: string;
+  /** The factors the account has (`totp`, `webauthn`, `backup_code`). */
+  readonly methods: readonly string[];
+  readonly expires_at: string;
+  /** WebAuthn request options (`PublicKeyCredentialRequestOptionsJSON`) when the account has a security key. */
+  readonly webauthn?: Readonly<Record<string, unknown>>;
+}
+/** Schema of {@link MfaChallenge}. */
+export const MfaChallengeSchema: NamedSchema<MfaChallenge> = s.named(
+  'MfaChallenge',
+  s.object({
+    challenge_id: s.string(),
+    methods: s.array(s.string()),
+    expires_at: timestamp,
+    webauthn: s.optional(s.record(s.unknown())),
+  }),
+);
+
+/** Body of `POST /auth/login/mfa` (designed): exactly one of `code` and `webauthn`. */
+export interface LoginMfaRequest {
+  readonly challenge_id: string;
+  /** A TOTP or backup code. */
+  readonly code?: string;
+  /** A WebAuthn assertion (`AuthenticationResponseJSON`). */
+  readonly webauthn?: Readonly<Record<string, unknown>>;
+}
+/** Schema of {@link LoginMfaRequest}. */
+export const LoginMfaRequestSchema: NamedSchema<LoginMfaRequest> = s.named(
+  'LoginMfaRequest',
+  s.object({ challenge_id: s.string(), code: s.optional(s.string()), webauthn: s.optional(s.record(s.unknown())) }),
+);
+
+/**
+ * Body of `POST /auth/bootstrap` (designed): creates the first administrator
+ * with the one-time secret the control center prints on its first start.
+ */
+export interface BootstrapRequest {
+  /** The one-time bootstrap secret: never log it. */
+  readonly secret: string;
+  readonly username: string;
+  /** 12 to 1024 characters. */
+  readonly password: string;
+  readonly email?: string;
+}
+/** Schema of {@link BootstrapRequest}. */
+export const BootstrapRequestSchema: NamedSchema<BootstrapRequest> = s.named(
+  'BootstrapRequest',
+  s.object({ secret: s.string(), username: s.string(), password: s.string(), email: s.optional(s.string()) }),
+);
+
+/** A user as the admin routes show it (designed): never a password hash. */
+export interface AdminUser {
+  readonly id: string;
+  readonly username: string;
+  /** Empty when the user has none. */
+  readonly email: string;
+  readonly roles: readonly string[];
+  /** Cedar `Team` parents (platform-admin, sre, developers, audit, security …); break-glass approvals count them. */
+  readonly teams: readonly string[];
+  readonly disabled: boolean;
+  readonly mfa_enabled: boolean;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+/** Schema of {@link AdminUser}. */
+export const AdminUserSchema: NamedSchema<AdminUser> = s.named(
+  'AdminUser',
+  s.object({
+    id: s.string(),
+    username: s.string(),
+    email: s.string(),
+    roles: s.array(s.string()),
+    teams: s.array(s.string()),
+    disabled: s.boolean(),
+    mfa_enabled: s.boolean(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  }),
+);
+
+/** Body of `POST /users` (designed, admin). */
+export interface CreateUserRequest {
+  readonly username: string;
+  /** 12 to 1024 characters. */
+  readonly password: string;
+  readonly email?: string;
+  /** Of {@link ROLES}; default `['Viewer']`. */
+  readonly roles?: readonly string[];
+}
+/** Schema of {@link CreateUserRequest}. */
+export const CreateUserRequestSchema: NamedSchema<CreateUserRequest> = s.named(
+  'CreateUserRequest',
+  s.object({
+    username: s.string(),
+    password: s.string(),
+    email: s.optional(s.string()),
+    roles: s.optional(s.array(s.string(), { maxItems: 16 })),
+  }),
+);
+
+/** Body of `PUT /users/{id}/roles` (designed, admin). */
+export interface UpdateRolesRequest {
+  readonly roles: readonly string[];
+}
+/** Schema of {@link UpdateRolesRequest}. */
+export const UpdateRolesRequestSchema: NamedSchema<UpdateRolesRequest> = s.named(
+  'UpdateRolesRequest',
+  s.object({ roles: s.array(s.string(), { maxItems: 16 }) }),
+);
+
+/** Body of `PUT /users/{id}/teams` (designed, admin). */
+export interface UpdateTeamsRequest {
+  /** Team ids: lowercase letters, digits, `_` and `-`, at most 64 characters. */
+  readonly teams: readonly string[];
+}
+/** Schema of {@link UpdateTeamsRequest}. */
+export const UpdateTeamsRequestSchema: NamedSchema<UpdateTeamsRequest> = s.named(
+  'UpdateTeamsRequest',
+  s.object({ teams: s.array(s.string({ pattern: /^[a-z0-9][a-z0-9_-]{0,63}$/ }), { maxItems: 16 }) }),
+);
+
+/** Body of `POST /api-tokens` (designed). */
+export interface CreateApiTokenRequest {
+  /** 1 to 100 printable characters. */
+  readonly name: string;
+  readonly scopes?: readonly string[];
+  /** Lifetime in days (1 to 365). Default: no expiry. */
+  readonly expires_in_days?: number;
+}
+/** Schema of {@link CreateApiTokenRequest}. */
+export const CreateApiTokenRequestSchema: NamedSchema<CreateApiTokenRequest> = s.named(
+  'CreateApiTokenRequest',
+  s.object({
+    name: s.string(),
+    scopes: s.optional(s.array(s.string(), { maxItems: 32 })),
+    expires_in_days: s.optional(s.number({ integer: true, minimum: 1, maximum: 365 })),
+  }),
+);
+
+/** An API token as listed (designed): never its secret. */
+export interface ApiToken {
+  readonly id: string;
+  readonly name: string;
+  /** The token's visible prefix, to recognise it. */
+  readonly prefix: string;
+  /** The owning user's id. */
+  readonly owner: string;
+  readonly scopes: readonly string[];
+  readonly created_at: string;
+  readonly expires_at: string | null;
+  readonly last_used_at: string | null;
+  readonly revoked_at: string | null;
+}
+const apiTokenShape = {
+  id: s.string(),
+  name: s.string(),
+  prefix: s.string(),
+  owner: s.string(),
+  scopes: s.array(s.string()),
+  created_at: timestamp,
+  expires_at: s.nullable(timestamp),
+  last_used_at: s.nullable(timestamp),
+  revoked_at: s.nullable(timestamp),
+};
+/** Schema of {@link ApiToken}. */
+export const ApiTokenSchema: NamedSchema<ApiToken> = s.named('ApiToken', s.object(apiTokenShape));
+/** Answer of `POST /api-tokens`: the token with its secret, shown this once (stored only as a hash). */
+export interface CreatedApiToken extends ApiToken {
+  /** The API key to send as `X-API-Key`: never log it. */
+  readonly token: string;
+}
+/** Schema of {@link CreatedApiToken}. */
+export const CreatedApiTokenSchema: NamedSchema<CreatedApiToken> = s.named(
+  'CreatedApiToken',
+  s.object({ ...apiTokenShape, token: s.string() }),
+);
+
+/** Body of `POST /mfa/webauthn/register` (designed): finish a registration begun by `POST /mfa/enroll/webauthn`. */
+export interface WebAuthnRegisterRequest {
+  /** The browser's `RegistrationResponseJSON`. */
+  readonly response: Readonly<Record<string, unknown>>;
+  /** A name for the device. */
+  readonly name?: string;
+}
+/** Schema of {@link WebAuthnRegisterRequest}. */
+export const WebAuthnRegisterRequestSchema: NamedSchema<WebAuthnRegisterRequest> = s.named(
+  'WebAuthnRegisterRequest',
+  s.object({ response: s.record(s.unknown()), name: s.optional(s.string()) }),
+);
+/** Answer of `POST /mfa/webauthn/register`: the device, and backup codes when it is the first factor. */
+export interface WebAuthnRegistration {
+  readonly device: MfaDevice;
+  /** One-time backup codes: show once, never log. */
+  readonly backup_codes?: readonly string[];
+}
+/** Schema of {@link WebAuthnRegistration}. */
+export const WebAuthnRegistrationSchema: NamedSchema<WebAuthnRegistration> = s.named(
+  'WebAuthnRegistration',
+  s.object({ device: MfaDeviceSchema, backup_codes: s.optional(s.array(s.string())) }),
+);
+
+/** Answer of `POST /mfa/webauthn/challenge` (designed): request options for a step-up with a security key. */
+export interface WebAuthnChallenge {
+  /** `PublicKeyCredentialRequestOptionsJSON`. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+/** Schema of {@link WebAuthnChallenge}. */
+export const WebAuthnChallengeSchema: NamedSchema<WebAuthnChallenge> = s.named(
+  'WebAuthnChallenge',
+  s.object({ options: s.record(s.unknown()) }),
+);
+
+/** Body of `POST /mfa/webauthn/authenticate` (designed): a WebAuthn step-up. */
+export interface WebAuthnAuthenticateRequest {
+  /** The browser's `AuthenticationResponseJSON`. */
+  readonly response: Readonly<Record<string, unknown>>;
+}
+/** Schema of {@link WebAuthnAuthenticateRequest}. */
+export const WebAuthnAuthenticateRequestSchema: NamedSchema<WebAuthnAuthenticateRequest> = s.named(
+  'WebAuthnAuthenticateRequest',
+  s.object({ response: s.record(s.unknown()) }),
+);
+
+/** Body of `PATCH /mfa/devices/{id}` (designed). */
+export interface RenameDeviceRequest {
+  /** 1 to 64 characters. */
+  readonly name: string;
+}
+/** Schema of {@link RenameDeviceRequest}. */
+export const RenameDeviceRequestSchema: NamedSchema<RenameDeviceRequest> = s.named(
+  'RenameDeviceRequest',
+  s.object({ name: s.string() }),
+);
+
 /** A Cedar policy (designed: `/policies`). */
 export interface Policy {
   /** e.g. `prod-deploy-mfa`. */
@@ -285,6 +536,59 @@ export interface Policy {
 export const PolicySchema: NamedSchema<Policy> = s.named(
   'Policy',
   s.object({ id: s.string(), source: s.string(), description: s.optional(s.string()) }),
+);
+
+/** Body of `POST /policies/validate`. */
+export interface ValidatePolicyRequest {
+  /** Cedar source text. */
+  readonly source: string;
+}
+/** Schema of {@link ValidatePolicyRequest}. */
+export const ValidatePolicyRequestSchema: NamedSchema<ValidatePolicyRequest> = s.named(
+  'ValidatePolicyRequest',
+  s.object({ source: s.string() }),
+);
+
+/** Answer of `POST /policies/reload` (designed). */
+export interface PolicyReload {
+  /** Version of the policy set now in force. */
+  readonly version: string;
+  /** How many policies it has. */
+  readonly policies: number;
+}
+/** Schema of {@link PolicyReload}. */
+export const PolicyReloadSchema: NamedSchema<PolicyReload> = s.named(
+  'PolicyReload',
+  s.object({ version: s.string(), policies: s.number({ integer: true, minimum: 0 }) }),
+);
+
+/** The last reload of the policy set, as `GET /policies/status` reports it. */
+export interface PolicyReloadState {
+  /** When the control center loaded the set (`loaded`), or the last reload after that. */
+  readonly at: string;
+  readonly outcome: 'loaded' | 'succeeded' | 'failed';
+  /** For a failed reload: where the new set is broken (`file:line:column (policy): message`), at most 20. */
+  readonly errors: readonly string[];
+}
+/** Answer of `GET /policies/status` (designed): the set in force and its last reload. */
+export interface PolicyStatus {
+  /** `sha256:…` of the set in force (a failed reload keeps the last good one). */
+  readonly version: string;
+  readonly policies: number;
+  readonly last_reload: PolicyReloadState;
+}
+/** Schema of {@link PolicyStatus}. */
+export const PolicyStatusSchema: NamedSchema<PolicyStatus> = s.named(
+  'PolicyStatus',
+  s.object({
+    version: s.string(),
+    policies: s.number({ integer: true, minimum: 0 }),
+    last_reload: s.object({
+      at: timestamp,
+      outcome: s.literal('loaded', 'succeeded', 'failed'),
+      errors: s.array(s.string()),
+    }),
+  }),
 );
 
 /** Answer of `POST /policies/validate`. */
@@ -331,10 +635,56 @@ export const AuthorizeResponseSchema: NamedSchema<AuthorizeResponse> = s.named(
   s.object({ decision: s.literal('allow', 'deny'), policies: s.array(s.string()), errors: s.array(s.string()) }),
 );
 
+/** Answer of `POST /auth/passkey/options` (designed): WebAuthn request options for a passkey sign-in. */
+export interface PasskeyOptions {
+  /** `PublicKeyCredentialRequestOptionsJSON`, with no allowed credentials (discoverable) and user verification required. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+/** Schema of {@link PasskeyOptions}. */
+export const PasskeyOptionsSchema: NamedSchema<PasskeyOptions> = s.named(
+  'PasskeyOptions',
+  s.object({ options: s.record(s.unknown()) }),
+);
+
+/** Body of `POST /auth/passkey/login` (designed). */
+export interface PasskeyLoginRequest {
+  /** The browser's `AuthenticationResponseJSON` for the options of `POST /auth/passkey/options`. */
+  readonly response: Readonly<Record<string, unknown>>;
+}
+/** Schema of {@link PasskeyLoginRequest}. */
+export const PasskeyLoginRequestSchema: NamedSchema<PasskeyLoginRequest> = s.named(
+  'PasskeyLoginRequest',
+  s.object({ response: s.record(s.unknown()) }),
+);
+
+/** Body of `POST /auth/password` (designed). */
+export interface ChangePasswordRequest {
+  readonly current_password: string;
+  /** 12 to 1024 characters. */
+  readonly new_password: string;
+}
+/** Schema of {@link ChangePasswordRequest}. */
+export const ChangePasswordRequestSchema: NamedSchema<ChangePasswordRequest> = s.named(
+  'ChangePasswordRequest',
+  s.object({ current_password: s.string(), new_password: s.string() }),
+);
+/** Answer of `POST /auth/password`: the caller's session stays; every other one was revoked. */
+export interface ChangePasswordResponse {
+  readonly changed: true;
+  readonly sessions_revoked: number;
+}
+/** Schema of {@link ChangePasswordResponse}. */
+export const ChangePasswordResponseSchema: NamedSchema<ChangePasswordResponse> = s.named(
+  'ChangePasswordResponse',
+  s.object({ changed: s.literal(true), sessions_revoked: s.number({ integer: true, minimum: 0 }) }),
+);
+
 /** Names of the control center's routes. */
 export type ControlCenterRouteId =
   | 'health'
+  | 'bootstrap'
   | 'login'
+  | 'loginMfa'
   | 'refresh'
   | 'logout'
   | 'verify'
@@ -344,45 +694,51 @@ export type ControlCenterRouteId =
   | 'mfaVerify'
   | 'mfaStatus'
   | 'mfaDevices'
+  | 'mfaRenameDevice'
   | 'mfaRemoveDevice'
   | 'mfaRegenerateBackupCodes'
+  | 'webauthnRegister'
+  | 'webauthnChallenge'
+  | 'webauthnAuthenticate'
+  | 'listUsers'
+  | 'createUser'
+  | 'updateUserRoles'
+  | 'updateUserTeams'
+  | 'disableUser'
+  | 'createApiToken'
+  | 'listApiTokens'
+  | 'revokeApiToken'
   | 'listPolicies'
   | 'getPolicy'
   | 'validatePolicies'
-  | 'authorize';
+  | 'authorize'
+  | 'reloadPolicies'
+  | 'policyStatus'
+  | 'passkeyOptions'
+  | 'passkeyLogin'
+  | 'changePassword';
 
-function r(
-  id: ControlCenterRouteId,
-  method: Route['method'],
-  path: string,
-  summary: string,
-  response: Schema<unknown>,
-  extra: Partial<Route> = {},
-): Route {
-  return {
-    service: 'controlCenter',
-    id,
-    method,
-    path,
-    summary,
-    origin: 'designed',
-    auth: true,
-    idempotent: method !== 'POST',
-    response,
-    envelope: true,
-    ...extra,
-  };
-}
+const r = routeBuilder<ControlCenterRouteId>('controlCenter', { origin: 'designed', auth: true, envelope: true });
 
 /** Every control center route (known ones exactly as PLATFORM-API.md; the rest designed under the same prefixes). */
 export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>> = Object.freeze({
   health: r('health', 'GET', '/health', 'Liveness', HealthStatusSchema, { auth: false }),
+  bootstrap: r('bootstrap', 'POST', '/auth/bootstrap', 'Create the first administrator (once)', AdminUserSchema, {
+    auth: false,
+    request: BootstrapRequestSchema,
+    status: 201,
+  }),
   login: r('login', 'POST', '/auth/login', 'Password (+ MFA) login', LoginResponseSchema, {
     origin: 'known',
     auth: false,
     request: LoginRequestSchema,
     // Not retried: a retry could burn a TOTP code or count twice against the lockout.
     idempotent: false,
+  }),
+  // Not retried either (POST): the challenge is single use and a retry could burn a code.
+  loginMfa: r('loginMfa', 'POST', '/auth/login/mfa', 'Complete an MFA_REQUIRED login', LoginResponseSchema, {
+    auth: false,
+    request: LoginMfaRequestSchema,
   }),
   refresh: r('refresh', 'POST', '/auth/refresh', 'Rotate the refresh token', LoginResponseSchema, {
     auth: false,
@@ -411,6 +767,9 @@ export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>
   }),
   mfaStatus: r('mfaStatus', 'GET', '/mfa/status', 'MFA state of the caller', MfaStatusSchema),
   mfaDevices: r('mfaDevices', 'GET', '/mfa/devices', 'Enrolled devices', s.array(MfaDeviceSchema)),
+  mfaRenameDevice: r('mfaRenameDevice', 'PATCH', '/mfa/devices/{id}', 'Rename a device', MfaDeviceSchema, {
+    request: RenameDeviceRequestSchema,
+  }),
   mfaRemoveDevice: r('mfaRemoveDevice', 'DELETE', '/mfa/devices/{id}', 'Remove a device', MfaStatusSchema),
   mfaRegenerateBackupCodes: r(
     'mfaRegenerateBackupCodes',
@@ -419,6 +778,69 @@ export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>
     'New backup codes',
     s.array(s.string()),
   ),
+  webauthnRegister: r(
+    'webauthnRegister',
+    'POST',
+    '/mfa/webauthn/register',
+    'Finish a WebAuthn registration',
+    WebAuthnRegistrationSchema,
+    { request: WebAuthnRegisterRequestSchema, status: 201 },
+  ),
+  webauthnChallenge: r(
+    'webauthnChallenge',
+    'POST',
+    '/mfa/webauthn/challenge',
+    'WebAuthn request options for a step-up',
+    WebAuthnChallengeSchema,
+  ),
+  webauthnAuthenticate: r(
+    'webauthnAuthenticate',
+    'POST',
+    '/mfa/webauthn/authenticate',
+    'WebAuthn step-up',
+    MfaVerifyResponseSchema,
+    { request: WebAuthnAuthenticateRequestSchema },
+  ),
+  listUsers: r('listUsers', 'GET', '/users', 'Users (admin)', s.array(AdminUserSchema)),
+  createUser: r('createUser', 'POST', '/users', 'Create a user (admin)', AdminUserSchema, {
+    request: CreateUserRequestSchema,
+    status: 201,
+  }),
+  updateUserRoles: r(
+    'updateUserRoles',
+    'PUT',
+    '/users/{id}/roles',
+    'Set roles; ends the user’s sessions',
+    AdminUserSchema,
+    {
+      request: UpdateRolesRequestSchema,
+    },
+  ),
+  updateUserTeams: r(
+    'updateUserTeams',
+    'PUT',
+    '/users/{id}/teams',
+    'Set teams (Cedar Team parents, counted by break-glass approvals)',
+    AdminUserSchema,
+    { request: UpdateTeamsRequestSchema },
+  ),
+  disableUser: r('disableUser', 'POST', '/users/{id}/disable', 'Disable a user; ends sessions', AdminUserSchema, {
+    // Disabling twice is harmless.
+    idempotent: true,
+  }),
+  createApiToken: r(
+    'createApiToken',
+    'POST',
+    '/api-tokens',
+    'Create an API token (secret shown once)',
+    CreatedApiTokenSchema,
+    {
+      request: CreateApiTokenRequestSchema,
+      status: 201,
+    },
+  ),
+  listApiTokens: r('listApiTokens', 'GET', '/api-tokens', 'The caller’s API tokens', s.array(ApiTokenSchema)),
+  revokeApiToken: r('revokeApiToken', 'DELETE', '/api-tokens/{id}', 'Revoke an API token', LogoutResponseSchema),
   listPolicies: r('listPolicies', 'GET', '/policies', 'Cedar policies', s.array(PolicySchema)),
   getPolicy: r('getPolicy', 'GET', '/policies/{id}', 'One policy', PolicySchema),
   validatePolicies: r(
@@ -428,7 +850,7 @@ export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>
     'Validate policy source against the schema',
     PolicyValidationSchema,
     {
-      request: s.object({ source: s.string() }),
+      request: ValidatePolicyRequestSchema,
       idempotent: true,
     },
   ),
@@ -436,6 +858,39 @@ export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>
     request: AuthorizeRequestSchema,
     idempotent: true,
   }),
+  reloadPolicies: r('reloadPolicies', 'POST', '/policies/reload', 'Reload the policy set (admin)', PolicyReloadSchema, {
+    // Reloading twice loads the same files.
+    idempotent: true,
+  }),
+  policyStatus: r(
+    'policyStatus',
+    'GET',
+    '/policies/status',
+    'The policy set in force and its last reload',
+    PolicyStatusSchema,
+  ),
+  passkeyOptions: r(
+    'passkeyOptions',
+    'POST',
+    '/auth/passkey/options',
+    'Start a passkey sign-in',
+    PasskeyOptionsSchema,
+    {
+      auth: false,
+    },
+  ),
+  passkeyLogin: r('passkeyLogin', 'POST', '/auth/passkey/login', 'Sign in with a passkey', LoginResponseSchema, {
+    auth: false,
+    request: PasskeyLoginRequestSchema,
+  }),
+  changePassword: r(
+    'changePassword',
+    'POST',
+    '/auth/password',
+    'Change the password (other sessions end)',
+    ChangePasswordResponseSchema,
+    { request: ChangePasswordRequestSchema },
+  ),
 });
 
 /** The Cedar namespace of the platform's policies (known). */

@@ -1,5 +1,5 @@
-import { type NamedSchema, type Schema, s } from '../schema.js';
-import { HealthStatusSchema, type QueryParam, type Route, timestamp } from './common.js';
+import { type NamedSchema, s } from '../schema.js';
+import { HealthStatusSchema, type QueryParam, type Route, routeBuilder, timestamp } from './common.js';
 
 /** Extension types (known). */
 export type ExtensionType = 'provider' | 'taskserv' | 'cluster';
@@ -59,28 +59,14 @@ export const EXTENSION_PAGE_LIMITS: Readonly<{ defaultLimit: number; maxLimit: n
 /** Names of the extension registry's routes. */
 export type ExtensionRegistryRouteId = 'listExtensions' | 'getExtension' | 'listVersions' | 'health';
 
-function r(
-  id: ExtensionRegistryRouteId,
-  path: string,
-  summary: string,
-  response: Schema<unknown>,
-  extra: Partial<Route> = {},
-): Route {
-  return {
-    service: 'extensionRegistry',
-    id,
-    method: 'GET',
-    path,
-    summary,
-    origin: 'known',
-    // Reads need no auth: the server holds the Gitea/OCI credentials.
-    auth: false,
-    idempotent: true,
-    response,
-    envelope: true,
-    ...extra,
-  };
-}
+const r = routeBuilder<ExtensionRegistryRouteId>('extensionRegistry', {
+  origin: 'known',
+  // The platform's reads need no auth (the server holds the Gitea/OCI
+  // credentials); our reference server asks for an API key or a token by
+  // default. The client sends its credentials when it has them.
+  auth: 'optional',
+  envelope: true,
+});
 
 const listQuery: readonly QueryParam[] = [
   { name: 'type', schema: s.literal('provider', 'taskserv', 'cluster') },
@@ -91,17 +77,19 @@ const listQuery: readonly QueryParam[] = [
 
 /** Every extension registry route (base `/api/v1`). */
 export const EXTENSION_REGISTRY_ROUTES: Readonly<Record<ExtensionRegistryRouteId, Route>> = Object.freeze({
-  listExtensions: r('listExtensions', '/api/v1/extensions', 'List extensions', s.array(ExtensionSchema), {
+  listExtensions: r('listExtensions', 'GET', '/api/v1/extensions', 'List extensions', s.array(ExtensionSchema), {
     query: listQuery,
   }),
   getExtension: r(
     'getExtension',
+    'GET',
     '/api/v1/extensions/{type}/{name}',
     'Latest version of one extension',
     ExtensionSchema,
   ),
   listVersions: r(
     'listVersions',
+    'GET',
     '/api/v1/extensions/{type}/{name}/versions',
     'Every version, newest first',
     s.array(ExtensionSchema),
@@ -109,5 +97,5 @@ export const EXTENSION_REGISTRY_ROUTES: Readonly<Record<ExtensionRegistryRouteId
       origin: 'designed',
     },
   ),
-  health: r('health', '/api/v1/health', 'Liveness', HealthStatusSchema),
+  health: r('health', 'GET', '/api/v1/health', 'Liveness', HealthStatusSchema, { auth: false }),
 });

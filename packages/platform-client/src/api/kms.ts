@@ -1,5 +1,5 @@
-import { type NamedSchema, type Schema, s } from '../schema.js';
-import { base64, type Route } from './common.js';
+import { type NamedSchema, s } from '../schema.js';
+import { base64, type Route, routeBuilder } from './common.js';
 
 /**
  * Encryption context: additional authenticated data bound to the ciphertext.
@@ -107,29 +107,13 @@ export const KmsHealthSchema: NamedSchema<KmsHealth> = s.named(
 /** Names of the KMS service's routes. */
 export type KmsRouteId = 'encrypt' | 'decrypt' | 'generateKey' | 'status' | 'health';
 
-function r(
-  id: KmsRouteId,
-  method: Route['method'],
-  path: string,
-  summary: string,
-  response: Schema<unknown>,
-  extra: Partial<Route> = {},
-): Route {
-  return {
-    service: 'kms',
-    id,
-    method,
-    path,
-    summary,
-    origin: 'known',
-    auth: true,
-    // encrypt/decrypt/generate-key have no side effect beyond their answer: safe to retry.
-    idempotent: true,
-    response,
-    envelope: true,
-    ...extra,
-  };
-}
+const r = routeBuilder<KmsRouteId>('kms', {
+  origin: 'known',
+  auth: true,
+  envelope: true,
+  // encrypt/decrypt/generate-key have no side effect beyond their answer: safe to retry.
+  idempotent: true,
+});
 
 /** Every KMS service route (paths known; bodies designed). */
 export const KMS_ROUTES: Readonly<Record<KmsRouteId, Route>> = Object.freeze({

@@ -88,7 +88,8 @@ export function openApiDocument(
       operationId: route.id,
       summary: route.summary,
       'x-origin': route.origin,
-      ...(route.auth ? {} : { security: [] }),
+      ...(route.auth === false ? { security: [] } : {}),
+      ...(route.auth === 'optional' ? { security: [{}, { bearer: [] }, { apiKey: [] }] } : {}),
       ...(params.length > 0 ? { parameters: params } : {}),
       ...(route.request
         ? { requestBody: { required: true, content: { 'application/json': { schema: route.request.json } } } }

@@ -550,12 +550,19 @@ export const DataSubjectRequestSchema: NamedSchema<DataSubjectRequest> = s.named
 /** Body of `POST /api/v1/compliance/gdpr/requests`. */
 export interface DataSubjectRequestInput {
   readonly type: DataSubjectRequest['type'];
+  /** The data subject's user id. */
   readonly subject: string;
+  /** For `rectification` (required there, refused otherwise): the corrected fields, e.g. `{ email }`. */
+  readonly changes?: Readonly<Record<string, string>>;
 }
 /** Schema of {@link DataSubjectRequestInput}. */
 export const DataSubjectRequestInputSchema: NamedSchema<DataSubjectRequestInput> = s.named(
   'DataSubjectRequestInput',
-  s.object({ type: s.literal('access', 'erasure', 'rectification', 'portability'), subject: s.string() }),
+  s.object({
+    type: s.literal('access', 'erasure', 'rectification', 'portability'),
+    subject: s.string(),
+    changes: s.optional(s.record(s.string())),
+  }),
 );
 
 /** A security incident. */
@@ -567,18 +574,16 @@ export interface Incident {
   readonly created_at: string;
   readonly updated_at: string;
 }
+const incidentShape = {
+  id: s.string(),
+  title: s.string(),
+  severity: s.literal('low', 'medium', 'high', 'critical'),
+  status: s.literal('open', 'investigating', 'contained', 'resolved', 'closed'),
+  created_at: timestamp,
+  updated_at: timestamp,
+};
 /** Schema of {@link Incident}. */
-export const IncidentSchema: NamedSchema<Incident> = s.named(
-  'Incident',
-  s.object({
-    id: s.string(),
-    title: s.string(),
-    severity: s.literal('low', 'medium', 'high', 'critical'),
-    status: s.literal('open', 'investigating', 'contained', 'resolved', 'closed'),
-    created_at: timestamp,
-    updated_at: timestamp,
-  }),
-);
+export const IncidentSchema: NamedSchema<Incident> = s.named('Incident', s.object(incidentShape));
 /** Body of `POST /api/v1/compliance/incidents`. */
 export interface IncidentInput {
   readonly title: string;
@@ -592,6 +597,245 @@ export const IncidentInputSchema: NamedSchema<IncidentInput> = s.named(
     title: s.string(),
     severity: s.literal('low', 'medium', 'high', 'critical'),
     description: s.optional(s.string()),
+  }),
+);
+
+/**
+ * Where an incident stands in the NIST SP 800-61 life cycle (the compliance
+ * package's state machine): it opens in `detection_analysis`; containment,
+ * eradication and recovery are NIST's third phase, `post_incident` its
+ * fourth. `detection_analysis` → `closed` is for false positives.
+ */
+export type IncidentState =
+  | 'detection_analysis'
+  | 'containment'
+  | 'eradication'
+  | 'recovery'
+  | 'post_incident'
+  | 'closed';
+/** Every {@link IncidentState}, in life-cycle order. */
+export const INCIDENT_STATES: readonly IncidentState[] = Object.freeze([
+  'detection_analysis',
+  'containment',
+  'eradication',
+  'recovery',
+  'post_incident',
+  'closed',
+]);
+const incidentState = s.literal(...INCIDENT_STATES);
+
+/** One entry of an incident's timeline (every change adds one). */
+export interface IncidentTimelineEntry {
+  readonly at: string;
+  /** Who made the change (a user id). */
+  readonly by: string;
+  readonly kind:
+    | 'opened'
+    | 'transition'
+    | 'note'
+    | 'evidence'
+    | 'audit_link'
+    | 'severity'
+    | 'owner'
+    | 'breach'
+    | 'notification';
+  readonly from?: IncidentState;
+  readonly to?: IncidentState;
+  readonly note?: string;
+}
+/** Schema of {@link IncidentTimelineEntry}. */
+export const IncidentTimelineEntrySchema: NamedSchema<IncidentTimelineEntry> = s.named(
+  'IncidentTimelineEntry',
+  s.object({
+    at: timestamp,
+    by: s.string(),
+    kind: s.literal(
+      'opened',
+      'transition',
+      'note',
+      'evidence',
+      'audit_link',
+      'severity',
+      'owner',
+      'breach',
+      'notification',
+    ),
+    from: s.optional(incidentState),
+    to: s.optional(incidentState),
+    note: s.optional(s.string()),
+  }),
+);
+
+/** A piece of evidence, referenced by digest and location (chain of custody), never embedded. */
+export interface IncidentEvidence {
+  /** The caller's id of the item, unique within the incident. */
+  readonly id: string;
+  readonly description: string;
+  /** SHA-256 of the evidence file, 64 lowercase hex characters. */
+  readonly sha256?: string;
+  /** Where it is kept. */
+  readonly location?: string;
+  readonly added_at: string;
+  readonly added_by: string;
+}
+const evidenceShape = {
+  id: s.string(),
+  description: s.string(),
+  sha256: s.optional(s.string({ pattern: /^[0-9a-f]{64}$/ })),
+  location: s.optional(s.string()),
+};
+/** Schema of {@link IncidentEvidence}. */
+export const IncidentEvidenceSchema: NamedSchema<IncidentEvidence> = s.named(
+  'IncidentEvidence',
+  s.object({ ...evidenceShape, added_at: timestamp, added_by: s.string() }),
+);
+
+/**
+ * GDPR Art. 33 tracking of a personal-data breach: the supervisory authority
+ * is notified within 72 hours of awareness (`deadline_at`), or the reason no
+ * notification is due is documented.
+ */
+export interface PersonalDataBreach {
+  /** When the controller became aware: the 72 hours run from here. */
+  readonly aware_at: string;
+  /** `aware_at` + 72 h. */
+  readonly deadline_at: string;
+  readonly notified_at: string | null;
+  /** Why the notification came after the deadline (required then, Art. 33(1)). */
+  readonly delay_reason?: string;
+  /** Why no notification is due (Art. 33(5): documented instead). */
+  readonly not_required_reason?: string;
+  /** A notification is still due. */
+  readonly pending: boolean;
+  /** Due and past the deadline. */
+  readonly overdue: boolean;
+  /** Seconds until the deadline (negative when overdue); null once decided. */
+  readonly remaining_seconds: number | null;
+}
+/** Schema of {@link PersonalDataBreach}. */
+export const PersonalDataBreachSchema: NamedSchema<PersonalDataBreach> = s.named(
+  'PersonalDataBreach',
+  s.object({
+    aware_at: timestamp,
+    deadline_at: timestamp,
+    notified_at: s.nullable(timestamp),
+    delay_reason: s.optional(s.string()),
+    not_required_reason: s.optional(s.string()),
+    pending: s.boolean(),
+    overdue: s.boolean(),
+    remaining_seconds: s.nullable(s.number({ integer: true })),
+  }),
+);
+
+/** `GET /api/v1/compliance/incidents/{id}`: an incident with its life cycle, timeline, evidence and Art. 33 clock. */
+export interface IncidentDetail extends Incident {
+  readonly state: IncidentState;
+  /** The NIST SP 800-61 phase of `state`. */
+  readonly phase: 'detection_analysis' | 'containment_eradication_recovery' | 'post_incident' | 'closed';
+  /** Who handles it (a user id). */
+  readonly owner: string;
+  /** The states `POST …/transition` may move it to now. */
+  readonly allowed_transitions: readonly IncidentState[];
+  readonly timeline: readonly IncidentTimelineEntry[];
+  readonly evidence: readonly IncidentEvidence[];
+  /** Ids of linked audit events (`GET /api/v1/audit/events/{id}`). */
+  readonly audit_event_ids: readonly string[];
+  /** Present once the incident is marked a personal-data breach. */
+  readonly personal_data_breach: PersonalDataBreach | null;
+  readonly resolution: 'resolved' | 'false_positive' | null;
+  readonly lessons_learned: string | null;
+  readonly closed_at: string | null;
+}
+/** Schema of {@link IncidentDetail}. */
+export const IncidentDetailSchema: NamedSchema<IncidentDetail> = s.named(
+  'IncidentDetail',
+  s.object({
+    ...incidentShape,
+    state: incidentState,
+    phase: s.literal('detection_analysis', 'containment_eradication_recovery', 'post_incident', 'closed'),
+    owner: s.string(),
+    allowed_transitions: s.array(incidentState),
+    timeline: s.array(IncidentTimelineEntrySchema),
+    evidence: s.array(IncidentEvidenceSchema),
+    audit_event_ids: s.array(s.string()),
+    personal_data_breach: s.nullable(PersonalDataBreachSchema),
+    resolution: s.nullable(s.literal('resolved', 'false_positive')),
+    lessons_learned: s.nullable(s.string()),
+    closed_at: s.nullable(timestamp),
+  }),
+);
+
+/**
+ * Body of `POST /api/v1/compliance/incidents/{id}/transition`. Closing from
+ * `detection_analysis` needs `resolution: 'false_positive'`, closing from
+ * `post_incident` needs `lessons_learned`, and a personal-data breach closes
+ * only once its notification is decided. A move the state machine does not
+ * allow answers 409 `ILLEGAL_TRANSITION` and changes nothing.
+ */
+export interface IncidentTransitionRequest {
+  readonly to: IncidentState;
+  readonly note?: string;
+  readonly resolution?: 'false_positive';
+  readonly lessons_learned?: string;
+}
+/** Schema of {@link IncidentTransitionRequest}. */
+export const IncidentTransitionRequestSchema: NamedSchema<IncidentTransitionRequest> = s.named(
+  'IncidentTransitionRequest',
+  s.object({
+    to: incidentState,
+    note: s.optional(s.string()),
+    resolution: s.optional(s.literal('false_positive')),
+    lessons_learned: s.optional(s.string()),
+  }),
+);
+
+/**
+ * Body of `POST /api/v1/compliance/incidents/{id}/entries`: timeline entries —
+ * a note, evidence, links to audit events (each must exist) — at least one.
+ */
+export interface IncidentEntriesRequest {
+  readonly note?: string;
+  readonly evidence?: readonly { id: string; description: string; sha256?: string; location?: string }[];
+  readonly audit_event_ids?: readonly string[];
+}
+/** Schema of {@link IncidentEntriesRequest}. */
+export const IncidentEntriesRequestSchema: NamedSchema<IncidentEntriesRequest> = s.named(
+  'IncidentEntriesRequest',
+  s.object({
+    note: s.optional(s.string()),
+    evidence: s.optional(s.array(s.object(evidenceShape), { maxItems: 50 })),
+    audit_event_ids: s.optional(s.array(s.string(), { maxItems: 100 })),
+  }),
+);
+
+/** Body of `POST /api/v1/compliance/incidents/{id}/breach`: starts the Art. 33 clock. */
+export interface IncidentBreachRequest {
+  /** When the breach became known (default: now; never in the future). */
+  readonly aware_at?: string;
+}
+/** Schema of {@link IncidentBreachRequest}. */
+export const IncidentBreachRequestSchema: NamedSchema<IncidentBreachRequest> = s.named(
+  'IncidentBreachRequest',
+  s.object({ aware_at: s.optional(timestamp) }),
+);
+
+/**
+ * Body of `POST /api/v1/compliance/incidents/{id}/breach/notification`: the
+ * authority was notified (`notified_at`, default now; after the deadline
+ * with `delay_reason`), or no notification is due (`not_required_reason`).
+ */
+export interface IncidentNotificationRequest {
+  readonly notified_at?: string;
+  readonly delay_reason?: string;
+  readonly not_required_reason?: string;
+}
+/** Schema of {@link IncidentNotificationRequest}. */
+export const IncidentNotificationRequestSchema: NamedSchema<IncidentNotificationRequest> = s.named(
+  'IncidentNotificationRequest',
+  s.object({
+    notified_at: s.optional(timestamp),
+    delay_reason: s.optional(s.string()),
+    not_required_reason: s.optional(s.string()),
   }),
 );
 
@@ -637,7 +881,12 @@ export type OrchestratorRouteId =
   | 'createDataSubjectRequest'
   | 'getDataSubjectRequest'
   | 'listIncidents'
-  | 'createIncident';
+  | 'createIncident'
+  | 'getIncident'
+  | 'transitionIncident'
+  | 'addIncidentEntries'
+  | 'markIncidentBreach'
+  | 'recordIncidentNotification';
 
 const str = s.string();
 
@@ -901,6 +1150,45 @@ export const ORCHESTRATOR_ROUTES: Readonly<Record<OrchestratorRouteId, Route>> =
     request: IncidentInputSchema,
     status: 201,
   }),
+  getIncident: r(
+    'getIncident',
+    'GET',
+    '/api/v1/compliance/incidents/{id}',
+    'One incident: life cycle, timeline, evidence, audit links, the Art. 33 deadline',
+    IncidentDetailSchema,
+  ),
+  transitionIncident: r(
+    'transitionIncident',
+    'POST',
+    '/api/v1/compliance/incidents/{id}/transition',
+    'Move an incident along the NIST life cycle (409 ILLEGAL_TRANSITION otherwise)',
+    IncidentDetailSchema,
+    { request: IncidentTransitionRequestSchema },
+  ),
+  addIncidentEntries: r(
+    'addIncidentEntries',
+    'POST',
+    '/api/v1/compliance/incidents/{id}/entries',
+    'Add a note, evidence or audit-event links to the timeline',
+    IncidentDetailSchema,
+    { request: IncidentEntriesRequestSchema },
+  ),
+  markIncidentBreach: r(
+    'markIncidentBreach',
+    'POST',
+    '/api/v1/compliance/incidents/{id}/breach',
+    'Mark a personal-data breach: the GDPR Art. 33 72-hour clock starts',
+    IncidentDetailSchema,
+    { request: IncidentBreachRequestSchema },
+  ),
+  recordIncidentNotification: r(
+    'recordIncidentNotification',
+    'POST',
+    '/api/v1/compliance/incidents/{id}/breach/notification',
+    'Record the supervisory authority’s notification, or why none is due',
+    IncidentDetailSchema,
+    { request: IncidentNotificationRequestSchema },
+  ),
 });
 
 /** Health `data` of the orchestrator (known). */

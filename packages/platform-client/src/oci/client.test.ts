@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '@provisioning/testing';
 import { describe, expect, it } from 'vitest';
-import { fakeFetch, type Seen } from '../../test/helpers.js';
+import { failure, fakeFetch, type Seen } from '../../test/helpers.js';
 import { PlatformClientError } from '../errors.js';
 import { createOciClient, parseNextLink } from './client.js';
 import { digestOf } from './digest.js';
@@ -11,16 +11,6 @@ import { MediaTypes } from './media-types.js';
 
 const REG = 'http://registry.test';
 const enc = (s: string): Uint8Array<ArrayBuffer> => new TextEncoder().encode(s) as Uint8Array<ArrayBuffer>;
-
-async function failure(promise: Promise<unknown>): Promise<PlatformClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformClientError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function client(handler: (req: Seen) => Response | Promise<Response>) {
   const { fetch, seen } = fakeFetch(handler);
@@ -296,5 +286,55 @@ describe('registry credentials stay out of logs', () => {
     expect(lines.length).toBeGreaterThan(2);
     expect(log).not.toContain('s3cret-registry-password');
     expect(log).not.toContain(Buffer.from('alice:s3cret-registry-password').toString('base64'));
+  });
+});
+
+describe('catalog', () => {
+  const page = (repositories: unknown, link?: string): Response =>
+    new Response(JSON.stringify({ repositories }), {
+      status: 200,
+      headers: { 'content-type': 'application/json', ...(link ? { link } : {}) },
+    });
+
+  it('follows Link pages and asks for the registry:catalog:* scope', async () => {
+    const { oci, seen } = client((req) =>
+      req.url.searchParams.get('last') === 'b'
+        ? page(['c'])
+        : page(['a', 'b'], '</v2/_catalog?n=2&last=b>; rel="next"'),
+    );
+    const all: string[] = [];
+    for await (const repo of oci.catalog({ pageSize: 2 })) all.push(repo);
+    expect(all).toEqual(['a', 'b', 'c']);
+    expect(seen.map((r) => r.url.search)).toEqual(['?n=2', '?n=2&last=b']);
+  });
+
+  it('refuses a malformed page, a looping Link and a Link to another origin', async () => {
+    const collect = async (oci: ReturnType<typeof createOciClient>) => {
+      for await (const _ of oci.catalog()) void _;
+    };
+    expect((await failure(collect(client(() => page('nope')).oci))).code).toBe('ERR_CLIENT_MALFORMED_RESPONSE');
+    expect((await failure(collect(client(() => page([1])).oci))).code).toBe('ERR_CLIENT_MALFORMED_RESPONSE');
+    const loop = client(() => page(['a'], '</v2/_catalog?n=1000>; rel="next"'));
+    expect((await failure(collect(loop.oci))).code).toBe('ERR_CLIENT_OCI_PROTOCOL');
+    expect(loop.seen).toHaveLength(1);
+    const away = client(() => page(['a'], '<https://evil.test/v2/_catalog?last=a>; rel="next"'));
+    expect((await failure(collect(away.oci))).code).toBe('ERR_CLIENT_OCI_PROTOCOL');
+    expect(away.seen.map((r) => r.url.host)).toEqual(['registry.test']);
+  });
+});
+
+describe('credentials stay on the registry', () => {
+  it('never sends credentials to an upload Location on another origin', async () => {
+    const { fetch, seen } = fakeFetch((req) => {
+      if (req.method === 'HEAD') return new Response(null, { status: 404 });
+      if (!req.headers.get('authorization')) {
+        return new Response(null, { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } });
+      }
+      return new Response(null, { status: 202, headers: { location: 'https://evil.test/upload/1' } });
+    });
+    const oci = createOciClient({ registry: REG, fetch, retry: false, credentials: { username: 'u', password: 'pw' } });
+    const error = await failure(oci.pushBlob('a', enc('data')));
+    expect(error.code).toBe('ERR_CLIENT_OCI_PROTOCOL');
+    expect(seen.every((r) => r.url.host === 'registry.test')).toBe(true);
   });
 });

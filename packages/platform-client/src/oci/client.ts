@@ -241,6 +241,12 @@ export interface OciClient {
     repository: string,
     options?: OciCallOptions & { readonly pageSize?: number },
   ): AsyncGenerator<string, void, undefined>;
+  /**
+   * Every repository of the registry (`GET /v2/_catalog`, `n` and `Link`
+   * pagination, token scope `registry:catalog:*`), in the registry's order.
+   * Many registries allow the catalog to administrators only.
+   */
+  catalog(options?: OciCallOptions & { readonly pageSize?: number }): AsyncGenerator<string, void, undefined>;
   /** Referrers of a manifest: the referrers API, else the `sha256-<hex>` tag-schema fallback. */
   referrers(
     repository: string,
@@ -258,6 +264,27 @@ export interface OciClient {
 }
 
 const scope = (repo: string, actions: string): string => `repository:${repo}:${actions}`;
+/** The token scope of `GET /v2/_catalog` (distribution's token spec). */
+const CATALOG_SCOPE = 'registry:catalog:*';
+
+/** The `repositories` of a catalog page, or `ERR_CLIENT_MALFORMED_RESPONSE`. */
+function parseCatalog(body: Uint8Array): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    parsed = undefined;
+  }
+  const repositories = (parsed as { repositories?: unknown } | undefined)?.repositories;
+  if (!Array.isArray(repositories) || !repositories.every((r) => typeof r === 'string')) {
+    throw new PlatformClientError('the catalog is not { repositories: string[] }', {
+      code: 'ERR_CLIENT_MALFORMED_RESPONSE',
+      fault: 'server',
+      service: 'oci',
+    });
+  }
+  return repositories;
+}
 
 function protocolError(message: string, details?: Record<string, unknown>): PlatformClientError {
   return new PlatformClientError(message, {
@@ -295,6 +322,41 @@ export function parseNextLink(header: string | null): string | undefined {
     if (m) return m[1];
   }
   return undefined;
+}
+
+/**
+ * The layers of a pulled manifest come from the registry: each must be a
+ * descriptor (digest, non-negative integer size) before anything is fetched,
+ * and, written to a directory, no two may land on the same file (the second
+ * would silently replace the first) or on another's `.partial` download.
+ */
+function checkLayers(layers: readonly unknown[], toDirectory: boolean): void {
+  const names: string[] = [];
+  for (const layer of layers) {
+    const d = layer as Partial<Descriptor> | null;
+    if (
+      typeof d !== 'object' ||
+      d === null ||
+      typeof d.digest !== 'string' ||
+      !isDigest(d.digest) ||
+      typeof d.size !== 'number' ||
+      !Number.isSafeInteger(d.size) ||
+      d.size < 0
+    ) {
+      throw new PlatformClientError('a manifest layer is not a descriptor (digest, size)', {
+        code: 'ERR_CLIENT_MALFORMED_RESPONSE',
+        fault: 'server',
+        service: 'oci',
+      });
+    }
+    const name = d.annotations?.[TITLE_ANNOTATION];
+    if (name !== undefined) assertSafeFileName(name);
+    names.push(name ?? d.digest.replace(':', '-'));
+  }
+  const unique = new Set(names);
+  if (toDirectory && (unique.size !== names.length || names.some((n) => unique.has(`${n}.partial`)))) {
+    throw protocolError('two artifact files would be written to the same name');
+  }
 }
 
 /** A file name that is safe to join to an output directory: no separators, no `..`, no NUL. */
@@ -787,8 +849,8 @@ export function createOciClient(options: OciClientOptions): OciClient {
         await res.response.body?.cancel().catch(() => undefined);
         throw protocolError('manifest larger than maxManifestBytes', { size: length });
       }
-      const bytes = await res.read();
-      if (bytes.byteLength > maxManifestBytes) throw protocolError('manifest larger than maxManifestBytes');
+      // Bounded while reading: a manifest without Content-Length cannot grow without end.
+      const bytes = await res.read(maxManifestBytes);
       const digest = digestOf(bytes, isDigest(reference) && reference.startsWith('sha512:') ? 'sha512' : 'sha256');
       const header = res.headers.get('docker-content-digest');
       // By digest: the bytes must hash to it. By tag: they must hash to what the registry says they are.
@@ -928,6 +990,29 @@ export function createOciClient(options: OciClientOptions): OciClient {
       }
     },
 
+    async *catalog(o = {}) {
+      const n = o.pageSize ?? 1000;
+      if (!Number.isInteger(n) || n < 1) throw invalidOptions('pageSize must be a positive integer');
+      let url: string | undefined = `/v2/_catalog?n=${n}`;
+      const visited = new Set<string>();
+      while (url !== undefined) {
+        // A Link that leads back to a page already read would loop forever.
+        const key = http.resolve(url).href;
+        if (visited.has(key)) throw protocolError('the catalog pagination links back to a page already read');
+        visited.add(key);
+        const res = await http.send({
+          method: 'GET',
+          url,
+          scopes: [CATALOG_SCOPE],
+          idempotent: true,
+          ...sig(o),
+        });
+        const repositories = parseCatalog(await res.read());
+        yield* repositories;
+        url = repositories.length === 0 ? undefined : parseNextLink(res.headers.get('link'));
+      }
+    },
+
     async referrers(repository, digest, o = {}) {
       assertRepository(repository);
       assertDigest(digest);
@@ -1046,11 +1131,7 @@ export function createOciClient(options: OciClientOptions): OciClient {
       });
       const manifest = got.manifest as ImageManifest;
       if (!Array.isArray(manifest.layers)) throw protocolError('not an image manifest (no layers)');
-      for (const layer of manifest.layers) {
-        assertDigest(layer.digest);
-        const name = layer.annotations?.[TITLE_ANNOTATION];
-        if (name !== undefined) assertSafeFileName(name);
-      }
+      checkLayers(manifest.layers, o.outputDir !== undefined);
       const total = manifest.layers.reduce((n, l) => n + l.size, 0);
       let done = 0;
       const files: PulledArtifact['files'][number][] = [];

@@ -87,7 +87,8 @@ export interface OciResponse {
   readonly url: string;
   readonly response: Response;
   /** Reads the whole body (checking `Content-Length`). */
-  read(): Promise<Uint8Array>;
+  /** Reads the whole body; more than `maxBytes` is `ERR_CLIENT_MALFORMED_RESPONSE`, refused while reading. */
+  read(maxBytes?: number): Promise<Uint8Array>;
   /** Releases the timeout and the body when done streaming. */
   done(): void;
 }
@@ -118,6 +119,18 @@ export class OciHttp {
   }
 
   async send(request: OciRequest): Promise<OciResponse> {
+    // Upload `Location`s and pagination `Link`s come from the registry's
+    // answers: one naming another origin would get our credentials (Basic
+    // password, bearer token), so it is refused rather than followed.
+    const target = this.resolve(request.url);
+    if (target.origin !== new URL(this.config.baseUrl).origin) {
+      throw new PlatformClientError(`the registry pointed to another origin (${target.origin})`, {
+        code: 'ERR_CLIENT_OCI_PROTOCOL',
+        fault: 'server',
+        service: 'oci',
+        request: `${request.method} ${target.pathname}`,
+      });
+    }
     const retry = this.config.retry;
     const max = retry === false ? 1 : retry.maxAttempts;
     for (let attempt = 1; ; attempt++) {
@@ -391,9 +404,9 @@ export class OciHttp {
       headers: response.headers,
       url: response.url || url.toString(),
       response,
-      read: async () => {
+      read: async (maxBytes?: number) => {
         try {
-          return await readBody(response, { service: 'oci', request: label });
+          return await readBody(response, { service: 'oci', request: label }, maxBytes);
         } catch (error) {
           throw mapError(error);
         } finally {

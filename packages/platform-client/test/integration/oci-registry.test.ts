@@ -6,21 +6,12 @@ import { tempDir } from '@provisioning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformClientError } from '../../src/errors.js';
 import { createOciClient, digestOf, MediaTypes, type OciClient } from '../../src/oci.js';
+import { failure } from '../helpers.js';
 import { startRegistry, type TestRegistry } from '../registry.js';
 
 const USER = 'ci-user';
 const PASSWORD = 'ci-password-123';
 const ARTIFACT = 'application/vnd.provisioning.extension.v1';
-
-async function failure(promise: Promise<unknown>): Promise<PlatformClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlatformClientError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function blobPath(registry: TestRegistry, digest: string): string {
   const hex = digest.slice('sha256:'.length);
@@ -185,6 +176,30 @@ describe('docker-registry 2.8.2 with htpasswd (Basic) auth', () => {
     expect((await failure(oci.listTags('tags/absent'))).code).toBe('ERR_CLIENT_NOT_FOUND');
   });
 
+  it('lists the catalog, following Link pagination', async () => {
+    for (const repo of ['catalog/a', 'catalog/b', 'catalog/c']) {
+      await oci.pushArtifact(repo, 'v1', { artifactType: ARTIFACT, files: [{ name: 'f', data: Buffer.from(repo) }] });
+    }
+    let pages = 0;
+    const counting = createOciClient({
+      registry: registry.url,
+      credentials: { username: USER, password: PASSWORD },
+      fetch: (input, init) => {
+        if (String(input).includes('/v2/_catalog')) pages++;
+        return fetch(input, init);
+      },
+    });
+    const paged: string[] = [];
+    for await (const repo of counting.catalog({ pageSize: 1 })) paged.push(repo);
+    // 2.8.2 honours n on the catalog: one repository per page (plus the 401 that asked for credentials).
+    expect(pages).toBeGreaterThanOrEqual(paged.length);
+    const whole: string[] = [];
+    for await (const repo of oci.catalog()) whole.push(repo);
+    expect(paged).toEqual(whole);
+    expect(new Set(paged).size).toBe(paged.length);
+    expect(paged).toEqual(expect.arrayContaining(['catalog/a', 'catalog/b', 'catalog/c']));
+  });
+
   it('finds referrers through the tag-schema fallback (2.8.2 has no referrers API)', async () => {
     const subject = await oci.pushArtifact('refs/app', 'v1', {
       artifactType: ARTIFACT,
@@ -327,6 +342,30 @@ describe('docker-registry 2.8.2 with token (Bearer) auth from our own ES256/x5c 
     await expect(reader.getManifest('token/readonly', pushed.digest)).resolves.toMatchObject({ digest: pushed.digest });
     const error = await failure(reader.pushBlob('token/readonly', randomBytes(10)));
     expect(error.code).toBe('ERR_CLIENT_UNAUTHENTICATED');
+  });
+
+  it('lists the catalog with a registry:catalog:* token (and not without catalog rights)', async () => {
+    const writer = createOciClient({ registry: registry.url, credentials: { username: USER, password: PASSWORD } });
+    await writer.pushArtifact('token/catalog', 'v1', {
+      artifactType: ARTIFACT,
+      files: [{ name: 'f', data: Buffer.from('c') }],
+    });
+    const repos: string[] = [];
+    for await (const repo of writer.catalog({ pageSize: 2 })) repos.push(repo);
+    expect(repos).toContain('token/catalog');
+    expect(registry.tokens?.requests.at(-1)?.scopes).toContain('registry:catalog:*');
+    // `reader` may pull but has no `*` action: the registry refuses the catalog.
+    const reader = createOciClient({
+      registry: registry.url,
+      credentials: { username: 'reader', password: 'reader-pass' },
+      retry: false,
+    });
+    const denied = await failure(
+      (async () => {
+        for await (const _ of reader.catalog()) void _;
+      })(),
+    );
+    expect(denied.code).toBe('ERR_CLIENT_UNAUTHENTICATED');
   });
 
   it('rejects bad credentials at the token endpoint', async () => {

@@ -1,6 +1,6 @@
 import { PAGE_LIMITS } from '@provisioning/platform-client/api';
 import type { Context } from 'hono';
-import { RequestError } from '../kit/body.js';
+import { RequestError } from './body.js';
 
 /** Reads `limit` (1–1000, default 50) and `offset` (≥ 0, default 0) strictly: `10abc`, `1.5`, `-1` are 400s. */
 export function pageQuery(
