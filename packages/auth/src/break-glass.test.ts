@@ -72,6 +72,28 @@ describe('break-glass approval rules', () => {
     expect(JSON.stringify(events).includes(access.token)).toBe(false);
   });
 
+  it("carries the requester's authentication facts into the emergency token, and invents none", async () => {
+    const { bg, tokens, clock, approved } = await setup();
+    const mfaAt = new Date(clock.now() - 60_000);
+    const withMfa = await approved();
+    const access = await bg.activate(withMfa.id, requester, { amr: ['pwd', 'otp'], mfaAt });
+    const claims = await tokens.verify(access.token);
+    expect(claims).toMatchObject({ emergency: true, amr: ['pwd', 'otp'], mfa_at: Math.floor(mfaAt.getTime() / 1000) });
+
+    const without = await approved();
+    const plain = await tokens.verify((await bg.activate(without.id, requester)).token);
+    expect(plain.mfa_at).toBeUndefined();
+    expect(plain.amr).toEqual(['pwd']);
+
+    // An MFA time in the future would pass any step-up age: refused, and the request stays approved.
+    const future = await approved();
+    await expectAuthError(
+      bg.activate(future.id, requester, { amr: ['pwd', 'otp'], mfaAt: new Date(clock.now() + 1000) }),
+      'ERR_AUTH_INVALID_INPUT',
+    );
+    expect((await bg.get(future.id))?.status).toBe('approved');
+  });
+
   it('refuses self-approval', async () => {
     const { bg } = await setup();
     const r = await bg.request(input);

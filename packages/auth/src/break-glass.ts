@@ -141,6 +141,22 @@ export interface BreakGlassOptions {
   readonly random?: RandomSource;
 }
 
+/**
+ * How the requester authenticated for the session they activate from, as their
+ * verified access token says (`amr`, `mfa_at`, `auth_time`). The emergency
+ * token carries these facts, so an MFA step-up rule sees what the requester
+ * actually proved; without them the emergency token claims no MFA and such
+ * rules refuse it. Nothing here is invented by break-glass.
+ */
+export interface ActivationAuthentication {
+  /** Authentication methods (RFC 8176), e.g. `['pwd', 'otp']`. Default `['pwd']`. */
+  readonly amr?: readonly string[];
+  /** When the requester last passed MFA. */
+  readonly mfaAt?: Date;
+  /** When the requester authenticated. Default: the activation time. */
+  readonly authTime?: Date;
+}
+
 /** What {@link BreakGlass.activate} returns. */
 export interface EmergencyAccess {
   /** The emergency access token (claims `emergency: true`, `bg_sid`, `bg_request`, `approvers`, `approval_id`). */
@@ -162,9 +178,10 @@ export interface BreakGlass {
   deny(requestId: string, by: BreakGlassActor, reason: string): Promise<BreakGlassRequest>;
   /**
    * The requester starts the emergency session once approved (2 approvers from 2 teams).
-   * @throws AuthError `ERR_AUTH_BREAK_GLASS_DENIED` (not approved, denied, expired, already activated, not the requester).
+   * `authentication` passes on how the requester authenticated (from their verified token).
+   * @throws AuthError `ERR_AUTH_BREAK_GLASS_DENIED` (not approved, denied, expired, already activated, not the requester), `ERR_AUTH_INVALID_INPUT` (authentication facts in the future).
    */
-  activate(requestId: string, by: BreakGlassActor): Promise<EmergencyAccess>;
+  activate(requestId: string, by: BreakGlassActor, authentication?: ActivationAuthentication): Promise<EmergencyAccess>;
   /**
    * Verifies an emergency token and records the use: token checks and revocation
    * (via the token service), then expiry and inactivity, enforced here even if the monitor lags.
@@ -215,6 +232,34 @@ function actor(value: unknown, field: string): BreakGlassActor {
     throw authError('ERR_AUTH_INVALID_INPUT', `${field} needs an id and a team`);
   }
   return { id: a.id, team: a.team };
+}
+
+// The requester's authentication facts for the emergency token. A time in the
+// future would let a stale MFA look fresh to step-up rules, so it is refused;
+// the list itself is validated by the token service.
+function authenticationFacts(
+  value: ActivationAuthentication | undefined,
+  nowMs: number,
+): { amr?: readonly string[]; mfaAt?: Date; authTime?: Date } {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null) {
+    throw authError('ERR_AUTH_INVALID_INPUT', 'authentication must be an object');
+  }
+  const time = (field: 'mfaAt' | 'authTime'): Date | undefined => {
+    const d = value[field];
+    if (d === undefined) return undefined;
+    if (!(d instanceof Date) || Number.isNaN(d.getTime()) || d.getTime() > nowMs) {
+      throw authError('ERR_AUTH_INVALID_INPUT', `authentication.${field} must be a date not in the future`);
+    }
+    return d;
+  };
+  const mfaAt = time('mfaAt');
+  const authTime = time('authTime');
+  return {
+    ...(value.amr === undefined ? {} : { amr: value.amr }),
+    ...(mfaAt === undefined ? {} : { mfaAt }),
+    ...(authTime === undefined ? {} : { authTime }),
+  };
 }
 
 function text(value: unknown, field: string, min: number, max: number): string {
@@ -593,8 +638,9 @@ export function createBreakGlass(options: BreakGlassOptions): BreakGlass {
       return mustLoad(requestId);
     },
 
-    async activate(requestId, byInput) {
+    async activate(requestId, byInput, authentication) {
       const by = actor(byInput, 'by');
+      const facts = authenticationFacts(authentication, clock.now());
       const request = await mustLoad(requestId);
       if (request.requester.id !== by.id) throw denied('only the requester can activate');
       if (request.status === 'pending') {
@@ -633,6 +679,7 @@ export function createBreakGlass(options: BreakGlassOptions): BreakGlass {
         refresh: false,
         accessTtlSeconds: duration,
         sessionId,
+        ...facts,
         claims: {
           emergency: true,
           bg_sid: sessionId,

@@ -12,6 +12,7 @@ export { createApiKeyService } from './api-keys.js';
 export type { Authenticator, AuthenticatorOptions, LoginRequest, LoginResult, PublicUser } from './authenticator.js';
 export { createAuthenticator } from './authenticator.js';
 export type {
+  ActivationAuthentication,
   AuditSink,
   BreakGlass,
   BreakGlassActor,

@@ -1,6 +1,5 @@
-import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, ReEncryptCommand } from '@aws-sdk/client-kms';
-import { describe, expect, it } from 'vitest';
-import { fakeKms } from '../test/fixtures/aws-kms-mock.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AWS_TEST_CREDENTIALS, fakeKms as startFakeKms } from '../test/fixtures/aws-kms.js';
 import { expectKmsError } from '../test/helpers.js';
 import { awsKmsBackend, isMultiRegionKey } from './aws.js';
 import { createEnvelope } from './envelope.js';
@@ -11,14 +10,25 @@ const MRK_US = 'arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1
 const MRK_EU = 'arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab';
 const secret = Buffer.from('aws secret plaintext');
 
-describe('AWS KMS backend (aws-sdk-client-mock)', () => {
+// The real KMSClient over HTTP against a SigV4-checking KMS stand-in (no AWS here).
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((f) => f.close()));
+});
+const fakeKms = async (arns: readonly string[]) => {
+  const f = await startFakeKms(arns);
+  open.push(f);
+  return f;
+};
+
+describe('AWS KMS backend (real KMSClient, HTTP fixture)', () => {
   it('Encrypt/Decrypt pass the EncryptionContext; a different context fails in KMS', async () => {
-    const { client, mock } = fakeKms([ARN]);
+    const { client, calls } = await fakeKms([ARN]);
     const kms = awsKmsBackend({ client, keyId: ARN });
     const ct = await kms.encrypt(secret, { tenant: 't1' });
-    expect(mock.commandCalls(EncryptCommand)[0]?.args[0].input.EncryptionContext).toEqual({ tenant: 't1' });
+    expect(calls('Encrypt')[0]?.input.EncryptionContext).toEqual({ tenant: 't1' });
     expect(Buffer.from(await kms.decrypt(ct, { tenant: 't1' }))).toEqual(secret);
-    expect(mock.commandCalls(DecryptCommand)[0]?.args[0].input).toMatchObject({
+    expect(calls('Decrypt')[0]?.input).toMatchObject({
       KeyId: ARN,
       EncryptionContext: { tenant: 't1' },
     });
@@ -27,14 +37,14 @@ describe('AWS KMS backend (aws-sdk-client-mock)', () => {
   });
 
   it('the 4096-byte Encrypt limit: direct encrypt refuses, the envelope encrypts 1 MiB through a data key', async () => {
-    const { client, mock } = fakeKms([ARN]);
+    const { client, calls } = await fakeKms([ARN]);
     const kms = awsKmsBackend({ client, keyId: ARN });
     await kms.encrypt(Buffer.alloc(4096));
     await expectKmsError(kms.encrypt(Buffer.alloc(4097)), 'ERR_KMS_PAYLOAD_TOO_LARGE');
     const env = createEnvelope({ backends: [kms] });
     const big = Buffer.alloc(1 << 20, 3);
     const blob = await env.encrypt(big, { app: 'x' });
-    expect(mock.commandCalls(GenerateDataKeyCommand)[0]?.args[0].input).toMatchObject({
+    expect(calls('GenerateDataKey')[0]?.input).toMatchObject({
       KeySpec: 'AES_256',
       EncryptionContext: { app: 'x' },
     });
@@ -42,11 +52,11 @@ describe('AWS KMS backend (aws-sdk-client-mock)', () => {
   });
 
   it('ReEncrypt rewraps inside KMS with the same context; rotation versions come from ListKeyRotations', async () => {
-    const { client, mock } = fakeKms([ARN]);
+    const { client, calls } = await fakeKms([ARN]);
     const kms = awsKmsBackend({ client, keyId: ARN });
     const ct = await kms.encrypt(secret, { a: 'b' });
     const re = await kms.rewrap(ct, { a: 'b' });
-    expect(mock.commandCalls(ReEncryptCommand)[0]?.args[0].input).toMatchObject({
+    expect(calls('ReEncrypt')[0]?.input).toMatchObject({
       SourceEncryptionContext: { a: 'b' },
       DestinationEncryptionContext: { a: 'b' },
       DestinationKeyId: ARN,
@@ -61,9 +71,14 @@ describe('AWS KMS backend (aws-sdk-client-mock)', () => {
     expect(isMultiRegionKey(MRK_EU)).toBe(true);
     expect(isMultiRegionKey('mrk-1234')).toBe(true);
     expect(isMultiRegionKey(ARN)).toBe(false);
-    const { client } = fakeKms([MRK_US, MRK_EU, ARN]);
+    const { client, clientFor } = await fakeKms([MRK_US, MRK_EU, ARN]);
     const us = awsKmsBackend({ client, keyId: MRK_US });
-    const eu = awsKmsBackend({ client, keyId: MRK_EU });
+    const eu = awsKmsBackend({ client: clientFor('eu-west-1'), keyId: MRK_EU });
+    // A key exists only in its own region: the us-east-1 key id means nothing to eu-west-1.
+    await expectKmsError(
+      awsKmsBackend({ client: clientFor('eu-west-1'), keyId: MRK_US }).encrypt(secret),
+      'ERR_KMS_KEY_NOT_FOUND',
+    );
     const env = createEnvelope({ backends: [us] });
     const blob = await env.encrypt(secret, { r: '1' });
     expect(Buffer.from(await createEnvelope({ backends: [eu] }).decrypt(blob, { r: '1' }))).toEqual(secret);
@@ -75,7 +90,7 @@ describe('AWS KMS backend (aws-sdk-client-mock)', () => {
   });
 
   it('several backends at once: encrypt to AWS and local-region keys, decrypt with either', async () => {
-    const { client } = fakeKms([ARN, MRK_US]);
+    const { client } = await fakeKms([ARN, MRK_US]);
     const a = awsKmsBackend({ client, keyId: ARN });
     const b = awsKmsBackend({ client, keyId: MRK_US });
     const blob = await createEnvelope({ backends: [a, b] }).encrypt(secret);
@@ -83,8 +98,21 @@ describe('AWS KMS backend (aws-sdk-client-mock)', () => {
     expect(Buffer.from(await createEnvelope({ backends: [a] }).decrypt(blob))).toEqual(secret);
   });
 
+  it('signs every request: a client with the wrong secret key is refused, and no secret reaches the error', async () => {
+    const { clientFor, calls, refused } = await fakeKms([ARN]);
+    const wrong = clientFor('us-east-1', { ...AWS_TEST_CREDENTIALS, secretAccessKey: 'not-the-secret' });
+    const error = await expectKmsError(
+      awsKmsBackend({ client: wrong, keyId: ARN }).encrypt(secret),
+      'ERR_KMS_ACCESS_DENIED',
+      [secret, Buffer.from('not-the-secret')],
+    );
+    expect(error.details).toMatchObject({ awsError: 'InvalidSignatureException' });
+    expect(refused).toEqual(['signature mismatch']);
+    expect(calls('Encrypt')).toHaveLength(0);
+  });
+
   it('maps AWS errors without secrets and works as a sops kms master key', async () => {
-    const { client } = fakeKms([ARN]);
+    const { client } = await fakeKms([ARN]);
     await expectKmsError(awsKmsBackend({ client, keyId: 'alias/missing' }).encrypt(secret), 'ERR_KMS_KEY_NOT_FOUND', [
       secret,
     ]);

@@ -229,6 +229,11 @@ function mapAwsError(name: string): KmsErrorCode {
     case 'NotFoundException':
       return 'ERR_KMS_KEY_NOT_FOUND';
     case 'AccessDeniedException':
+    // The caller's credentials: a wrong secret key, an unknown access key, an expired session.
+    case 'InvalidSignatureException':
+    case 'UnrecognizedClientException':
+    case 'IncompleteSignatureException':
+    case 'ExpiredTokenException':
       return 'ERR_KMS_ACCESS_DENIED';
     case 'InvalidKeyUsageException':
     case 'ValidationException':

@@ -1,19 +1,14 @@
-import {
-  AssumeRoleCommand,
-  GetFederationTokenCommand,
-  GetSessionTokenCommand,
-  STSClient,
-  STSServiceException,
-} from '@aws-sdk/client-sts';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { AwsCall } from '@provisioning/testing/aws';
+import { AwsFixtureError, startAwsFixture } from '@provisioning/testing/aws';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { awsStsProvider, validateStsDuration } from './aws.js';
 import { createLeaseManager } from './manager.js';
 import { memoryLeaseStore } from './stores/memory.js';
 
-const sts = mockClient(STSClient);
-afterEach(() => sts.reset());
-
+// The real STSClient over HTTP (Query protocol, XML, SigV4 checked by the
+// fixture) against an STS stand-in: no AWS here.
+const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'fixture-secret-key' };
 const CREDS = {
   AccessKeyId: 'ASIAEXAMPLE',
   SecretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
@@ -21,15 +16,27 @@ const CREDS = {
   Expiration: new Date('2026-01-01T01:00:00Z'),
 };
 
-const setup = () => {
-  const provider = awsStsProvider({ client: new STSClient({ region: 'eu-west-1' }) });
+let answer: (call: AwsCall) => Record<string, unknown>;
+let fixture: Awaited<ReturnType<typeof startAwsFixture>>;
+beforeEach(async () => {
+  answer = () => {
+    throw new AwsFixtureError('InvalidAction', 'not expected in this test');
+  };
+  fixture = await startAwsFixture({ service: 'sts', credentials: KEYS, behaviour: (call) => answer(call) });
+});
+afterEach(() => fixture.close());
+const calls = (action: string) => fixture.calls.filter((c) => c.action === action).map((c) => c.input);
+
+const setup = (credentials = KEYS) => {
+  const client = new STSClient({ region: 'eu-west-1', endpoint: fixture.url, credentials, maxAttempts: 1 });
+  const provider = awsStsProvider({ client });
   const leases = createLeaseManager({ store: memoryLeaseStore(), providers: [provider], maxTtlSeconds: 86_400 });
   return { provider, leases };
 };
 
 describe('AWS STS provider', () => {
   it('AssumeRole with the lease TTL as DurationSeconds and the lease id as session name', async () => {
-    sts.on(AssumeRoleCommand).resolves({
+    answer = () => ({
       Credentials: CREDS,
       AssumedRoleUser: { Arn: 'arn:aws:sts::123456789012:assumed-role/r/s', AssumedRoleId: 'x' },
     });
@@ -40,8 +47,8 @@ describe('AWS STS provider', () => {
       { kind: 'assume-role', roleArn, externalId: 'ext' },
       { owner: 'alice', ttlSeconds: 900 },
     );
-    const input = sts.commandCalls(AssumeRoleCommand)[0]?.args[0].input;
-    expect(input).toMatchObject({ RoleArn: roleArn, DurationSeconds: 900, ExternalId: 'ext' });
+    const input = calls('AssumeRole')[0];
+    expect(input).toMatchObject({ RoleArn: roleArn, DurationSeconds: '900', ExternalId: 'ext' });
     expect(input?.RoleSessionName).toBe(lease.id.replace('/', '-'));
     expect(secret).toMatchObject({
       accessKeyId: 'ASIAEXAMPLE',
@@ -55,19 +62,18 @@ describe('AWS STS provider', () => {
   });
 
   it('GetSessionToken and GetFederationToken', async () => {
-    sts.on(GetSessionTokenCommand).resolves({ Credentials: CREDS });
-    sts.on(GetFederationTokenCommand).resolves({
-      Credentials: CREDS,
-      FederatedUser: { Arn: 'arn:aws:sts::1:federated-user/bob', FederatedUserId: '1:bob' },
-    });
+    answer = ({ action }) =>
+      action === 'GetSessionToken'
+        ? { Credentials: CREDS }
+        : { Credentials: CREDS, FederatedUser: { Arn: 'arn:aws:sts::1:federated-user/bob', FederatedUserId: '1:bob' } };
     const { provider, leases } = setup();
     await leases.issue(
       provider,
       { kind: 'session-token', serialNumber: 'arn:aws:iam::1:mfa/a', tokenCode: '123456' },
       { owner: 'a', ttlSeconds: 43_200 },
     );
-    expect(sts.commandCalls(GetSessionTokenCommand)[0]?.args[0].input).toEqual({
-      DurationSeconds: 43_200,
+    expect(calls('GetSessionToken')[0]).toEqual({
+      DurationSeconds: '43200',
       SerialNumber: 'arn:aws:iam::1:mfa/a',
       TokenCode: '123456',
     });
@@ -76,9 +82,10 @@ describe('AWS STS provider', () => {
       { kind: 'federation-token', name: 'bob', policy: '{"Version":"2012-10-17"}' },
       { owner: 'a', ttlSeconds: 3600 },
     );
-    expect(sts.commandCalls(GetFederationTokenCommand)[0]?.args[0].input).toMatchObject({
+    expect(calls('GetFederationToken')[0]).toMatchObject({
       Name: 'bob',
-      DurationSeconds: 3600,
+      DurationSeconds: '3600',
+      Policy: '{"Version":"2012-10-17"}',
     });
     expect(fed.lease.metadata.arn).toBe('arn:aws:sts::1:federated-user/bob');
   });
@@ -92,18 +99,16 @@ describe('AWS STS provider', () => {
         },
       );
     }
-    expect(sts.calls()).toHaveLength(0);
+    expect(fixture.calls).toHaveLength(0);
     expect(await leases.list()).toEqual([]);
     expect(validateStsDuration(900)).toBe(900);
     expect(validateStsDuration(43_200)).toBe(43_200);
   });
 
   it('maps an STS failure to ERR_SECRETS_PROVIDER_FAILED and keeps no lease', async () => {
-    sts
-      .on(AssumeRoleCommand)
-      .rejects(
-        new STSServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: {}, message: 'not authorized' }),
-      );
+    answer = () => {
+      throw new AwsFixtureError('AccessDenied', 'not authorized', 403);
+    };
     const { provider, leases } = setup();
     await expect(
       leases.issue(
@@ -130,11 +135,27 @@ describe('AWS STS provider', () => {
   });
 
   it('revocation only drops the lease locally (STS cannot revoke single credentials)', async () => {
-    sts.on(GetSessionTokenCommand).resolves({ Credentials: CREDS });
+    answer = () => ({ Credentials: CREDS });
     const { provider, leases } = setup();
     const { lease } = await leases.issue(provider, { kind: 'session-token' }, { owner: 'a', ttlSeconds: 900 });
     await leases.revoke(lease.id);
-    expect(sts.calls()).toHaveLength(1);
+    expect(fixture.calls).toHaveLength(1);
     await expect(leases.get(lease.id)).rejects.toMatchObject({ code: 'ERR_SECRETS_LEASE_NOT_FOUND' });
+  });
+
+  it('signs every request: a client with the wrong secret key is refused and no lease is kept', async () => {
+    answer = () => ({ Credentials: CREDS });
+    const { provider, leases } = setup({ ...KEYS, secretAccessKey: 'not-the-secret' });
+    const error = await leases
+      .issue(provider, { kind: 'session-token' }, { owner: 'a', ttlSeconds: 900 })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'ERR_SECRETS_PROVIDER_FAILED',
+      details: { errorName: 'SignatureDoesNotMatch' },
+    });
+    expect(JSON.stringify(error)).not.toContain('not-the-secret');
+    expect(fixture.refused).toEqual(['signature mismatch']);
+    expect(fixture.calls).toHaveLength(0);
+    expect(await leases.list()).toEqual([]);
   });
 });
