@@ -5,6 +5,7 @@
  * @module
  */
 import Database from 'better-sqlite3';
+import type { SqliteDatabase } from 'kysely';
 import { Kysely, SqliteDialect } from 'kysely';
 import { CoreError } from './errors.js';
 import type { SqlDatabase } from './stores/sql-database.js';
@@ -54,9 +55,35 @@ export function sqliteDatabase<DB = unknown>(options: SqliteDatabaseOptions): Sq
       details: { code: (error as { code?: string }).code },
     });
   }
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: native }) });
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: reusingStatements(native) }) });
   // Kysely's destroy() closes the better-sqlite3 handle it was given.
   return wrapDatabase('sqlite', db, () => db.destroy());
+}
+
+// Kysely's driver prepares every query's statement again: ~50 µs for a short one, ~1.4 ms for
+// the audit store's 500-row INSERT (SQLite parsing the text). Statements are reused by their
+// text (the least recently used one goes when STATEMENTS are kept); one that is still iterating
+// (a streamed query) is busy and cannot run another query, so a fresh one is prepared then.
+// SQLite re-prepares a kept statement by itself when the schema changes.
+const STATEMENTS = 128;
+function reusingStatements(native: Database.Database): SqliteDatabase {
+  const kept = new Map<string, Database.Statement>();
+  return {
+    close: () => native.close(),
+    prepare(text: string) {
+      const hit = kept.get(text);
+      if (hit !== undefined) {
+        if (hit.busy) return native.prepare(text);
+        kept.delete(text);
+        kept.set(text, hit);
+        return hit;
+      }
+      const statement = native.prepare(text);
+      if (kept.size >= STATEMENTS) kept.delete(kept.keys().next().value as string);
+      kept.set(text, statement);
+      return statement;
+    },
+  };
 }
 
 /** Options of {@link sqliteStore}: a file to open, or a database to share. */
