@@ -38,6 +38,51 @@ describe('audit log writer', () => {
     await log.close();
   });
 
+  it('group commit: a sink that asks for it gets batches that grow while events keep arriving; a durable record is not held back', async () => {
+    const batchSizes = async (gatherBatches: boolean) => {
+      const sizes: number[] = [];
+      const store = memoryAuditStore();
+      const sink: EventSink = {
+        ...store,
+        gatherBatches,
+        write: (records, options) => {
+          sizes.push(records.length);
+          return store.write(records, options);
+        },
+      };
+      const log = await createAuditLog({ sinks: [sink], clock: clock() });
+      // 40 events a turn of the event loop, as requests arriving at a server.
+      for (let turn = 0; turn < 10; turn++) {
+        for (let i = 0; i < 40; i++) void log.record(sampleInput(turn * 40 + i));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await log.flush();
+      const before = sizes.length;
+      // A durable caller while the stream goes on: its batch is written without gathering.
+      let stored = false;
+      const durable = log.record(sampleInput(400), { durable: true }).then((r) => {
+        stored = true;
+        return r;
+      });
+      let turns = 0;
+      for (; !stored && turns < 20; turns++) {
+        for (let i = 0; i < 40; i++) void log.record(sampleInput(401 + turns * 40 + i));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(turns).toBeLessThanOrEqual(2);
+      expect((await durable).seq).toBe(401);
+      await log.flush();
+      expect(await log.verify()).toMatchObject({ ok: true, count: 401 + turns * 40 });
+      await log.close();
+      return sizes.slice(0, before);
+    };
+    const plain = await batchSizes(false);
+    expect(plain.length).toBeGreaterThanOrEqual(10);
+    const gathered = await batchSizes(true);
+    expect(gathered.reduce((a, b) => a + b, 0)).toBe(400);
+    expect(gathered.length).toBeLessThanOrEqual(2);
+  });
+
   it('resumes the chain of an existing store', async () => {
     const store = memoryAuditStore();
     const first = await createAuditLog({ sinks: [store], clock: clock(), signer });

@@ -187,6 +187,9 @@ interface Pending {
   reject?: (error: unknown) => void;
 }
 
+// Most turns of the event loop a writer waits for a batch to grow (see gather()).
+const GATHER_TURNS = 16;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {
@@ -491,6 +494,22 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
     return { event, json, durable: false };
   }
 
+  // Group commit for sinks that ask for it (SQL: a commit writes every page it touched once):
+  // while callers keep adding events (the queue grew during the last turn of the event loop),
+  // give them more turns before writing, up to maxBatch. Bounded by turns, not time: when
+  // nothing more arrives the batch goes at once, and a durable caller never waits for it.
+  const gathers = sinks.some((s) => s.gatherBatches === true);
+  async function gather(): Promise<void> {
+    if (!gathers) return;
+    let checked = 0;
+    for (let turn = 0; turn < GATHER_TURNS && queue.length < maxBatch; turn++) {
+      for (; checked < queue.length; checked++) if ((queue[checked] as Pending).durable) return;
+      await new Promise((resolve) => setImmediate(resolve));
+      admitWaiters();
+      if (queue.length === checked) return;
+    }
+  }
+
   async function drain(): Promise<void> {
     try {
       for (;;) {
@@ -498,6 +517,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
         const note = droppedEvent();
         if (note !== undefined) queue.unshift(note);
         if (queue.length === 0) break;
+        await gather();
         let batch: Pending[];
         if (queue.length <= maxBatch) {
           batch = queue;

@@ -27,6 +27,13 @@ export interface EventSink {
   /** A stable id for errors and stats, e.g. `jsonl:/var/log/audit`. */
   readonly id: string;
   readonly durability: SinkDurability;
+  /**
+   * Let a batch grow while events keep arriving (a few turns of the event loop, up to the
+   * log's `maxBatch`) before it is written: for sinks whose cost per batch is high, such as
+   * a SQL transaction, which writes every index page it touched once. Default `false`: a
+   * file append is cheapest while the batch is young (fewer events outlive a garbage collection).
+   */
+  readonly gatherBatches?: boolean;
   /** Prepares the sink (creates files or tables) and reports its chain head. Called once by the log. */
   open(): Promise<SinkState>;
   /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createManualClock, systemClock } from './clock.js';
 import { CoreError } from './errors.js';
-import { randomToken, uuidv7 } from './random.js';
+import { pooledRandom, randomToken, uuidv7 } from './random.js';
 
 describe('clock', () => {
   it('the manual clock moves only when told', () => {
@@ -35,6 +35,28 @@ describe('random', () => {
     expect(
       Number.parseInt(uuidv7(createManualClock(0x0123_4567_89ab)).replace(/-/g, '').slice(0, 12), 16),
     ).toBeGreaterThanOrEqual(0x0123_4567_89ab);
+  });
+
+  it('uuidv7 lays out time, version, counter, variant and the injected random bytes as RFC 9562 says', () => {
+    // Expected value computed by the previous (Buffer-based) encoder: the faster one must not change ids.
+    const random = { bytes: (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 37 + 11) & 0xff) };
+    const id = uuidv7(createManualClock(Date.UTC(2030, 0, 1, 0, 0, 0, 123)), random);
+    // 2030-01-01T00:00:00.123Z = 0x01b8dac5b47b ms; counter 0; variant 0b10 over 0x58 & 0x3f.
+    expect(id).toBe('01b8dac5-b47b-7000-b358-7da2c7ec1136');
+  });
+
+  it('pooledRandom hands out fresh bytes of the requested length, also beyond its pool', () => {
+    const random = pooledRandom(64);
+    const seen = new Set<string>();
+    for (let i = 0; i < 100; i++) {
+      const bytes = random.bytes(16);
+      expect(bytes).toBeInstanceOf(Uint8Array);
+      expect(bytes.length).toBe(16);
+      seen.add(Buffer.from(bytes).toString('hex'));
+    }
+    expect(seen.size).toBe(100);
+    expect(random.bytes(100).length).toBe(100);
+    expect(Buffer.from(random.bytes(100)).equals(Buffer.alloc(100))).toBe(false);
   });
 
   it('randomToken uses the injected source and base64url', () => {

@@ -318,6 +318,9 @@ export async function sqlAuditStore(
   const store: AuditStore = {
     id,
     durability: 'commit',
+    // Measured on SQLite with seven indexes (strace, 50,000 events): 6.7 page writes per event in
+    // transactions of 256 events, 2.8 in transactions of ~4,500; CPU per event 55 -> 33 µs at 100,000.
+    gatherBatches: true,
     async open(): Promise<SinkState> {
       return run('open', async (k) => {
         const h = await head(k);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeKeyValueStore } from '../../test/kv-conformance.js';
@@ -55,6 +56,35 @@ describe('sqlite durability', () => {
     await a.close();
     expect(await b.get('k')).toBe('b');
     await b.close();
+    await database.close();
+  });
+
+  it('reuses prepared statements without stale results: after a schema change, past the ones it keeps, streamed', async () => {
+    const database = sqliteDatabase({ filename: join(dir, 'statements.db') });
+    const k = database.db as Kysely<any>;
+    await sql`CREATE TABLE t (a INTEGER)`.execute(k);
+    await sql`INSERT INTO t VALUES (1), (2)`.execute(k);
+    const all = async () => (await sql`SELECT * FROM t ORDER BY a`.execute(k)).rows;
+    expect(await all()).toEqual([{ a: 1 }, { a: 2 }]);
+    await sql`ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'x'`.execute(k);
+    await sql`INSERT INTO t (a, b) VALUES (3, 'y')`.execute(k);
+    // The same text, a kept statement: it sees the new column and the new row.
+    expect(await all()).toEqual([
+      { a: 1, b: 'x' },
+      { a: 2, b: 'x' },
+      { a: 3, b: 'y' },
+    ]);
+    // More distinct statements than are kept, then the first ones again.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 300; i++) {
+        expect((await sql`SELECT ${sql.lit(i)} AS n, count(*) AS c FROM t`.execute(k)).rows).toEqual([{ n: i, c: 3 }]);
+      }
+    }
+    for (let round = 0; round < 2; round++) {
+      const seen: number[] = [];
+      for await (const row of k.selectFrom('t').select('a').orderBy('a').stream()) seen.push(row.a as number);
+      expect(seen).toEqual([1, 2, 3]);
+    }
     await database.close();
   });
 
