@@ -7,6 +7,7 @@ import {
   type AuditOutcome,
   ok,
   ORCHESTRATOR_ROUTES as R,
+  routePattern,
 } from '@provisioning/platform-client/api';
 import { type Context, Hono } from 'hono';
 import { RequestError } from '../kit/body.js';
@@ -15,7 +16,6 @@ import type { Platform } from '../kit/platform.js';
 import { enumParam, pageQuery } from '../kit/query.js';
 import { resource } from '../kit/resources.js';
 
-const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 const OUTCOMES: readonly AuditOutcome[] = ['success', 'failure', 'denied'];
 const FORMATS = Object.keys(AUDIT_EXPORT_CONTENT_TYPES) as AuditExportFormat[];
 const EXTENSIONS: Readonly<Record<AuditExportFormat, string>> = {
@@ -139,7 +139,7 @@ export function auditRoutes(platform: Platform): Hono<SecuredEnv> {
     return c.json(ok(out.map(toContractEvent)));
   });
 
-  app.get(path(R.getAuditEvent.path), guard('read'), async (c) => {
+  app.get(routePattern(R.getAuditEvent), guard('read'), async (c) => {
     const found = await findAuditEvent(log, param(c, 'id'));
     if (found === undefined) throw new RequestError(404, 'EVENT_NOT_FOUND', 'No such audit event.');
     return c.json(ok(toContractEvent(found)));

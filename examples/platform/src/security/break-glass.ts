@@ -8,6 +8,7 @@ import {
   type BreakGlassStatus,
   ok,
   ORCHESTRATOR_ROUTES as R,
+  routePattern,
 } from '@provisioning/platform-client/api';
 import { Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
@@ -15,9 +16,6 @@ import { noBody, optionalBody, param, principalOf, type SecuredEnv } from '../ki
 import type { Platform } from '../kit/platform.js';
 import { enumParam, pageQuery } from '../kit/query.js';
 import { resource } from '../kit/resources.js';
-
-/** Hono's `:param` form of a contract path. */
-const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 
 /** The Cedar actions a break-glass request may ask for; `admin` stands for all of them. */
 export const EMERGENCY_PERMISSIONS: readonly string[] = Object.freeze([
@@ -185,25 +183,25 @@ export function breakGlassRoutes(platform: Platform): Hono<SecuredEnv> {
     },
   );
 
-  app.get(path(R.getBreakGlass.path), guard('read', session), async (c) =>
+  app.get(routePattern(R.getBreakGlass), guard('read', session), async (c) =>
     c.json(ok(toContract(await load(param(c, 'id'))))),
   );
 
-  app.post(path(R.approveBreakGlass.path), guard('approve_break_glass', session), async (c) => {
+  app.post(routePattern(R.approveBreakGlass), guard('approve_break_glass', session), async (c) => {
     const body = await optionalBody(c, BreakGlassDecisionSchema);
     const id = param(c, 'id');
     await load(id);
     return c.json(ok(toContract(await bg.approve(id, actor(principalOf(c)), body.comment))));
   });
 
-  app.post(path(R.denyBreakGlass.path), guard('approve_break_glass', session), async (c) => {
+  app.post(routePattern(R.denyBreakGlass), guard('approve_break_glass', session), async (c) => {
     const body = await optionalBody(c, BreakGlassDecisionSchema);
     const id = param(c, 'id');
     await load(id);
     return c.json(ok(toContract(await bg.deny(id, actor(principalOf(c)), body.comment ?? 'denied'))));
   });
 
-  app.post(path(R.activateBreakGlass.path), guard('request_break_glass', session), async (c) => {
+  app.post(routePattern(R.activateBreakGlass), guard('request_break_glass', session), async (c) => {
     await noBody(c);
     const id = param(c, 'id');
     await load(id);
@@ -213,7 +211,7 @@ export function breakGlassRoutes(platform: Platform): Hono<SecuredEnv> {
     return c.json(ok({ request_id: id, token: access.token, expires_at: access.expiresAt.toISOString() }));
   });
 
-  app.post(path(R.revokeBreakGlass.path), guard('revoke_break_glass', session), async (c) => {
+  app.post(routePattern(R.revokeBreakGlass), guard('revoke_break_glass', session), async (c) => {
     const body = await optionalBody(c, BreakGlassDecisionSchema);
     const id = param(c, 'id');
     await load(id);
