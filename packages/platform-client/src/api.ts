@@ -220,6 +220,7 @@ export {
 export type {
   AuditEvent,
   AuditExportFormat,
+  AuditExportQuery,
   AuditOutcome,
   AuditQuery,
   AuditStats,

@@ -60,6 +60,7 @@ import {
   AUDIT_EXPORT_CONTENT_TYPES,
   type AuditEvent,
   type AuditExportFormat,
+  type AuditExportQuery,
   type AuditQuery,
   type AuditStats,
   type AuditVerification,
@@ -220,13 +221,10 @@ export interface OrchestratorClient {
     /** One page of events. */
     query(query?: AuditQuery, options?: CallOptions): Promise<AuditEvent[]>;
     /** Every matching event, page by page. */
-    events(
-      query?: Omit<AuditQuery, 'limit' | 'offset'>,
-      page?: PageOptions,
-    ): AsyncGenerator<AuditEvent, void, undefined>;
+    events(query?: AuditExportQuery, page?: PageOptions): AsyncGenerator<AuditEvent, void, undefined>;
     get(id: string, options?: CallOptions): Promise<AuditEvent>;
-    /** The export file as text in the given format. */
-    export(format: AuditExportFormat, range?: { from?: string; to?: string }, options?: CallOptions): Promise<string>;
+    /** The export file as text in the given format, of the events the filters select (as {@link query} does, unpaged). */
+    export(format: AuditExportFormat, filters?: AuditExportQuery, options?: CallOptions): Promise<string>;
     verify(options?: CallOptions): Promise<AuditVerification>;
     stats(options?: CallOptions): Promise<AuditStats>;
   };
@@ -607,8 +605,8 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       query: (q = {}, o) => callRoute(orch, O.queryAudit, { query: { ...q } }, o),
       events: (q = {}, page) => pages(orch, O.queryAudit, { ...q }, page),
       get: (eventId, o) => callRoute(orch, O.getAuditEvent, id(eventId), o),
-      export: async (format, range = {}, o) => {
-        const answer = await sendRoute(orch, O.exportAudit, { query: { format, ...range } }, o);
+      export: async (format, filters = {}, o) => {
+        const answer = await sendRoute(orch, O.exportAudit, { query: { format, ...filters } }, o);
         // The file is in the format asked for: a CSV request answered with JSON (an error page, a proxy) is refused.
         return decodeRoute<string>(O.exportAudit, answer, [AUDIT_EXPORT_CONTENT_TYPES[format], 'text/plain']);
       },

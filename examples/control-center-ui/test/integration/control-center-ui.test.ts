@@ -420,6 +420,48 @@ describe('control center UI in Chromium', () => {
       await expect(detail.textContent()).resolves.toMatch(/api_key::/);
       await screenshot(page, '17-audit-filtered');
 
+      // The resource filter: from the event's details, every event of that key (made, then revoked) and nothing else.
+      const keyResource = (await list.locator('tbody tr td:nth-child(5)').first().textContent()) ?? '';
+      expect(keyResource).toMatch(/^api_key::/);
+      await page.getByRole('button', { name: 'Every event of this resource' }).click();
+      await expect(page.getByLabel('Resource type').inputValue()).resolves.toBe('api_key');
+      await expect(page.getByLabel('Resource id').inputValue()).resolves.toBe(keyResource.slice('api_key::'.length));
+      await expect.poll(async () => list.locator('tbody tr').count(), { timeout: 10_000 }).toBe(2);
+      await expect(list.locator('tbody tr td:nth-child(3)').allTextContents()).resolves.toEqual([
+        'auth.api_key.revoked',
+        'auth.api_key.created',
+      ]);
+      await expect(list.locator('tbody tr td:nth-child(5)').allTextContents()).resolves.toEqual([
+        keyResource,
+        keyResource,
+      ]);
+      await screenshot(page, '17b-audit-by-resource');
+      // The export holds what the view shows: the same filters, every page.
+      await page.getByLabel('Format').selectOption({ label: 'JSON' });
+      const [byResource] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Export', exact: true }).click(),
+      ]);
+      const exported = JSON.parse(readFileSync((await byResource.path()) as string, 'utf8')) as Array<{
+        event: { action: string; resource: { type: string; id: string } };
+      }>;
+      expect(exported.map((r) => `${r.event.action} ${r.event.resource.type}::${r.event.resource.id}`)).toEqual([
+        `auth.api_key.created ${keyResource}`,
+        `auth.api_key.revoked ${keyResource}`,
+      ]);
+      // By keyboard: type a resource type and submit the form with Enter.
+      await page.getByLabel('Resource id').fill('');
+      await page.getByLabel('Resource type').fill('Provisioning::AuditLog');
+      await page.getByLabel('Resource type').press('Enter');
+      await expect
+        .poll(async () => new Set(await list.locator('tbody tr td:nth-child(5)').allTextContents()), {
+          timeout: 10_000,
+        })
+        .toEqual(new Set(['Provisioning::AuditLog::platform']));
+      await page.getByRole('button', { name: 'Clear' }).click();
+      await page.getByLabel('From').fill(started.toISOString().slice(0, 19));
+      await page.getByRole('button', { name: 'Only my actions' }).click();
+
       // The failed password change, by outcome.
       await page.getByLabel('Action').fill('');
       await page.getByLabel('Outcome').selectOption('failure');
