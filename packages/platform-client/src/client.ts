@@ -20,6 +20,7 @@ import {
   type BootstrapRequest,
   type ChangePasswordResponse,
   CONTROL_CENTER_ROUTES,
+  type ComplianceSummary,
   type CreateApiTokenRequest,
   type CreatedApiToken,
   type CreateUserRequest,
@@ -324,6 +325,12 @@ export interface ControlCenterClient {
    * required, and every other session of the user ends. Never retried.
    */
   changePassword(currentPassword: string, newPassword: string, options?: CallOptions): Promise<ChangePasswordResponse>;
+  /**
+   * The SOC 2 / ISO 27001 summary of the checks over what the control center
+   * holds (`GET /api/v1/compliance/summary`): counts per framework and the
+   * failing checks. Admins, Auditors and the audit and security teams.
+   */
+  complianceSummary(options?: CallOptions): Promise<ComplianceSummary>;
 }
 
 /** Result of {@link KmsClient.decrypt}. */
@@ -675,6 +682,7 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
     changePassword: (current_password, new_password, o) =>
       // A retry after a lost answer would fail on the already-changed password.
       callRoute(cc, C.changePassword, { body: { current_password, new_password } }, { ...o, retry: false }),
+    complianceSummary: (o) => callRoute(cc, C.complianceSummary, {}, o),
   };
 
   const kmsClient: KmsClient = {

@@ -264,6 +264,7 @@ describe('control center UI in Chromium', () => {
       await other.page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
       await other.page.getByRole('region', { name: 'Sessions list' }).waitFor();
       await other.page.getByText('Your role may not read the policies').waitFor();
+      await other.page.getByText('Your role may not read the compliance summary').waitFor();
       await screenshot(other.page, '11-security-dashboard');
 
       const { context, page, problems } = await newPage(browser, { width: 375, height: 800 });
@@ -389,6 +390,17 @@ describe('control center UI in Chromium', () => {
       await expect(page.getByTestId('policy-status').textContent()).resolves.toMatch(
         /\d+ policies.*sha256:.*loaded at start/,
       );
+      // The compliance summary: both frameworks counted, no failing check on a sound platform, the time of the run.
+      const compliance = page.getByTestId('compliance-summary');
+      await expect(compliance.locator('[data-framework="soc2"]').textContent()).resolves.toMatch(
+        /^SOC 2\d+ passing 0 failing \d+ not assessed here$/,
+      );
+      await expect(compliance.locator('[data-framework="iso27001"]').textContent()).resolves.toMatch(
+        /^ISO 27001:2022\d+ passing 0 failing \d+ not assessed here$/,
+      );
+      await expect(compliance.textContent()).resolves.toMatch(/Last run\d{1,2} \w{3} \d{4}/);
+      await page.getByRole('status').filter({ hasText: 'No automated check fails.' }).waitFor();
+      await screenshot(page, '11b-security-compliance');
       // Something to find: a token made and revoked, a wrong current password.
       await page.getByLabel('Current password').fill('not my password at all');
       await page.getByLabel('New password', { exact: true }).fill('a new password that fails');
@@ -453,11 +465,12 @@ describe('control center UI in Chromium', () => {
       await page.getByLabel('Resource id').fill('');
       await page.getByLabel('Resource type').fill('Provisioning::AuditLog');
       await page.getByLabel('Resource type').press('Enter');
+      // The decisions on the audit log (this viewer's queries) and on the compliance evidence (the dashboard's summary).
       await expect
         .poll(async () => new Set(await list.locator('tbody tr td:nth-child(5)').allTextContents()), {
           timeout: 10_000,
         })
-        .toEqual(new Set(['Provisioning::AuditLog::platform']));
+        .toEqual(new Set(['Provisioning::AuditLog::platform', 'Provisioning::AuditLog::compliance']));
       await page.getByRole('button', { name: 'Clear' }).click();
       await page.getByLabel('From').fill(started.toISOString().slice(0, 19));
       await page.getByRole('button', { name: 'Only my actions' }).click();
