@@ -301,7 +301,9 @@ describe('control center UI in Chromium', () => {
       for (const [name, roles, teams, mfa] of [
         ['rita', ['Operator'], ['sre'], false],
         ['alice', ['Admin'], ['platform-admin'], true],
-        ['carol', ['Admin'], ['security'], true],
+        // An approver who is no administrator: the security team (break-glass-approve, break-glass-read).
+        ['carol', ['Viewer'], ['security'], true],
+        ['sam', ['Operator'], ['sre'], false],
       ] as const) {
         const id = await cc.addUser(name, PASSWORD, [...roles]);
         await cc.platform.users.update(id, { teams: [...teams] });
@@ -321,22 +323,33 @@ describe('control center UI in Chromium', () => {
         return { context, page, problems };
       };
 
-      // Rita files the request; she cannot list requests (administrators only) nor activate it yet.
+      // Rita files the request, by keyboard; she sees her own requests (from the server), not to be approved by
+      // her, and cannot activate it yet.
       const rita = await signIn('rita');
-      await rita.page.getByLabel('Incident or ticket').fill('INC-4711');
-      await rita.page.getByLabel('Why you need it').fill('The primary database is down; on-call must fail over.');
-      await rita.page.getByRole('checkbox', { name: 'deploy', exact: true }).check();
+      await rita.page.getByLabel('Incident or ticket').focus();
+      await rita.page.keyboard.type('INC-4711');
+      await rita.page.keyboard.press('Tab');
+      await rita.page.keyboard.type('The primary database is down; on-call must fail over.');
+      await rita.page.getByRole('checkbox', { name: 'deploy', exact: true }).focus();
+      await rita.page.keyboard.press('Space');
       await rita.page.getByLabel('For how long').selectOption('3600');
-      await rita.page.getByRole('button', { name: 'Request access' }).click();
+      await rita.page.getByRole('button', { name: 'Request access' }).focus();
+      await rita.page.keyboard.press('Enter');
       await rita.page.getByRole('status').filter({ hasText: 'filed' }).waitFor();
-      await expect(
-        rita.page.getByText('Only administrators can list break-glass requests.').first().isVisible(),
-      ).resolves.toBe(true);
       const mine = rita.page.getByRole('region', { name: 'Your requests list' });
       await expect(mine.textContent()).resolves.toContain('read, list, deploy');
+      await rita.page.getByText('No request of someone else is waiting.').waitFor();
       await screenshot(rita.page, '13-break-glass-requested');
       await mine.getByRole('button', { name: 'Activate' }).click();
       await expect(rita.page.getByRole('alert').textContent()).resolves.toContain('needs two approvals');
+
+      // Sam, another requester, sees none of Rita's.
+      const sam = await signIn('sam');
+      await sam.page.getByText('No request of someone else is waiting.').waitFor();
+      await sam.page.getByText('No emergency session is active.').waitFor();
+      await expect(sam.page.getByRole('region', { name: 'Your requests list' }).count()).resolves.toBe(0);
+      expect(sam.problems).toEqual([]);
+      await sam.context.close();
 
       // Alice (platform-admin) and Carol (security) approve, each with a fresh MFA from her sign-in.
       for (const name of ['alice', 'carol']) {
@@ -344,23 +357,33 @@ describe('control center UI in Chromium', () => {
         const row = approver.page
           .getByRole('region', { name: 'Pending requests list' })
           .locator('tr', { hasText: 'INC-4711' });
-        await expect(row.textContent()).resolves.toContain(`${name === 'alice' ? 0 : 1} of 2`);
+        // The requester by username; Carol also sees who approved before her.
+        await expect(row.locator('td').nth(1).textContent()).resolves.toBe('rita');
+        await expect(row.textContent()).resolves.toContain(name === 'alice' ? '0 of 2' : '1 of 2 (alice)');
         if (name === 'alice') await screenshot(approver.page, '14-break-glass-approve');
         await row.getByRole('button', { name: 'Approve' }).click();
         await approver.page.getByRole('status').filter({ hasText: 'You approved INC-4711' }).waitFor();
         expect(approver.problems).toEqual([]);
         if (name === 'alice') await approver.context.close();
         if (name === 'carol') {
-          // Rita activates: the token is shown once; the administrators see the session and its time left.
+          // Rita activates: the token is shown once; her list shows the session's time left and who approved.
           await mine.getByRole('button', { name: 'Activate' }).click();
           const token = await rita.page.getByLabel('Emergency token').inputValue();
           expect(token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
           await mine.getByText('active', { exact: true }).waitFor();
+          // The browser's clock against the server's manual one (ahead by the earlier tests' steps): an hour and more.
+          await expect(mine.getByTestId('my-time-left').textContent()).resolves.toMatch(
+            /^(1 h \d{2} min|59 min \d{2} s)$/,
+          );
+          await expect(mine.textContent()).resolves.toContain('alice, carol');
           await screenshot(rita.page, '15-break-glass-activated');
+          // The approver (not an Admin) sees the active session, by username, with its time left.
           await approver.page.getByRole('link', { name: 'Security' }).click();
           await approver.page.getByRole('link', { name: 'Break-glass' }).click();
           const active = approver.page.getByRole('region', { name: 'Active sessions list' });
-          await expect(active.textContent()).resolves.toContain('INC-4711');
+          const session = active.locator('tr', { hasText: 'INC-4711' });
+          await expect(session.locator('td').nth(1).textContent()).resolves.toBe('rita');
+          await expect(session.locator('td').nth(3).textContent()).resolves.toBe('alice, carol');
           await expect(active.getByTestId('time-left').textContent()).resolves.toMatch(
             /^\d+ (h \d{2} min|min \d{2} s)$/,
           );

@@ -344,6 +344,8 @@ export interface BreakGlassRequest {
   readonly approvals: readonly string[];
   readonly created_at: string;
   readonly expires_at: string | null;
+  /** Usernames of the requester and approvers, by user id (designed; absent for a user who no longer exists). */
+  readonly usernames?: Readonly<Record<string, string>>;
 }
 /** Schema of {@link BreakGlassRequest}. */
 export const BreakGlassRequestSchema: NamedSchema<BreakGlassRequest> = s.named(
@@ -358,6 +360,7 @@ export const BreakGlassRequestSchema: NamedSchema<BreakGlassRequest> = s.named(
     approvals: s.array(s.string()),
     created_at: timestamp,
     expires_at: s.nullable(timestamp),
+    usernames: s.optional(s.record(s.string())),
   }),
 );
 
