@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareBootstrap } from '../../../platform/src/control-center/index.js';
 import {
   addVirtualAuthenticator,
   buildUi,
@@ -39,6 +40,67 @@ async function auditEvents(action: string) {
 }
 
 describe('control center UI in Chromium', () => {
+  it(
+    'creates the first administrator with the bootstrap secret, by keyboard, then signs in',
+    async () => {
+      // A platform of its own: the bootstrap works only while no user exists.
+      const fresh = await startControlCenter(ui.dir);
+      try {
+        const secret = (await prepareBootstrap(fresh.platform)) as string;
+        expect(secret).toMatch(/^\S{32,}$/);
+        const { context, page, problems } = await newPage(browser);
+        await page.goto(`${fresh.url}/ui/`);
+        await page.getByRole('button', { name: 'Create the first administrator' }).click();
+        await page.getByRole('heading', { name: 'Create the first administrator' }).waitFor();
+        // Keyboard only: the secret field has focus; Tab through the fields, Enter submits.
+        const fill = async (...values: string[]) => {
+          for (const [i, value] of values.entries()) {
+            if (i > 0) await page.keyboard.press('Tab');
+            await page.keyboard.type(value);
+          }
+        };
+        await fill('not-the-secret-at-all-000000000000', 'root', '', PASSWORD, PASSWORD);
+        await page.keyboard.press('Enter');
+        await expect(page.getByRole('alert').textContent()).resolves.toContain('bootstrap secret was refused');
+        // A wrong secret does not use it up: the right one still works.
+        await page.getByLabel('Bootstrap secret').fill(secret);
+        await screenshot(page, '00-bootstrap');
+        await page.getByLabel('Bootstrap secret').press('Enter');
+        await page.getByRole('heading', { name: 'Sign in to the Control Center' }).waitFor();
+        await expect(page.getByRole('status').textContent()).resolves.toContain('The administrator root was created');
+        await expect(page.getByLabel('Username', { exact: true }).inputValue()).resolves.toBe('root');
+        await screenshot(page, '00-bootstrap-done');
+        // The password field has focus: type it and sign in.
+        await page.keyboard.type(PASSWORD);
+        await page.keyboard.press('Enter');
+        await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+        await expect(page.locator('.who').textContent()).resolves.toContain('root (Admin)');
+        const created = (await fresh.platform.auditLog.query({ action: 'admin.user.created' })).records;
+        expect(created.map((r) => [r.event.actor.id, r.event.metadata?.bootstrap])).toEqual([['bootstrap', true]]);
+
+        // Once is all: the secret is spent and the platform has a user.
+        const again = await newPage(browser);
+        await again.page.goto(`${fresh.url}/ui/`);
+        await again.page.getByRole('button', { name: 'Create the first administrator' }).click();
+        await again.page.getByLabel('Bootstrap secret').fill(secret);
+        await again.page.getByLabel('Username', { exact: true }).fill('mallory');
+        await again.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+        await again.page.getByLabel('Repeat the password').fill(PASSWORD);
+        await again.page.getByRole('button', { name: 'Create the administrator' }).click();
+        await expect(again.page.getByRole('alert').textContent()).resolves.toContain('already has users');
+        expect((await fresh.platform.users.list({ limit: 10 })).map((u) => u.username)).toEqual(['root']);
+        // The secret was never kept by the page.
+        expect(await storedState(again.context, again.page)).toEqual({ local: [], session: [], cookies: [] });
+        expect([...problems, ...again.problems]).toEqual([]);
+        await again.context.close();
+        await context.close();
+      } finally {
+        await fresh.close();
+      }
+    },
+    TIMEOUT,
+  );
+
   it(
     'sets up TOTP with the wizard, then signs in with a TOTP code and with a backup code',
     async () => {
