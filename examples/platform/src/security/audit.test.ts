@@ -1,10 +1,8 @@
-import { join } from 'node:path';
-import { createPlatformClient } from '@provisioning/platform-client';
 import { AuditEventSchema, parseRouteResponse, ORCHESTRATOR_ROUTES as R } from '@provisioning/platform-client/api';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addUser, createTestPlatform, fromLoopback } from '../../test/platform-fixture.js';
 import { orchestratorService } from '../orchestrator/index.js';
+import { clientOver, tamperAuditEvent } from './test-helpers.js';
 
 const disposers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -121,12 +119,7 @@ describe('audit over the orchestrator: query, one event, export, verify, stats',
     await settle();
     const target = (await platform.auditLog.query({}, { limit: 3 })).records[2];
     expect(target).toBeDefined();
-    const raw = new Database(join(platform.dataDir, 'audit.db'));
-    raw.exec('DROP TRIGGER audit_events_no_update;');
-    raw
-      .prepare('UPDATE audit_events SET event = replace(event, ?, ?) WHERE seq = ?')
-      .run('"success"', '"failure"', target?.seq);
-    raw.close();
+    tamperAuditEvent(platform, target?.seq);
     const broken = await data(await get(R.verifyAudit.path, auditor));
     expect(broken).toMatchObject({ valid: false, first_invalid_id: target?.event.id });
   });
@@ -183,13 +176,7 @@ describe('audit over the orchestrator: query, one event, export, verify, stats',
     expect((await get(`${R.exportAudit.path}?format=json&action=nope`, auditor)).status).toBe(400);
 
     // The typed client sends the same filters to both routes.
-    const client = createPlatformClient({
-      baseUrls: { orchestrator: 'http://orchestrator.test' },
-      auth: { type: 'bearer', token: auditor },
-      fetch: ((input: RequestInfo | URL, init?: RequestInit) =>
-        app.request(input instanceof Request ? input : String(input), init)) as typeof fetch,
-      retry: false,
-    });
+    const client = clientOver(app, auditor, { orchestrator: 'http://orchestrator.test' });
     const filters = { from: at, resource_type: 'user', resource_id: 'key-1' };
     expect((await client.orchestrator.audit.query(filters)).map((e) => e.resource)).toEqual(['user::key-1']);
     const csv = await client.orchestrator.audit.export('csv', filters);

@@ -1,9 +1,7 @@
-import { join } from 'node:path';
-import { createPlatformClient } from '@provisioning/platform-client';
 import { ComplianceSummarySchema, CONTROL_CENTER_ROUTES as R } from '@provisioning/platform-client/api';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { controlCenter, PASSWORD } from '../control-center/test-helpers.js';
+import { clientOver, tamperAuditEvent } from './test-helpers.js';
 
 const disposers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -60,24 +58,13 @@ describe('control center: compliance summary', () => {
     await platform.auditLog.flush();
     // Someone with write access to the database edits an event: the chain check fails.
     const target = (await platform.auditLog.query({}, { limit: 3 })).records[1];
-    const raw = new Database(join(platform.dataDir, 'audit.db'));
-    raw.exec('DROP TRIGGER audit_events_no_update;');
-    raw
-      .prepare('UPDATE audit_events SET event = replace(event, ?, ?) WHERE seq = ?')
-      .run('"success"', '"failure"', target?.seq);
-    raw.close();
+    tamperAuditEvent(platform, target?.seq);
     platform.clock.advance(30_000);
     // Within the minute: the same run.
     expect((await summary(auditor)).json.data).toEqual(first);
     platform.clock.advance(30_000);
 
-    const client = createPlatformClient({
-      baseUrls: { controlCenter: 'http://cc.test' },
-      auth: { type: 'bearer', token: auditor },
-      fetch: ((input: RequestInfo | URL, init?: RequestInit) =>
-        app.request(input instanceof Request ? input : String(input), init)) as typeof fetch,
-      retry: false,
-    });
+    const client = clientOver(app, auditor, { controlCenter: 'http://cc.test' });
     const after = await client.controlCenter.complianceSummary();
     expect(after.last_run > first.last_run).toBe(true);
     expect(after.failing_checks).toEqual([
