@@ -162,10 +162,21 @@ export async function addVirtualAuthenticator(
   };
 }
 
-/** Saves a full-page screenshot under {@link ARTIFACTS}. */
+/**
+ * What a screenshot blacks out: secrets shown once (API and emergency tokens,
+ * the TOTP key and its QR code, backup codes). Artifacts are kept and shared;
+ * a secret must not be in one, even a test platform's.
+ */
+const SECRET_SELECTORS = ['.secret input', '[data-testid="totp-key"]', 'img.qr', '[data-testid="backup-codes"] code'];
+
+/** Saves a full-page screenshot under {@link ARTIFACTS}, with the secrets on the page masked. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  await page.screenshot({
+    path: join(ARTIFACTS, `${name}.png`),
+    fullPage: true,
+    mask: SECRET_SELECTORS.map((s) => page.locator(s)),
+  });
 }
 
 /** Signs in with username and password (and nothing else). */

@@ -177,7 +177,8 @@ async function main(): Promise<void> {
       // Printed once, to the operator's console only (never to the JSON log).
       console.log('\nNo users yet. Create the first administrator with this one-time bootstrap secret:');
       console.log(`  curl -X POST ${cc}/auth/bootstrap -H 'content-type: application/json' \\`);
-      console.log(`       -d '{"secret":"${secret}","username":"admin","password":"<a long password>"}'\n`);
+      console.log(`       -d '{"secret":"${secret}","username":"admin","password":"<a long password>"}'`);
+      console.log(`  or in the web UI: ${config.security.public_origin}/ui/ → "Create the first administrator"\n`);
     }
   }
   console.log('Press Ctrl-C to stop.');

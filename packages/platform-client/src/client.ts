@@ -20,6 +20,7 @@ import {
   type BootstrapRequest,
   type ChangePasswordResponse,
   CONTROL_CENTER_ROUTES,
+  type ComplianceSummary,
   type CreateApiTokenRequest,
   type CreatedApiToken,
   type CreateUserRequest,
@@ -60,6 +61,7 @@ import {
   AUDIT_EXPORT_CONTENT_TYPES,
   type AuditEvent,
   type AuditExportFormat,
+  type AuditExportQuery,
   type AuditQuery,
   type AuditStats,
   type AuditVerification,
@@ -220,13 +222,10 @@ export interface OrchestratorClient {
     /** One page of events. */
     query(query?: AuditQuery, options?: CallOptions): Promise<AuditEvent[]>;
     /** Every matching event, page by page. */
-    events(
-      query?: Omit<AuditQuery, 'limit' | 'offset'>,
-      page?: PageOptions,
-    ): AsyncGenerator<AuditEvent, void, undefined>;
+    events(query?: AuditExportQuery, page?: PageOptions): AsyncGenerator<AuditEvent, void, undefined>;
     get(id: string, options?: CallOptions): Promise<AuditEvent>;
-    /** The export file as text in the given format. */
-    export(format: AuditExportFormat, range?: { from?: string; to?: string }, options?: CallOptions): Promise<string>;
+    /** The export file as text in the given format, of the events the filters select (as {@link query} does, unpaged). */
+    export(format: AuditExportFormat, filters?: AuditExportQuery, options?: CallOptions): Promise<string>;
     verify(options?: CallOptions): Promise<AuditVerification>;
     stats(options?: CallOptions): Promise<AuditStats>;
   };
@@ -326,6 +325,12 @@ export interface ControlCenterClient {
    * required, and every other session of the user ends. Never retried.
    */
   changePassword(currentPassword: string, newPassword: string, options?: CallOptions): Promise<ChangePasswordResponse>;
+  /**
+   * The SOC 2 / ISO 27001 summary of the checks over what the control center
+   * holds (`GET /api/v1/compliance/summary`): counts per framework and the
+   * failing checks. Admins, Auditors and the audit and security teams.
+   */
+  complianceSummary(options?: CallOptions): Promise<ComplianceSummary>;
 }
 
 /** Result of {@link KmsClient.decrypt}. */
@@ -607,8 +612,8 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       query: (q = {}, o) => callRoute(orch, O.queryAudit, { query: { ...q } }, o),
       events: (q = {}, page) => pages(orch, O.queryAudit, { ...q }, page),
       get: (eventId, o) => callRoute(orch, O.getAuditEvent, id(eventId), o),
-      export: async (format, range = {}, o) => {
-        const answer = await sendRoute(orch, O.exportAudit, { query: { format, ...range } }, o);
+      export: async (format, filters = {}, o) => {
+        const answer = await sendRoute(orch, O.exportAudit, { query: { format, ...filters } }, o);
         // The file is in the format asked for: a CSV request answered with JSON (an error page, a proxy) is refused.
         return decodeRoute<string>(O.exportAudit, answer, [AUDIT_EXPORT_CONTENT_TYPES[format], 'text/plain']);
       },
@@ -677,6 +682,7 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
     changePassword: (current_password, new_password, o) =>
       // A retry after a lost answer would fail on the already-changed password.
       callRoute(cc, C.changePassword, { body: { current_password, new_password } }, { ...o, retry: false }),
+    complianceSummary: (o) => callRoute(cc, C.complianceSummary, {}, o),
   };
 
   const kmsClient: KmsClient = {

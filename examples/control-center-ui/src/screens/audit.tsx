@@ -12,10 +12,21 @@ interface Filters {
   readonly actor: string;
   readonly action: string;
   readonly outcome: string;
+  readonly resourceType: string;
+  readonly resourceId: string;
   readonly limit: string;
 }
 
-const EMPTY: Filters = { from: '', to: '', actor: '', action: '', outcome: '', limit: '25' };
+const EMPTY: Filters = {
+  from: '',
+  to: '',
+  actor: '',
+  action: '',
+  outcome: '',
+  resourceType: '',
+  resourceId: '',
+  limit: '25',
+};
 
 const OUTCOMES: ReadonlyArray<readonly [string, string]> = [
   ['', 'Any'],
@@ -43,18 +54,37 @@ function rfc3339(local: string): string | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
-function query(filters: Filters, offset: number): string {
+/** The filters as query parameters: the same for the list and the export. */
+function filterParams(filters: Filters): URLSearchParams {
   const params = new URLSearchParams();
   const from = rfc3339(filters.from);
   const to = rfc3339(filters.to);
   if (from !== undefined) params.set('from', from);
   if (to !== undefined) params.set('to', to);
-  if (filters.actor.trim() !== '') params.set('actor', filters.actor.trim());
-  if (filters.action.trim() !== '') params.set('action', filters.action.trim());
+  const text: ReadonlyArray<readonly [string, string]> = [
+    ['actor', filters.actor],
+    ['action', filters.action],
+    ['resource_type', filters.resourceType],
+    ['resource_id', filters.resourceId],
+  ];
+  for (const [name, value] of text) if (value.trim() !== '') params.set(name, value.trim());
   if (filters.outcome !== '') params.set('outcome', filters.outcome);
+  return params;
+}
+
+function query(filters: Filters, offset: number): string {
+  const params = filterParams(filters);
   params.set('limit', filters.limit);
   params.set('offset', String(offset));
   return params.toString();
+}
+
+/** `type::id` as the events show a resource, split back into the two filters. */
+function splitResource(resource: string): { resourceType: string; resourceId: string } {
+  const at = resource.lastIndexOf('::');
+  return at < 0
+    ? { resourceType: resource, resourceId: '' }
+    : { resourceType: resource.slice(0, at), resourceId: resource.slice(at + 2) };
 }
 
 const BADGE: Record<string, string> = { success: 'ok', failure: 'err', denied: 'warn' };
@@ -125,9 +155,22 @@ export function AuditLog() {
               onChange={(e) => set('action')(e.target.value)}
             />
             <SelectField label="Outcome" value={draft.outcome} onChange={set('outcome')} options={OUTCOMES} />
+            <Field
+              label="Resource type"
+              name="resource-type"
+              hint="e.g. api_key, user, Provisioning::Server"
+              value={draft.resourceType}
+              onChange={(e) => set('resourceType')(e.target.value)}
+            />
+            <Field
+              label="Resource id"
+              name="resource-id"
+              hint="The part after “::” in the Resource column."
+              value={draft.resourceId}
+              onChange={(e) => set('resourceId')(e.target.value)}
+            />
             <SelectField label="Per page" value={draft.limit} onChange={set('limit')} options={PAGE_SIZES} />
           </div>
-          <p className="hint">The log has no resource filter yet: the server does not offer one.</p>
           <div className="actions">
             <button type="submit" className="primary" disabled={busy}>
               Apply filters
@@ -219,14 +262,24 @@ export function AuditLog() {
         </nav>
       </Section>
 
-      {selected === undefined ? null : <EventDetail event={selected} />}
+      {selected === undefined ? null : (
+        <EventDetail
+          event={selected}
+          onResource={(resource) => {
+            const next = { ...EMPTY, limit: draft.limit, ...splitResource(resource) };
+            setDraft(next);
+            setOffset(0);
+            setApplied(next);
+          }}
+        />
+      )}
       <Export filters={applied} />
       <ChainCheck />
     </div>
   );
 }
 
-function EventDetail({ event }: { event: AuditEvent }) {
+function EventDetail({ event, onResource }: { event: AuditEvent; onResource: (resource: string) => void }) {
   return (
     <Section title="Event details" wide>
       <dl className="facts" data-testid="audit-detail">
@@ -258,6 +311,13 @@ function EventDetail({ event }: { event: AuditEvent }) {
         </dd>
       </dl>
       <pre className="detail">{JSON.stringify(event.details ?? {}, null, 2)}</pre>
+      {event.resource === '' ? null : (
+        <div className="actions">
+          <button type="button" onClick={() => onResource(event.resource)}>
+            Every event of this resource
+          </button>
+        </div>
+      )}
     </Section>
   );
 }
@@ -268,7 +328,7 @@ function Export({ filters }: { filters: Filters }) {
   const { busy, error, run } = useAction();
   return (
     <Section title="Export">
-      <p>Downloads every event of the chosen time range (the other filters apply to the list only), oldest first.</p>
+      <p>Downloads every event the applied filters select (all pages, not only this one), oldest first.</p>
       <SelectField label="Format" value={format} onChange={setFormat} options={FORMATS} />
       {error === undefined ? null : <Alert kind="error">{error}</Alert>}
       <div className="actions">
@@ -278,11 +338,8 @@ function Export({ filters }: { filters: Filters }) {
           disabled={busy}
           onClick={() =>
             void run(async () => {
-              const params = new URLSearchParams({ format });
-              const from = rfc3339(filters.from);
-              const to = rfc3339(filters.to);
-              if (from !== undefined) params.set('from', from);
-              if (to !== undefined) params.set('to', to);
+              const params = filterParams(filters);
+              params.set('format', format);
               const blob = await api.download(`${BASE}/export?${params}`);
               saveFile(`audit-log.${EXTENSIONS[format] ?? format}`, blob);
             })

@@ -49,10 +49,6 @@ const DURATIONS: ReadonlyArray<readonly [string, string]> = [
   ['14400', '4 hours (the most)'],
 ];
 
-// The requests filed in this tab, per user: only administrators may list
-// requests, so a requester keeps the ids of their own here (memory only).
-const filed = new Map<string, BreakGlassRequest[]>();
-
 /** "1 h 05 min", "4 min 10 s", "expired". */
 function left(untilIso: string | null, now: number): string {
   if (untilIso === null) return '—';
@@ -73,28 +69,31 @@ function useNow(): number {
   return now;
 }
 
-/** Break-glass: request emergency access, approve or deny (approvers), active sessions with time left. */
+/** A person of a request by username (the server names them), else by id. */
+function nameOf(r: BreakGlassRequest, id: string): string {
+  return r.usernames?.[id] ?? id;
+}
+
+/**
+ * Break-glass: request emergency access, the caller's requests (activate,
+ * time left), approve or deny (approvers), active sessions with time left.
+ * The server lists what concerns the caller: a requester their own requests,
+ * an approver every one.
+ */
 export function BreakGlass() {
-  const api = useApi();
-  const userId = api.user?.id ?? '';
-  const [mine, setMine] = useState<BreakGlassRequest[]>(() => filed.get(userId) ?? []);
   const [version, setVersion] = useState(0);
-  const remember = (request: BreakGlassRequest) => {
-    const next = [request, ...mine.filter((r) => r.id !== request.id)];
-    filed.set(userId, next);
-    setMine(next);
-  };
+  const changed = () => setVersion((v) => v + 1);
   return (
     <div className="grid">
-      <RequestForm onFiled={remember} />
-      <MyRequests requests={mine} onChange={remember} />
-      <AllRequests version={version} onChange={() => setVersion((v) => v + 1)} />
+      <RequestForm onFiled={changed} />
+      <MyRequests version={version} onChange={changed} />
+      <AllRequests version={version} onChange={changed} />
       <ActiveSessions version={version} />
     </div>
   );
 }
 
-function RequestForm({ onFiled }: { onFiled: (r: BreakGlassRequest) => void }) {
+function RequestForm({ onFiled }: { onFiled: () => void }) {
   const api = useApi();
   const reasonId = useId();
   const [incident, setIncident] = useState('');
@@ -127,7 +126,7 @@ function RequestForm({ onFiled }: { onFiled: (r: BreakGlassRequest) => void }) {
           setIncident('');
           setReason('');
           setDone(`Request for ${request.incident_id} filed: it waits for two approvers.`);
-          onFiled(request);
+          onFiled();
         }}
       >
         <Field
@@ -173,18 +172,14 @@ function RequestForm({ onFiled }: { onFiled: (r: BreakGlassRequest) => void }) {
   );
 }
 
-function MyRequests({
-  requests,
-  onChange,
-}: {
-  requests: readonly BreakGlassRequest[];
-  onChange: (r: BreakGlassRequest) => void;
-}) {
+function MyRequests({ version, onChange }: { version: number; onChange: () => void }) {
   const api = useApi();
   const now = useNow();
+  const [listing] = useListing(`${BASE}/requests?limit=100`, version);
   const [access, setAccess] = useState<BreakGlassActivation | undefined>();
   const { error, setError, run } = useAction();
-  if (requests.length === 0 && access === undefined) return null;
+  const mine = listing.kind === 'ok' ? listing.requests.filter((r) => r.requester === api.user?.id) : [];
+  if (mine.length === 0 && access === undefined) return null;
   return (
     <Section title="Your requests" wide>
       {error === undefined ? null : <Alert kind="error">{error}</Alert>}
@@ -209,24 +204,26 @@ function MyRequests({
               <th scope="col">Incident</th>
               <th scope="col">Permissions</th>
               <th scope="col">Filed</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
+              <th scope="col">Approved by</th>
+              <th scope="col">State</th>
+              <th scope="col">Time left</th>
             </tr>
           </thead>
           <tbody>
-            {requests.map((r) => (
+            {mine.map((r) => (
               <tr key={r.id} data-request={r.id}>
                 <td>{r.incident_id}</td>
                 <td>{r.permissions.join(', ')}</td>
                 <td>
                   <Time iso={r.created_at} />
                 </td>
+                <td>{r.approvals.length === 0 ? '—' : r.approvals.map((id) => nameOf(r, id)).join(', ')}</td>
                 <td>
                   {r.status === 'pending' || r.status === 'approved' ? (
                     <button
                       type="button"
                       className="primary"
+                      aria-label={`Activate ${r.incident_id}`}
                       onClick={async () => {
                         const activation = await run(async () => {
                           try {
@@ -244,14 +241,17 @@ function MyRequests({
                         if (activation === undefined) return;
                         setError(undefined);
                         setAccess(activation);
-                        onChange({ ...r, status: 'active', expires_at: activation.expires_at });
+                        onChange();
                       }}
                     >
                       Activate
                     </button>
                   ) : (
-                    <span className="badge badge-ok">{r.status}</span>
+                    <span className={`badge badge-${r.status === 'active' ? 'ok' : 'warn'}`}>{r.status}</span>
                   )}
+                </td>
+                <td data-testid={r.status === 'active' ? 'my-time-left' : undefined}>
+                  {r.status === 'active' ? left(r.expires_at, now) : '—'}
                 </td>
               </tr>
             ))}
@@ -275,7 +275,7 @@ function useListing(path: string, version: number): [Listing, () => void] {
           kind: 'error',
           message:
             e instanceof ApiError && e.status === 403
-              ? 'Only administrators can list break-glass requests.'
+              ? 'Your role may not list break-glass requests.'
               : e instanceof Error
                 ? e.message
                 : 'The list could not be loaded.',
@@ -291,6 +291,8 @@ function AllRequests({ version, onChange }: { version: number; onChange: () => v
   const api = useApi();
   const withStepUp = useStepUp();
   const [listing] = useListing(`${BASE}/requests?status=pending&limit=100`, version);
+  // The caller's own are in "Your requests": nobody approves their own.
+  const waiting = listing.kind === 'ok' ? listing.requests.filter((r) => r.requester !== api.user?.id) : [];
   const [notice, setNotice] = useState<string | undefined>();
   const { error, run } = useAction();
   const decide = (r: BreakGlassRequest, decision: 'approve' | 'deny') =>
@@ -307,8 +309,8 @@ function AllRequests({ version, onChange }: { version: number; onChange: () => v
       {notice === undefined ? null : <Alert kind="success">{notice}</Alert>}
       {error === undefined ? null : <Alert kind="error">{error}</Alert>}
       {listing.kind === 'error' ? <Alert kind="info">{listing.message}</Alert> : null}
-      {listing.kind === 'ok' && listing.requests.length === 0 ? <p>No request is waiting.</p> : null}
-      {listing.kind === 'ok' && listing.requests.length > 0 ? (
+      {listing.kind === 'ok' && waiting.length === 0 ? <p>No request of someone else is waiting.</p> : null}
+      {waiting.length > 0 ? (
         <TableWrap label="Pending requests list">
           <table>
             <thead>
@@ -324,21 +326,27 @@ function AllRequests({ version, onChange }: { version: number; onChange: () => v
               </tr>
             </thead>
             <tbody>
-              {listing.requests.map((r) => (
+              {waiting.map((r) => (
                 <tr key={r.id} data-request={r.id}>
                   <td>{r.incident_id}</td>
-                  <td>
-                    <code>{r.requester}</code>
-                  </td>
+                  <td>{nameOf(r, r.requester)}</td>
                   <td>{r.reason}</td>
                   <td>{r.permissions.join(', ')}</td>
-                  <td>{r.approvals.length} of 2</td>
+                  <td>
+                    {r.approvals.length} of 2
+                    {r.approvals.length === 0 ? null : ` (${r.approvals.map((id) => nameOf(r, id)).join(', ')})`}
+                  </td>
                   <td className="row-actions">
-                    {r.requester === api.user?.id || r.approvals.includes(api.user?.id ?? '') ? (
-                      <span className="muted">{r.requester === api.user?.id ? 'yours' : 'approved by you'}</span>
+                    {r.approvals.includes(api.user?.id ?? '') ? (
+                      <span className="muted">approved by you</span>
                     ) : (
                       <>
-                        <button type="button" className="primary" onClick={() => void decide(r, 'approve')}>
+                        <button
+                          type="button"
+                          className="primary"
+                          aria-label={`Approve ${r.incident_id}`}
+                          onClick={() => void decide(r, 'approve')}
+                        >
                           Approve
                         </button>
                         <ConfirmButton label="Deny" confirm="Confirm deny" onConfirm={() => void decide(r, 'deny')} />
@@ -378,11 +386,9 @@ function ActiveSessions({ version }: { version: number }) {
               {listing.requests.map((r) => (
                 <tr key={r.id} data-request={r.id}>
                   <td>{r.incident_id}</td>
-                  <td>
-                    <code>{r.requester}</code>
-                  </td>
+                  <td>{nameOf(r, r.requester)}</td>
                   <td>{r.permissions.join(', ')}</td>
-                  <td>{r.approvals.join(', ')}</td>
+                  <td>{r.approvals.map((id) => nameOf(r, id)).join(', ')}</td>
                   <td data-testid="time-left">{left(r.expires_at, now)}</td>
                 </tr>
               ))}

@@ -3,6 +3,7 @@ import { startAuthentication } from '@simplewebauthn/browser';
 import { useState } from 'react';
 import { type ApiClient, ApiError, type SessionEnd } from '../api.js';
 import { Alert, Field, useAction } from '../ui.js';
+import { Bootstrap } from './bootstrap.js';
 
 type Method = 'totp' | 'webauthn' | 'backup_code';
 
@@ -21,6 +22,8 @@ export function Login({ client, ended }: { client: ApiClient; ended: SessionEnd 
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [challenge, setChallenge] = useState<MfaChallenge | undefined>();
+  const [bootstrapping, setBootstrapping] = useState(false);
+  const [created, setCreated] = useState<string | undefined>();
   const { busy, error, setError, run } = useAction();
 
   const passwordStep = async () => {
@@ -43,6 +46,20 @@ export function Login({ client, ended }: { client: ApiClient; ended: SessionEnd 
     client.signIn(await client.open<LoginResponse>('POST', '/auth/passkey/login', { response }));
   };
 
+  if (bootstrapping) {
+    return (
+      <Bootstrap
+        client={client}
+        onCancel={() => setBootstrapping(false)}
+        onDone={(name) => {
+          setUsername(name);
+          setCreated(name);
+          setBootstrapping(false);
+        }}
+      />
+    );
+  }
+
   if (challenge !== undefined) {
     return (
       <main className="login" id="main">
@@ -64,6 +81,9 @@ export function Login({ client, ended }: { client: ApiClient; ended: SessionEnd 
       <h1>Sign in to the Control Center</h1>
       {ended === 'expired' ? <Alert kind="info">Your session ended. Sign in again.</Alert> : null}
       {ended === 'signed-out' ? <Alert kind="info">You are signed out.</Alert> : null}
+      {created === undefined ? null : (
+        <Alert kind="success">The administrator {created} was created. Sign in with the new password.</Alert>
+      )}
       <form
         aria-label="Sign in with a password"
         onSubmit={(e) => {
@@ -75,7 +95,7 @@ export function Login({ client, ended }: { client: ApiClient; ended: SessionEnd 
           label="Username"
           name="username"
           autoComplete="username webauthn"
-          autoFocus
+          autoFocus={created === undefined}
           required
           value={username}
           onChange={(e) => setUsername(e.target.value)}
@@ -85,6 +105,8 @@ export function Login({ client, ended }: { client: ApiClient; ended: SessionEnd 
           name="password"
           type="password"
           autoComplete="current-password"
+          // After the bootstrap the username is filled in: the password is next.
+          autoFocus={created !== undefined}
           required
           value={password}
           onChange={(e) => setPassword(e.target.value)}
@@ -104,6 +126,12 @@ export function Login({ client, ended }: { client: ApiClient; ended: SessionEnd 
           Sign in with a passkey
         </button>
       </div>
+      <p className="muted">
+        First start, no account yet?{' '}
+        <button type="button" className="link" onClick={() => setBootstrapping(true)}>
+          Create the first administrator
+        </button>
+      </p>
     </main>
   );
 }

@@ -4,6 +4,7 @@ import { messageOf } from '../api.js';
 import { Link } from '../router.js';
 import { useApi } from '../session.js';
 import { Alert, ConfirmButton, Field, Section, TableWrap, Time, useAction } from '../ui.js';
+import { ComplianceSummary } from './compliance-summary.js';
 import { PolicyStatus } from './policy-status.js';
 
 /** The security dashboard: sessions, password, MFA status, policy status, compliance summary. */
@@ -14,6 +15,7 @@ export function SecuritySettings() {
       <MfaSummary />
       <ChangePassword />
       <PolicyStatus />
+      <ComplianceSummary />
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareBootstrap } from '../../../platform/src/control-center/index.js';
 import {
   addVirtualAuthenticator,
   buildUi,
@@ -39,6 +40,67 @@ async function auditEvents(action: string) {
 }
 
 describe('control center UI in Chromium', () => {
+  it(
+    'creates the first administrator with the bootstrap secret, by keyboard, then signs in',
+    async () => {
+      // A platform of its own: the bootstrap works only while no user exists.
+      const fresh = await startControlCenter(ui.dir);
+      try {
+        const secret = (await prepareBootstrap(fresh.platform)) as string;
+        expect(secret).toMatch(/^\S{32,}$/);
+        const { context, page, problems } = await newPage(browser);
+        await page.goto(`${fresh.url}/ui/`);
+        await page.getByRole('button', { name: 'Create the first administrator' }).click();
+        await page.getByRole('heading', { name: 'Create the first administrator' }).waitFor();
+        // Keyboard only: the secret field has focus; Tab through the fields, Enter submits.
+        const fill = async (...values: string[]) => {
+          for (const [i, value] of values.entries()) {
+            if (i > 0) await page.keyboard.press('Tab');
+            await page.keyboard.type(value);
+          }
+        };
+        await fill('not-the-secret-at-all-000000000000', 'root', '', PASSWORD, PASSWORD);
+        await page.keyboard.press('Enter');
+        await expect(page.getByRole('alert').textContent()).resolves.toContain('bootstrap secret was refused');
+        // A wrong secret does not use it up: the right one still works.
+        await page.getByLabel('Bootstrap secret').fill(secret);
+        await screenshot(page, '00-bootstrap');
+        await page.getByLabel('Bootstrap secret').press('Enter');
+        await page.getByRole('heading', { name: 'Sign in to the Control Center' }).waitFor();
+        await expect(page.getByRole('status').textContent()).resolves.toContain('The administrator root was created');
+        await expect(page.getByLabel('Username', { exact: true }).inputValue()).resolves.toBe('root');
+        await screenshot(page, '00-bootstrap-done');
+        // The password field has focus: type it and sign in.
+        await page.keyboard.type(PASSWORD);
+        await page.keyboard.press('Enter');
+        await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+        await expect(page.locator('.who').textContent()).resolves.toContain('root (Admin)');
+        const created = (await fresh.platform.auditLog.query({ action: 'admin.user.created' })).records;
+        expect(created.map((r) => [r.event.actor.id, r.event.metadata?.bootstrap])).toEqual([['bootstrap', true]]);
+
+        // Once is all: the secret is spent and the platform has a user.
+        const again = await newPage(browser);
+        await again.page.goto(`${fresh.url}/ui/`);
+        await again.page.getByRole('button', { name: 'Create the first administrator' }).click();
+        await again.page.getByLabel('Bootstrap secret').fill(secret);
+        await again.page.getByLabel('Username', { exact: true }).fill('mallory');
+        await again.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+        await again.page.getByLabel('Repeat the password').fill(PASSWORD);
+        await again.page.getByRole('button', { name: 'Create the administrator' }).click();
+        await expect(again.page.getByRole('alert').textContent()).resolves.toContain('already has users');
+        expect((await fresh.platform.users.list({ limit: 10 })).map((u) => u.username)).toEqual(['root']);
+        // The secret was never kept by the page.
+        expect(await storedState(again.context, again.page)).toEqual({ local: [], session: [], cookies: [] });
+        expect([...problems, ...again.problems]).toEqual([]);
+        await again.context.close();
+        await context.close();
+      } finally {
+        await fresh.close();
+      }
+    },
+    TIMEOUT,
+  );
+
   it(
     'sets up TOTP with the wizard, then signs in with a TOTP code and with a backup code',
     async () => {
@@ -264,6 +326,7 @@ describe('control center UI in Chromium', () => {
       await other.page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
       await other.page.getByRole('region', { name: 'Sessions list' }).waitFor();
       await other.page.getByText('Your role may not read the policies').waitFor();
+      await other.page.getByText('Your role may not read the compliance summary').waitFor();
       await screenshot(other.page, '11-security-dashboard');
 
       const { context, page, problems } = await newPage(browser, { width: 375, height: 800 });
@@ -300,7 +363,9 @@ describe('control center UI in Chromium', () => {
       for (const [name, roles, teams, mfa] of [
         ['rita', ['Operator'], ['sre'], false],
         ['alice', ['Admin'], ['platform-admin'], true],
-        ['carol', ['Admin'], ['security'], true],
+        // An approver who is no administrator: the security team (break-glass-approve, break-glass-read).
+        ['carol', ['Viewer'], ['security'], true],
+        ['sam', ['Operator'], ['sre'], false],
       ] as const) {
         const id = await cc.addUser(name, PASSWORD, [...roles]);
         await cc.platform.users.update(id, { teams: [...teams] });
@@ -320,22 +385,33 @@ describe('control center UI in Chromium', () => {
         return { context, page, problems };
       };
 
-      // Rita files the request; she cannot list requests (administrators only) nor activate it yet.
+      // Rita files the request, by keyboard; she sees her own requests (from the server), not to be approved by
+      // her, and cannot activate it yet.
       const rita = await signIn('rita');
-      await rita.page.getByLabel('Incident or ticket').fill('INC-4711');
-      await rita.page.getByLabel('Why you need it').fill('The primary database is down; on-call must fail over.');
-      await rita.page.getByRole('checkbox', { name: 'deploy', exact: true }).check();
+      await rita.page.getByLabel('Incident or ticket').focus();
+      await rita.page.keyboard.type('INC-4711');
+      await rita.page.keyboard.press('Tab');
+      await rita.page.keyboard.type('The primary database is down; on-call must fail over.');
+      await rita.page.getByRole('checkbox', { name: 'deploy', exact: true }).focus();
+      await rita.page.keyboard.press('Space');
       await rita.page.getByLabel('For how long').selectOption('3600');
-      await rita.page.getByRole('button', { name: 'Request access' }).click();
+      await rita.page.getByRole('button', { name: 'Request access' }).focus();
+      await rita.page.keyboard.press('Enter');
       await rita.page.getByRole('status').filter({ hasText: 'filed' }).waitFor();
-      await expect(
-        rita.page.getByText('Only administrators can list break-glass requests.').first().isVisible(),
-      ).resolves.toBe(true);
       const mine = rita.page.getByRole('region', { name: 'Your requests list' });
       await expect(mine.textContent()).resolves.toContain('read, list, deploy');
+      await rita.page.getByText('No request of someone else is waiting.').waitFor();
       await screenshot(rita.page, '13-break-glass-requested');
       await mine.getByRole('button', { name: 'Activate' }).click();
       await expect(rita.page.getByRole('alert').textContent()).resolves.toContain('needs two approvals');
+
+      // Sam, another requester, sees none of Rita's.
+      const sam = await signIn('sam');
+      await sam.page.getByText('No request of someone else is waiting.').waitFor();
+      await sam.page.getByText('No emergency session is active.').waitFor();
+      await expect(sam.page.getByRole('region', { name: 'Your requests list' }).count()).resolves.toBe(0);
+      expect(sam.problems).toEqual([]);
+      await sam.context.close();
 
       // Alice (platform-admin) and Carol (security) approve, each with a fresh MFA from her sign-in.
       for (const name of ['alice', 'carol']) {
@@ -343,23 +419,33 @@ describe('control center UI in Chromium', () => {
         const row = approver.page
           .getByRole('region', { name: 'Pending requests list' })
           .locator('tr', { hasText: 'INC-4711' });
-        await expect(row.textContent()).resolves.toContain(`${name === 'alice' ? 0 : 1} of 2`);
+        // The requester by username; Carol also sees who approved before her.
+        await expect(row.locator('td').nth(1).textContent()).resolves.toBe('rita');
+        await expect(row.textContent()).resolves.toContain(name === 'alice' ? '0 of 2' : '1 of 2 (alice)');
         if (name === 'alice') await screenshot(approver.page, '14-break-glass-approve');
         await row.getByRole('button', { name: 'Approve' }).click();
         await approver.page.getByRole('status').filter({ hasText: 'You approved INC-4711' }).waitFor();
         expect(approver.problems).toEqual([]);
         if (name === 'alice') await approver.context.close();
         if (name === 'carol') {
-          // Rita activates: the token is shown once; the administrators see the session and its time left.
+          // Rita activates: the token is shown once; her list shows the session's time left and who approved.
           await mine.getByRole('button', { name: 'Activate' }).click();
           const token = await rita.page.getByLabel('Emergency token').inputValue();
           expect(token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
           await mine.getByText('active', { exact: true }).waitFor();
+          // The browser's clock against the server's manual one (ahead by the earlier tests' steps): an hour and more.
+          await expect(mine.getByTestId('my-time-left').textContent()).resolves.toMatch(
+            /^(1 h \d{2} min|59 min \d{2} s)$/,
+          );
+          await expect(mine.textContent()).resolves.toContain('alice, carol');
           await screenshot(rita.page, '15-break-glass-activated');
+          // The approver (not an Admin) sees the active session, by username, with its time left.
           await approver.page.getByRole('link', { name: 'Security' }).click();
           await approver.page.getByRole('link', { name: 'Break-glass' }).click();
           const active = approver.page.getByRole('region', { name: 'Active sessions list' });
-          await expect(active.textContent()).resolves.toContain('INC-4711');
+          const session = active.locator('tr', { hasText: 'INC-4711' });
+          await expect(session.locator('td').nth(1).textContent()).resolves.toBe('rita');
+          await expect(session.locator('td').nth(3).textContent()).resolves.toBe('alice, carol');
           await expect(active.getByTestId('time-left').textContent()).resolves.toMatch(
             /^\d+ (h \d{2} min|min \d{2} s)$/,
           );
@@ -389,6 +475,17 @@ describe('control center UI in Chromium', () => {
       await expect(page.getByTestId('policy-status').textContent()).resolves.toMatch(
         /\d+ policies.*sha256:.*loaded at start/,
       );
+      // The compliance summary: both frameworks counted, no failing check on a sound platform, the time of the run.
+      const compliance = page.getByTestId('compliance-summary');
+      await expect(compliance.locator('[data-framework="soc2"]').textContent()).resolves.toMatch(
+        /^SOC 2\d+ passing 0 failing \d+ not assessed here$/,
+      );
+      await expect(compliance.locator('[data-framework="iso27001"]').textContent()).resolves.toMatch(
+        /^ISO 27001:2022\d+ passing 0 failing \d+ not assessed here$/,
+      );
+      await expect(compliance.textContent()).resolves.toMatch(/Last run\d{1,2} \w{3} \d{4}/);
+      await page.getByRole('status').filter({ hasText: 'No automated check fails.' }).waitFor();
+      await screenshot(page, '11b-security-compliance');
       // Something to find: a token made and revoked, a wrong current password.
       await page.getByLabel('Current password').fill('not my password at all');
       await page.getByLabel('New password', { exact: true }).fill('a new password that fails');
@@ -419,6 +516,49 @@ describe('control center UI in Chromium', () => {
       const detail = page.getByTestId('audit-detail');
       await expect(detail.textContent()).resolves.toMatch(/api_key::/);
       await screenshot(page, '17-audit-filtered');
+
+      // The resource filter: from the event's details, every event of that key (made, then revoked) and nothing else.
+      const keyResource = (await list.locator('tbody tr td:nth-child(5)').first().textContent()) ?? '';
+      expect(keyResource).toMatch(/^api_key::/);
+      await page.getByRole('button', { name: 'Every event of this resource' }).click();
+      await expect(page.getByLabel('Resource type').inputValue()).resolves.toBe('api_key');
+      await expect(page.getByLabel('Resource id').inputValue()).resolves.toBe(keyResource.slice('api_key::'.length));
+      await expect.poll(async () => list.locator('tbody tr').count(), { timeout: 10_000 }).toBe(2);
+      await expect(list.locator('tbody tr td:nth-child(3)').allTextContents()).resolves.toEqual([
+        'auth.api_key.revoked',
+        'auth.api_key.created',
+      ]);
+      await expect(list.locator('tbody tr td:nth-child(5)').allTextContents()).resolves.toEqual([
+        keyResource,
+        keyResource,
+      ]);
+      await screenshot(page, '17b-audit-by-resource');
+      // The export holds what the view shows: the same filters, every page.
+      await page.getByLabel('Format').selectOption({ label: 'JSON' });
+      const [byResource] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Export', exact: true }).click(),
+      ]);
+      const exported = JSON.parse(readFileSync((await byResource.path()) as string, 'utf8')) as Array<{
+        event: { action: string; resource: { type: string; id: string } };
+      }>;
+      expect(exported.map((r) => `${r.event.action} ${r.event.resource.type}::${r.event.resource.id}`)).toEqual([
+        `auth.api_key.created ${keyResource}`,
+        `auth.api_key.revoked ${keyResource}`,
+      ]);
+      // By keyboard: type a resource type and submit the form with Enter.
+      await page.getByLabel('Resource id').fill('');
+      await page.getByLabel('Resource type').fill('Provisioning::AuditLog');
+      await page.getByLabel('Resource type').press('Enter');
+      // The decisions on the audit log (this viewer's queries) and on the compliance evidence (the dashboard's summary).
+      await expect
+        .poll(async () => new Set(await list.locator('tbody tr td:nth-child(5)').allTextContents()), {
+          timeout: 10_000,
+        })
+        .toEqual(new Set(['Provisioning::AuditLog::platform', 'Provisioning::AuditLog::compliance']));
+      await page.getByRole('button', { name: 'Clear' }).click();
+      await page.getByLabel('From').fill(started.toISOString().slice(0, 19));
+      await page.getByRole('button', { name: 'Only my actions' }).click();
 
       // The failed password change, by outcome.
       await page.getByLabel('Action').fill('');

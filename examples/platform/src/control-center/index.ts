@@ -5,6 +5,7 @@ import type { Platform } from '../kit/platform.js';
 import type { ServiceModule } from '../kit/service.js';
 import { auditRoutes } from '../security/audit.js';
 import { breakGlassRoutes } from '../security/break-glass.js';
+import { complianceSummaryRoutes } from '../security/compliance-summary.js';
 import { accountRoutes } from './account-routes.js';
 import { authRoutes } from './auth-routes.js';
 import { bootstrapRoutes } from './bootstrap.js';
@@ -67,6 +68,8 @@ export function createControlCenterApp(platform: Platform, options: ControlCente
   // orchestrator's modules over the same platform state.
   app.route('/', breakGlassRoutes(platform) as unknown as Hono<CcEnv>);
   app.route('/', auditRoutes(platform) as unknown as Hono<CcEnv>);
+  // The dashboard's compliance summary, over the checks the control center's own state answers.
+  app.route('/', complianceSummaryRoutes(platform) as unknown as Hono<CcEnv>);
   if (options.uiDir !== undefined) webUiRoutes(app, options.uiDir);
   return frame;
 }

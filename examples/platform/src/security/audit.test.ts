@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { AuditEventSchema, parseRouteResponse, ORCHESTRATOR_ROUTES as R } from '@provisioning/platform-client/api';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addUser, createTestPlatform, fromLoopback } from '../../test/platform-fixture.js';
 import { orchestratorService } from '../orchestrator/index.js';
+import { clientOver, tamperAuditEvent } from './test-helpers.js';
 
 const disposers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -124,14 +123,69 @@ describe('audit over the orchestrator: query, one event, export, verify, stats',
     await settle();
     const target = (await platform.auditLog.query({}, { limit: 3 })).records[2];
     expect(target).toBeDefined();
-    const raw = new Database(join(platform.dataDir, 'audit.db'));
-    raw.exec('DROP TRIGGER audit_events_no_update;');
-    raw
-      .prepare('UPDATE audit_events SET event = replace(event, ?, ?) WHERE seq = ?')
-      .run('"success"', '"failure"', target?.seq);
-    raw.close();
+    tamperAuditEvent(platform, target?.seq);
     const broken = await data(await get(R.verifyAudit.path, auditor));
     expect(broken).toMatchObject({ valid: false, first_invalid_id: target?.event.id });
+  });
+
+  it('filters the query and the export by resource type and id, with the same filters', async () => {
+    const { platform, app, token, get, data, settle } = await setup();
+    const auditor = await token('audrey', ['Auditor']);
+    const at = new Date(platform.clock.now()).toISOString();
+    for (const [type, id] of [
+      ['api_key', 'key-1'],
+      ['api_key', 'key-2'],
+      ['user', 'key-1'],
+    ] as const) {
+      await platform.auditLog.record({
+        action: 'auth.api_key.revoked',
+        outcome: 'success',
+        actor: { id: 'someone', type: 'user' },
+        resource: { type, id },
+      });
+    }
+    await settle();
+    const resources = async (query: string) =>
+      (await data(await get(`${R.queryAudit.path}?from=${at}&${query}`, auditor))).map(
+        (e: { resource: string }) => e.resource,
+      );
+    expect(await resources('resource_type=api_key&resource_id=key-1')).toEqual(['api_key::key-1']);
+    expect((await resources('resource_type=api_key')).sort()).toEqual(['api_key::key-1', 'api_key::key-2']);
+    expect((await resources('resource_id=key-1')).sort()).toEqual(['api_key::key-1', 'user::key-1']);
+    // The chain's own decisions (of the queries above) name their Cedar resource.
+    await settle();
+    expect(await resources('resource_type=Provisioning::AuditLog&resource_id=platform&limit=1')).toEqual([
+      'Provisioning::AuditLog::platform',
+    ]);
+
+    // The export holds exactly what the same filters show, every filter applied (not only the time range).
+    const res = await get(
+      `${R.exportAudit.path}?format=jsonl&from=${at}&actor=someone&action=auth.api_key.revoked&outcome=success&resource_type=api_key`,
+      auditor,
+    );
+    expect(res.status).toBe(200);
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: { resource: { type: string; id: string } } });
+    expect(lines.map(({ event: e }) => `${e.resource.type}::${e.resource.id}`)).toEqual([
+      'api_key::key-1',
+      'api_key::key-2',
+    ]);
+    const none = await get(
+      `${R.exportAudit.path}?format=json&from=${at}&outcome=denied&resource_type=api_key`,
+      auditor,
+    );
+    expect(JSON.parse(await none.text())).toEqual([]);
+    expect((await get(`${R.exportAudit.path}?format=json&action=nope`, auditor)).status).toBe(400);
+
+    // The typed client sends the same filters to both routes.
+    const client = clientOver(app, auditor, { orchestrator: 'http://orchestrator.test' });
+    const filters = { from: at, resource_type: 'user', resource_id: 'key-1' };
+    expect((await client.orchestrator.audit.query(filters)).map((e) => e.resource)).toEqual(['user::key-1']);
+    const csv = await client.orchestrator.audit.export('csv', filters);
+    expect(csv).toContain('key-1');
+    expect(csv).not.toContain('key-2');
   });
 
   it('refuses bad queries with a typed 400', async () => {
@@ -146,6 +200,8 @@ describe('audit over the orchestrator: query, one event, export, verify, stats',
       'limit=1001',
       'offset=10001',
       'actor=%20',
+      'resource_type=a%0Ab',
+      `resource_id=${'x'.repeat(257)}`,
     ]) {
       const res = await get(`${R.queryAudit.path}?${query}`, auditor);
       expect([res.status, ((await res.json()) as { code: string }).code], query).toEqual([400, 'INVALID_QUERY']);

@@ -7,6 +7,7 @@ import {
   type AuditOutcome,
   ok,
   ORCHESTRATOR_ROUTES as R,
+  routePattern,
 } from '@provisioning/platform-client/api';
 import { type Context, Hono } from 'hono';
 import { RequestError } from '../kit/body.js';
@@ -15,7 +16,6 @@ import type { Platform } from '../kit/platform.js';
 import { enumParam, pageQuery } from '../kit/query.js';
 import { resource } from '../kit/resources.js';
 
-const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 const OUTCOMES: readonly AuditOutcome[] = ['success', 'failure', 'denied'];
 const FORMATS = Object.keys(AUDIT_EXPORT_CONTENT_TYPES) as AuditExportFormat[];
 const EXTENSIONS: Readonly<Record<AuditExportFormat, string>> = {
@@ -107,24 +107,37 @@ export function auditRoutes(platform: Platform): Hono<SecuredEnv> {
     return { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
   };
 
-  app.get(R.queryAudit.path, guard('list'), async (c) => {
+  const id = (c: Context, name: string): string | undefined => {
+    const raw = c.req.query(name);
+    if (raw !== undefined && !/^[\x21-\x7e]{1,256}$/.test(raw)) {
+      throw new RequestError(400, 'INVALID_QUERY', `${name} must be an id (1-256 printable characters, no spaces)`);
+    }
+    return raw;
+  };
+  // The filters of the view, shared by the query and the export (an export holds what the viewer shows).
+  const filterOf = (c: Context): AuditQuery => {
     const action = c.req.query('action');
     if (action !== undefined && !isAuditAction(action)) {
       throw new RequestError(400, 'INVALID_QUERY', 'action must be an audit action (auth.login.failed …)');
     }
-    const actor = c.req.query('actor');
-    if (actor !== undefined && !/^[\x21-\x7e]{1,256}$/.test(actor)) {
-      throw new RequestError(400, 'INVALID_QUERY', 'actor must be an id');
-    }
+    const actor = id(c, 'actor');
+    const resourceType = id(c, 'resource_type');
+    const resourceId = id(c, 'resource_id');
     const outcome = enumParam(c, 'outcome', OUTCOMES);
-    const { limit, offset } = pageQuery(c);
-    if (offset > MAX_OFFSET) throw new RequestError(400, 'INVALID_QUERY', `offset must be at most ${MAX_OFFSET}`);
-    const filter: AuditQuery = {
+    return {
       ...range(c),
       ...(action === undefined ? {} : { action }),
       ...(actor === undefined ? {} : { actorId: actor }),
       ...(outcome === undefined ? {} : { outcome }),
+      ...(resourceType === undefined ? {} : { resourceType }),
+      ...(resourceId === undefined ? {} : { resourceId }),
     };
+  };
+
+  app.get(R.queryAudit.path, guard('list'), async (c) => {
+    const filter = filterOf(c);
+    const { limit, offset } = pageQuery(c);
+    if (offset > MAX_OFFSET) throw new RequestError(400, 'INVALID_QUERY', `offset must be at most ${MAX_OFFSET}`);
     // Newest first. The log pages by cursor: skip `offset` records page by page.
     const out: StoredRecord[] = [];
     let cursor: string | undefined;
@@ -139,7 +152,7 @@ export function auditRoutes(platform: Platform): Hono<SecuredEnv> {
     return c.json(ok(out.map(toContractEvent)));
   });
 
-  app.get(path(R.getAuditEvent.path), guard('read'), async (c) => {
+  app.get(routePattern(R.getAuditEvent), guard('read'), async (c) => {
     const found = await findAuditEvent(log, param(c, 'id'));
     if (found === undefined) throw new RequestError(404, 'EVENT_NOT_FOUND', 'No such audit event.');
     return c.json(ok(toContractEvent(found)));
@@ -148,7 +161,7 @@ export function auditRoutes(platform: Platform): Hono<SecuredEnv> {
   app.get(R.exportAudit.path, guard('export'), async (c) => {
     const format = enumParam(c, 'format', FORMATS);
     if (format === undefined) throw new RequestError(400, 'INVALID_QUERY', `format is one of ${FORMATS.join(', ')}`);
-    const filter = range(c);
+    const filter = filterOf(c);
     const stamp = new Date(platform.clock.now()).toISOString().replace(/[:.]/g, '-');
     return new Response(log.exportStream({ format, filter, order: 'asc' }), {
       headers: {

@@ -26,6 +26,9 @@ async function setup() {
     ['carol', ['Admin'], ['platform-admin']],
     ['bob', ['Viewer'], ['security']],
     ['nemo', ['Admin'], []],
+    ['sam', ['Operator'], ['sre']],
+    ['vic', ['Viewer'], []],
+    ['avery', ['Auditor'], ['audit']],
   ] as const) {
     const id = await addUser(platform, name, PASSWORD, [...roles]);
     await platform.users.update(id, { teams: [...teams] });
@@ -177,9 +180,54 @@ describe('break-glass over the orchestrator: two approvers from two teams, a sco
     const list = await call('GET', `${R.listBreakGlass.path}?status=revoked`, who('alice'));
     expect(list.json.data.map((r: { id: string }) => r.id)).toEqual([id]);
     expect((await call('GET', R.listBreakGlass.path, who('alice'))).json.data).toHaveLength(2);
-    // Reading requests is an administrator's under the shipped policies.
-    expect((await call('GET', R.listBreakGlass.path, who('bob'))).status).toBe(403);
+    // An approver of the security team (not an Admin) sees them too (break-glass-read).
+    expect((await call('GET', R.listBreakGlass.path, who('bob'))).json.data).toHaveLength(2);
     expect((await call('GET', at('getBreakGlass', 'nope'), who('alice'))).status).toBe(404);
+  });
+
+  it('shows requesters their own requests and approvers every one, with usernames; nobody else', async () => {
+    const { call, who, file, at, people } = await setup();
+    const ritas = (await file()).json.data.id as string;
+    const sams = (
+      await call('POST', R.requestBreakGlass.path, who('sam'), {
+        reason: 'the queue is stuck and needs a manual drain',
+        incident_id: 'INC-43',
+        permissions: ['list'],
+        duration_seconds: 900,
+      })
+    ).json.data.id as string;
+    await call('POST', at('approveBreakGlass', ritas), who('alice'));
+    await call('POST', at('approveBreakGlass', ritas), who('bob'));
+    const ids = async (name: string, path: string = R.listBreakGlass.path) => {
+      const res = await call('GET', path, who(name));
+      expect(res.status, `${name} ${path}`).toBe(200);
+      return res.json.data.map((r: { id: string }) => r.id);
+    };
+    // Requesters: their own only (newest first for approvers).
+    expect(await ids('rita')).toEqual([ritas]);
+    expect(await ids('sam')).toEqual([sams]);
+    expect((await call('GET', at('getBreakGlass', ritas), who('sam'))).status).toBe(403);
+    expect((await call('GET', at('getBreakGlass', ritas), who('rita'))).status).toBe(200);
+    // Approvers: every request — security (bob, a Viewer) and Admins.
+    expect(await ids('bob')).toEqual([sams, ritas]);
+    expect(await ids('alice')).toEqual([sams, ritas]);
+    // Neither: nothing of anyone's (the audit team follows break-glass in the audit log).
+    expect(await ids('vic')).toEqual([]);
+    expect(await ids('avery')).toEqual([]);
+    expect((await call('GET', at('getBreakGlass', ritas), who('avery'))).status).toBe(403);
+
+    // Usernames of the requester and the approvers, by id.
+    const [mine] = (await call('GET', R.listBreakGlass.path, who('rita'))).json.data;
+    expect(mine.usernames).toEqual({
+      [people.rita?.id as string]: 'rita',
+      [people.alice?.id as string]: 'alice',
+      [people.bob?.id as string]: 'bob',
+    });
+    // Active sessions, the same way: Rita's own, and every one for the approvers.
+    await call('POST', at('activateBreakGlass', ritas), who('rita'));
+    expect(await ids('rita', R.activeBreakGlass.path)).toEqual([ritas]);
+    expect(await ids('sam', R.activeBreakGlass.path)).toEqual([]);
+    expect(await ids('bob', R.activeBreakGlass.path)).toEqual([ritas]);
   });
 
   it('refuses bad input with a typed 4xx and files nothing', async () => {

@@ -8,16 +8,22 @@ import {
   type BreakGlassStatus,
   ok,
   ORCHESTRATOR_ROUTES as R,
+  routePattern,
 } from '@provisioning/platform-client/api';
 import { Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
-import { noBody, optionalBody, param, principalOf, type SecuredEnv } from '../kit/http.js';
+import {
+  noBody,
+  optionalBody,
+  param,
+  principalOf,
+  type SecuredContext,
+  type SecuredEnv,
+  securityOf,
+} from '../kit/http.js';
 import type { Platform } from '../kit/platform.js';
 import { enumParam, pageQuery } from '../kit/query.js';
 import { resource } from '../kit/resources.js';
-
-/** Hono's `:param` form of a contract path. */
-const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 
 /** The Cedar actions a break-glass request may ask for; `admin` stands for all of them. */
 export const EMERGENCY_PERMISSIONS: readonly string[] = Object.freeze([
@@ -84,8 +90,10 @@ export function toContract(r: StoredRequest): BreakGlassRequest {
  *
  * Cedar decides each step on `Provisioning::BreakGlassSession` (shipped
  * policies: `break-glass-request`, `break-glass-approve` with a fresh MFA and
- * the two-person rule, `break-glass-revoke`); reading requests is an
- * administrator's (`admin-full-access`). Deny is approve's counterpart: the
+ * the two-person rule, `break-glass-revoke`, `break-glass-read`): the lists
+ * hold the requests the caller may `read` (each decided by Cedar), so a
+ * requester sees their own and an approver every one; answers name people by
+ * username too (`usernames`). Deny is approve's counterpart: the
  * same right. Emergency tokens cannot take part at all (an emergency must not
  * extend itself).
  */
@@ -93,20 +101,68 @@ export function breakGlassRoutes(platform: Platform): Hono<SecuredEnv> {
   const app = new Hono<SecuredEnv>();
   const bg = platform.breakGlass;
   const chain = platform.chain;
+  const guard = (action: string, resolve: NonNullable<RouteSecurity['resource']>) =>
+    security(chain, { action, resource: resolve });
 
   // The request's facts for the policy: who filed it, whether it is approved, until when.
-  const session = async (_r: unknown, p: Readonly<Record<string, string>>) => {
-    const id = p.id ?? '*';
-    const r = /^[\x21-\x7e]{1,128}$/.test(id) ? await bg.get(id) : undefined;
-    return resource('BreakGlassSession', id, {
+  const sessionOf = (id: string, r: StoredRequest | undefined) =>
+    resource('BreakGlassSession', id, {
       requester: r?.requester.id ?? '',
       approved: r !== undefined && (r.status === 'approved' || r.status === 'active'),
       reason: r?.reason ?? '',
       ...(r?.expiresAt === undefined ? {} : { expiresAt: Math.floor(r.expiresAt.getTime() / 1000) }),
     });
+  const session = async (_r: unknown, p: Readonly<Record<string, string>>) => {
+    const id = p.id ?? '*';
+    return sessionOf(id, /^[\x21-\x7e]{1,128}$/.test(id) ? await bg.get(id) : undefined);
   };
-  const guard = (action: string, resolve: NonNullable<RouteSecurity['resource']>) =>
-    security(chain, { action, resource: resolve });
+  // A list is the caller's view of the requests (the collection as its requester):
+  // Cedar lets the requesters and approvers list, and `visible` keeps the items each may read.
+  const collection = guard('list', (_r, _p, principal) =>
+    resource('BreakGlassSession', '*', { requester: principal.id }),
+  );
+  /**
+   * The requests the caller may read: Cedar `read` on each, with the context
+   * the chain built for this request (deny by default: an error hides the item).
+   */
+  const visible = async (c: SecuredContext, list: readonly StoredRequest[]): Promise<StoredRequest[]> => {
+    const sec = securityOf(c);
+    const principal = principalOf(c);
+    const context = {
+      mfa: {
+        present: sec.mfaAgeSeconds !== undefined,
+        ageSeconds: sec.mfaAgeSeconds === undefined ? -1 : Math.floor(sec.mfaAgeSeconds),
+      },
+      ip: sec.clientIp,
+      time: new Date(platform.clock.now()).toISOString(),
+      emergency: false,
+    };
+    const allowed = await Promise.all(
+      list.map((r) =>
+        platform.authorizer.authorize({ principal, action: 'read', resource: sessionOf(r.id, r), context }).then(
+          (d) => d.allowed === true && (d.errors?.length ?? 0) === 0,
+          () => false,
+        ),
+      ),
+    );
+    return list.filter((_, i) => allowed[i]);
+  };
+  /** The contract's view with the usernames of the people named (one directory lookup per person). */
+  const named = async (list: readonly StoredRequest[]): Promise<BreakGlassRequest[]> => {
+    const ids = [...new Set(list.flatMap((r) => [r.requester.id, ...r.approvals.map((a) => a.approver.id)]))];
+    const users = await Promise.all(ids.map((id) => platform.users.findById(id)));
+    const names = new Map(ids.flatMap((id, i) => (users[i] === undefined ? [] : [[id, users[i].username] as const])));
+    return list.map((r) => {
+      const contract = toContract(r);
+      const usernames = Object.fromEntries(
+        [contract.requester, ...contract.approvals].flatMap((id) => {
+          const name = names.get(id);
+          return name === undefined ? [] : [[id, name]];
+        }),
+      );
+      return { ...contract, usernames };
+    });
+  };
 
   const actor = (principal: Principal): BreakGlassActor => {
     if (principal.emergency !== undefined) {
@@ -165,45 +221,38 @@ export function breakGlassRoutes(platform: Platform): Hono<SecuredEnv> {
     },
   );
 
-  app.get(
-    R.listBreakGlass.path,
-    guard('list', () => resource('BreakGlassSession', '*')),
-    async (c) => {
-      const status = enumParam(c, 'status', STATUSES);
-      const { limit, offset } = pageQuery(c);
-      const list = (await all()).map(toContract).filter((r) => status === undefined || r.status === status);
-      return c.json(ok(list.slice(offset, offset + limit)));
-    },
-  );
+  app.get(R.listBreakGlass.path, collection, async (c) => {
+    const status = enumParam(c, 'status', STATUSES);
+    const { limit, offset } = pageQuery(c);
+    const list = (await visible(c, await all())).filter((r) => status === undefined || toContract(r).status === status);
+    return c.json(ok(await named(list.slice(offset, offset + limit))));
+  });
 
-  app.get(
-    R.activeBreakGlass.path,
-    guard('list', () => resource('BreakGlassSession', '*')),
-    async (c) => {
-      const active = (await all()).map(toContract).filter((r) => r.status === 'active');
-      return c.json(ok(active));
-    },
-  );
+  app.get(R.activeBreakGlass.path, collection, async (c) => {
+    const active = (await visible(c, await all())).filter((r) => toContract(r).status === 'active');
+    return c.json(ok(await named(active)));
+  });
 
-  app.get(path(R.getBreakGlass.path), guard('read', session), async (c) =>
-    c.json(ok(toContract(await load(param(c, 'id'))))),
-  );
+  app.get(routePattern(R.getBreakGlass), guard('read', session), async (c) => {
+    const [one] = await named([await load(param(c, 'id'))]);
+    return c.json(ok(one));
+  });
 
-  app.post(path(R.approveBreakGlass.path), guard('approve_break_glass', session), async (c) => {
+  app.post(routePattern(R.approveBreakGlass), guard('approve_break_glass', session), async (c) => {
     const body = await optionalBody(c, BreakGlassDecisionSchema);
     const id = param(c, 'id');
     await load(id);
     return c.json(ok(toContract(await bg.approve(id, actor(principalOf(c)), body.comment))));
   });
 
-  app.post(path(R.denyBreakGlass.path), guard('approve_break_glass', session), async (c) => {
+  app.post(routePattern(R.denyBreakGlass), guard('approve_break_glass', session), async (c) => {
     const body = await optionalBody(c, BreakGlassDecisionSchema);
     const id = param(c, 'id');
     await load(id);
     return c.json(ok(toContract(await bg.deny(id, actor(principalOf(c)), body.comment ?? 'denied'))));
   });
 
-  app.post(path(R.activateBreakGlass.path), guard('request_break_glass', session), async (c) => {
+  app.post(routePattern(R.activateBreakGlass), guard('request_break_glass', session), async (c) => {
     await noBody(c);
     const id = param(c, 'id');
     await load(id);
@@ -213,7 +262,7 @@ export function breakGlassRoutes(platform: Platform): Hono<SecuredEnv> {
     return c.json(ok({ request_id: id, token: access.token, expires_at: access.expiresAt.toISOString() }));
   });
 
-  app.post(path(R.revokeBreakGlass.path), guard('revoke_break_glass', session), async (c) => {
+  app.post(routePattern(R.revokeBreakGlass), guard('revoke_break_glass', session), async (c) => {
     const body = await optionalBody(c, BreakGlassDecisionSchema);
     const id = param(c, 'id');
     await load(id);

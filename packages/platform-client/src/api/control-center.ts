@@ -679,6 +679,67 @@ export const ChangePasswordResponseSchema: NamedSchema<ChangePasswordResponse> =
   s.object({ changed: s.literal(true), sessions_revoked: s.number({ integer: true, minimum: 0 }) }),
 );
 
+/** Control counts of one framework in a {@link ComplianceSummary}. */
+export interface ComplianceFrameworkCounts {
+  readonly passing: number;
+  readonly failing: number;
+  /** Controls no automated check decides here (a human must look, or the evidence is another service's). */
+  readonly unknown: number;
+}
+/** A failing compliance check in a {@link ComplianceSummary}. */
+export interface FailingComplianceCheck {
+  /** Check id, e.g. `audit.chain-verifies`. */
+  readonly id: string;
+  readonly title: string;
+  /** The SOC 2 criteria and ISO 27001:2022 controls it evidences. */
+  readonly soc2: readonly string[];
+  readonly iso27001: readonly string[];
+  /** What to do to pass. */
+  readonly remediation: string | null;
+}
+/**
+ * `GET /api/v1/compliance/summary` (designed): the SOC 2 and ISO 27001
+ * checks over what the control center holds (authentication, MFA, the audit
+ * log, the Cedar policies, break-glass), counted per framework, with the
+ * failing checks.
+ */
+export interface ComplianceSummary {
+  /** When the checks ran (the summary is kept for a minute). */
+  readonly last_run: string;
+  readonly soc2: ComplianceFrameworkCounts;
+  readonly iso27001: ComplianceFrameworkCounts;
+  readonly failing_checks: readonly FailingComplianceCheck[];
+  /** Checks that ran, and how many passed. */
+  readonly checks: { readonly total: number; readonly passing: number };
+}
+const countsSchema = s.object({
+  passing: s.number({ integer: true, minimum: 0 }),
+  failing: s.number({ integer: true, minimum: 0 }),
+  unknown: s.number({ integer: true, minimum: 0 }),
+});
+/** Schema of {@link ComplianceSummary}. */
+export const ComplianceSummarySchema: NamedSchema<ComplianceSummary> = s.named(
+  'ComplianceSummary',
+  s.object({
+    last_run: timestamp,
+    soc2: countsSchema,
+    iso27001: countsSchema,
+    failing_checks: s.array(
+      s.object({
+        id: s.string(),
+        title: s.string(),
+        soc2: s.array(s.string()),
+        iso27001: s.array(s.string()),
+        remediation: s.nullable(s.string()),
+      }),
+    ),
+    checks: s.object({
+      total: s.number({ integer: true, minimum: 0 }),
+      passing: s.number({ integer: true, minimum: 0 }),
+    }),
+  }),
+);
+
 /** Names of the control center's routes. */
 export type ControlCenterRouteId =
   | 'health'
@@ -716,7 +777,8 @@ export type ControlCenterRouteId =
   | 'policyStatus'
   | 'passkeyOptions'
   | 'passkeyLogin'
-  | 'changePassword';
+  | 'changePassword'
+  | 'complianceSummary';
 
 const r = routeBuilder<ControlCenterRouteId>('controlCenter', { origin: 'designed', auth: true, envelope: true });
 
@@ -890,6 +952,13 @@ export const CONTROL_CENTER_ROUTES: Readonly<Record<ControlCenterRouteId, Route>
     'Change the password (other sessions end)',
     ChangePasswordResponseSchema,
     { request: ChangePasswordRequestSchema },
+  ),
+  complianceSummary: r(
+    'complianceSummary',
+    'GET',
+    '/api/v1/compliance/summary',
+    'SOC 2 and ISO 27001 checks: counts and failing checks (Admins, Auditors, audit and security)',
+    ComplianceSummarySchema,
   ),
 });
 

@@ -344,6 +344,8 @@ export interface BreakGlassRequest {
   readonly approvals: readonly string[];
   readonly created_at: string;
   readonly expires_at: string | null;
+  /** Usernames of the requester and approvers, by user id (designed; absent for a user who no longer exists). */
+  readonly usernames?: Readonly<Record<string, string>>;
 }
 /** Schema of {@link BreakGlassRequest}. */
 export const BreakGlassRequestSchema: NamedSchema<BreakGlassRequest> = s.named(
@@ -358,6 +360,7 @@ export const BreakGlassRequestSchema: NamedSchema<BreakGlassRequest> = s.named(
     approvals: s.array(s.string()),
     created_at: timestamp,
     expires_at: s.nullable(timestamp),
+    usernames: s.optional(s.record(s.string())),
   }),
 );
 
@@ -429,9 +432,26 @@ export interface AuditQuery {
   readonly actor?: string;
   readonly action?: string;
   readonly outcome?: AuditOutcome;
+  /** The resource's type as the event records it (`api_key`, `Provisioning::Server` …). */
+  readonly resource_type?: string;
+  /** The resource's id (with or without `resource_type`). */
+  readonly resource_id?: string;
   readonly limit?: number;
   readonly offset?: number;
 }
+
+/** The filters of `GET /api/v1/audit/export`: those of {@link AuditQuery} without paging. */
+export type AuditExportQuery = Omit<AuditQuery, 'limit' | 'offset'>;
+
+const AUDIT_FILTER_QUERY = [
+  { name: 'from', schema: timestamp },
+  { name: 'to', schema: timestamp },
+  { name: 'actor', schema: s.string() },
+  { name: 'action', schema: s.string() },
+  { name: 'outcome', schema: s.literal('success', 'failure', 'denied') },
+  { name: 'resource_type', schema: s.string() },
+  { name: 'resource_id', schema: s.string() },
+];
 
 /** Formats of `GET /api/v1/audit/export?format=`. */
 export type AuditExportFormat = 'json' | 'jsonl' | 'csv' | 'ecs' | 'splunk';
@@ -1087,14 +1107,7 @@ export const ORCHESTRATOR_ROUTES: Readonly<Record<OrchestratorRouteId, Route>> =
     s.array(BreakGlassRequestSchema),
   ),
   queryAudit: r('queryAudit', 'GET', '/api/v1/audit/events', 'Query audit events', s.array(AuditEventSchema), {
-    query: [
-      { name: 'from', schema: timestamp },
-      { name: 'to', schema: timestamp },
-      { name: 'actor', schema: s.string() },
-      { name: 'action', schema: s.string() },
-      { name: 'outcome', schema: s.literal('success', 'failure', 'denied') },
-      ...PAGINATION_QUERY,
-    ],
+    query: [...AUDIT_FILTER_QUERY, ...PAGINATION_QUERY],
   }),
   getAuditEvent: r('getAuditEvent', 'GET', '/api/v1/audit/events/{id}', 'One audit event', AuditEventSchema),
   exportAudit: r('exportAudit', 'GET', '/api/v1/audit/export', 'Export events as a file (not enveloped)', s.string(), {
@@ -1102,8 +1115,7 @@ export const ORCHESTRATOR_ROUTES: Readonly<Record<OrchestratorRouteId, Route>> =
     contentType: 'text/plain',
     query: [
       { name: 'format', schema: s.literal('json', 'jsonl', 'csv', 'ecs', 'splunk'), required: true },
-      { name: 'from', schema: timestamp },
-      { name: 'to', schema: timestamp },
+      ...AUDIT_FILTER_QUERY,
     ],
   }),
   verifyAudit: r('verifyAudit', 'GET', '/api/v1/audit/verify', 'Check the hash chain', AuditVerificationSchema),
