@@ -111,6 +111,13 @@ describe('break-glass over the orchestrator: two approvers from two teams, a sco
       expires_at: new Date(platform.clock.now() + 900_000).toISOString(),
     });
     expect((await call('POST', at('activateBreakGlass', id), who('rita'))).status).toBe(409);
+    // It carries the MFA rita performed for the session she activated from (for step-up rules).
+    const claims = await platform.tokens.verify(token);
+    expect(claims).toMatchObject({
+      emergency: true,
+      amr: ['pwd', 'otp'],
+      mfa_at: Math.floor(platform.clock.now() / 1000),
+    });
 
     // The emergency token works inside its scope (create, list) in staging …
     const work = await call('POST', R.createServersWorkflow.path, token, { infra: 'staging-eu', params: {} });

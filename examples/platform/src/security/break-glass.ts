@@ -256,7 +256,13 @@ export function breakGlassRoutes(platform: Platform): Hono<SecuredEnv> {
     await noBody(c);
     const id = param(c, 'id');
     await load(id);
-    const access = await bg.activate(id, actor(principalOf(c)));
+    const principal = principalOf(c);
+    // The emergency token carries how the requester authenticated (from their
+    // verified token), so the chain's MFA step-up sees their real MFA.
+    const access = await bg.activate(id, actor(principal), {
+      ...(principal.amr === undefined ? {} : { amr: principal.amr }),
+      ...(principal.mfaAt === undefined ? {} : { mfaAt: principal.mfaAt }),
+    });
     // The token is in this answer only: never stored, logged or audited.
     c.header('cache-control', 'no-store');
     return c.json(ok({ request_id: id, token: access.token, expires_at: access.expiresAt.toISOString() }));
