@@ -181,11 +181,14 @@ export {
   WebAuthnRegistrationSchema,
 } from './api/control-center.js';
 export type {
+  DownloadExtensionQuery,
   Extension,
+  ExtensionArchive,
   ExtensionRegistryRouteId,
   ExtensionSource,
   ExtensionType,
   ListExtensionsQuery,
+  SearchExtensionsQuery,
 } from './api/extension-registry.js';
 export {
   EXTENSION_PAGE_LIMITS,

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { json, loginAnswer, ok, testClient } from '../test/helpers.js';
+import { failure, json, loginAnswer, ok, testClient } from '../test/helpers.js';
 
 describe('health of every service in one call', () => {
   it('probes the five services in parallel and reports each, never throwing', async () => {
@@ -213,5 +214,56 @@ describe('extension registry reads (auth optional)', () => {
     await client.login({ username: 'ada', password: 'pw' });
     await client.extensionRegistry.list();
     expect(seen[1]?.headers.get('authorization')).toBe('Bearer access-1');
+  });
+});
+
+describe('extension registry downloads', () => {
+  const archive = new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5]);
+  const sha = `sha256:${createHash('sha256').update(archive).digest('hex')}`;
+  const serve = (bytes: Uint8Array, headers: Record<string, string>) =>
+    testClient(
+      () =>
+        new Response(bytes, {
+          headers: { 'content-type': 'application/gzip', ...headers },
+        }),
+      { auth: { type: 'apiKey', apiKey: 'k' } },
+    );
+
+  it('returns the bytes only when they match the announced checksum', async () => {
+    const { client, seen } = serve(archive, {
+      'x-checksum': sha,
+      'x-extension-version': '1.0.0',
+      'content-disposition': 'attachment; filename="upcloud-1.0.0.tar.gz"',
+    });
+    const got = await client.extensionRegistry.download('provider', 'upcloud', { version: '1.0.0', source: 'oci' });
+    expect(got).toEqual({
+      bytes: archive,
+      checksum: sha,
+      version: '1.0.0',
+      mediaType: 'application/gzip',
+      filename: 'upcloud-1.0.0.tar.gz',
+    });
+    expect(seen[0]?.url.pathname).toBe('/api/v1/extensions/provider/upcloud/download');
+    expect(Object.fromEntries(seen[0]?.url.searchParams ?? [])).toEqual({ version: '1.0.0', source: 'oci' });
+  });
+
+  it('refuses altered bytes (ERR_CLIENT_DIGEST_MISMATCH) and a missing checksum (ERR_CLIENT_MALFORMED_RESPONSE)', async () => {
+    const altered = archive.slice();
+    altered[4] = 0xff;
+    const tampered = serve(altered, { 'x-checksum': sha });
+    expect(await failure(tampered.client.extensionRegistry.download('provider', 'upcloud'))).toMatchObject({
+      code: 'ERR_CLIENT_DIGEST_MISMATCH',
+      details: { expected: sha },
+    });
+    const unsigned = serve(archive, {});
+    expect(await failure(unsigned.client.extensionRegistry.download('provider', 'upcloud'))).toMatchObject({
+      code: 'ERR_CLIENT_MALFORMED_RESPONSE',
+    });
+    // A bad version is refused before any request.
+    const { client, seen } = serve(archive, { 'x-checksum': sha });
+    expect(
+      await failure(client.extensionRegistry.download('provider', 'upcloud', { version: '1.0/../../x' })),
+    ).toMatchObject({ code: 'ERR_CLIENT_INVALID_OPTIONS' });
+    expect(seen).toHaveLength(0);
   });
 });

@@ -41,11 +41,14 @@ import {
   type WebAuthnRegistration,
 } from './api/control-center.js';
 import {
+  type DownloadExtensionQuery,
   EXTENSION_PAGE_LIMITS,
   EXTENSION_REGISTRY_ROUTES,
   type Extension,
+  type ExtensionArchive,
   type ExtensionType,
   type ListExtensionsQuery,
+  type SearchExtensionsQuery,
 } from './api/extension-registry.js';
 import {
   type DataKeySpec,
@@ -90,8 +93,9 @@ import {
   type WorkflowTask,
 } from './api/orchestrator.js';
 import { callRoute, decodeRoute, type RouteInput, type ServiceContext, sendRoute } from './call.js';
-import { invalidOptions, isPlatformClientError } from './errors.js';
+import { invalidOptions, isPlatformClientError, PlatformClientError } from './errors.js';
 import { type EventStreamOptions, orchestratorEvents } from './events.js';
+import { digestOf } from './oci/digest.js';
 import { type OperationHandle, operationHandle } from './operation.js';
 import { type PageOptions, paginate } from './paginate.js';
 import {
@@ -397,6 +401,20 @@ export interface ExtensionRegistryClient {
   ): AsyncGenerator<Extension, void, undefined>;
   get(type: ExtensionType, name: string, options?: CallOptions): Promise<Extension>;
   versions(type: ExtensionType, name: string, options?: CallOptions): Promise<Extension[]>;
+  /** Extensions whose name, description or tags match `q` (latest version of each). */
+  search(query: SearchExtensionsQuery, options?: CallOptions): Promise<Extension[]>;
+  /**
+   * Downloads an extension's archive (default: the latest version). The bytes
+   * are returned only if their SHA-256 is the checksum the registry announces
+   * (`X-Checksum`), else `ERR_CLIENT_DIGEST_MISMATCH`; a checksum missing or
+   * malformed is `ERR_CLIENT_MALFORMED_RESPONSE`.
+   */
+  download(
+    type: ExtensionType,
+    name: string,
+    query?: DownloadExtensionQuery,
+    options?: CallOptions,
+  ): Promise<ExtensionArchive>;
   health(options?: CallOptions): Promise<HealthStatus>;
 }
 
@@ -750,6 +768,43 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       }),
     get: (type, name, o) => callRoute(ext, E.getExtension, { params: { type, name } }, o),
     versions: (type, name, o) => callRoute(ext, E.listVersions, { params: { type, name } }, o),
+    search: (q, o) => callRoute(ext, E.searchExtensions, { query: { ...q } }, o),
+    download: async (type, name, q = {}, o) => {
+      const route = E.downloadExtension;
+      if (q.version !== undefined && !/^[0-9A-Za-z.+_-]{1,128}$/.test(q.version)) {
+        throw invalidOptions('version is 1-128 characters of letters, digits and . + _ -');
+      }
+      const answer = await sendRoute(ext, route, { params: { type, name }, query: { ...q } }, o);
+      const announced = answer.headers.get('x-checksum') ?? '';
+      const request = `${route.method} ${route.path}`;
+      if (!/^sha256:[0-9a-f]{64}$/.test(announced)) {
+        throw new PlatformClientError('the registry sent an archive without a valid X-Checksum', {
+          code: 'ERR_CLIENT_MALFORMED_RESPONSE',
+          fault: 'server',
+          service: 'extensionRegistry',
+          request,
+        });
+      }
+      // Never hand back unverified bytes: a proxy or a broken backend could have changed them.
+      const checksum = digestOf(answer.body);
+      if (checksum !== announced) {
+        throw new PlatformClientError(`the archive of ${type}/${name} does not match its checksum`, {
+          code: 'ERR_CLIENT_DIGEST_MISMATCH',
+          fault: 'server',
+          service: 'extensionRegistry',
+          request,
+          details: { expected: announced, actual: checksum },
+        });
+      }
+      const filename = /filename="([^"]+)"/.exec(answer.headers.get('content-disposition') ?? '')?.[1];
+      return {
+        bytes: answer.body,
+        checksum,
+        version: answer.headers.get('x-extension-version') ?? q.version ?? '',
+        mediaType: answer.headers.get('content-type')?.split(';')[0]?.trim() ?? 'application/octet-stream',
+        ...(filename === undefined ? {} : { filename }),
+      };
+    },
     health: (o) => callRoute(ext, E.health, {}, o),
   };
 

@@ -7,7 +7,7 @@ import type { ServiceInstance, ServiceModule } from '../kit/service.js';
 import { createCatalog } from './catalog.js';
 import { giteaBackend } from './gitea-backend.js';
 import { ociBackend } from './oci-backend.js';
-import { REGISTRY_EXTRA_PATHS, type RegistryAccess, registerRegistryRoutes } from './routes.js';
+import { type RegistryAccess, registerRegistryRoutes } from './routes.js';
 import type { ExtensionBackend } from './types.js';
 
 /** Options of {@link createExtensionRegistry}. */
@@ -22,24 +22,9 @@ export interface ExtensionRegistryOptions {
   readonly chain?: SecurityChain;
 }
 
-/** The service's OpenAPI document: the contract's routes plus search and download. */
+/** The service's OpenAPI document (search and download are in the contract too). */
 export function registryOpenApi(): Record<string, unknown> {
-  const doc = openApiDocument('extensionRegistry') as unknown as Record<string, unknown> & {
-    paths: Record<string, unknown>;
-  };
-  const designed = (summary: string) => ({
-    get: { summary, 'x-origin': 'designed', security: [{ apiKey: [] }], responses: { 200: { description: 'OK' } } },
-  });
-  return {
-    ...doc,
-    paths: {
-      ...doc.paths,
-      [REGISTRY_EXTRA_PATHS.search]: designed('Search latest versions: q (words), type, source, limit, offset'),
-      [REGISTRY_EXTRA_PATHS.download]: designed(
-        'Download an archive: version (default latest), source; x-checksum header',
-      ),
-    },
-  };
+  return openApiDocument('extensionRegistry') as unknown as Record<string, unknown>;
 }
 
 /** Builds the registry over explicit backends (tests, embedding). */

@@ -16,12 +16,6 @@ import { resource } from '../kit/resources.js';
 import type { Catalog } from './catalog.js';
 import { BackendError, EXTENSION_SOURCES, EXTENSION_TYPES } from './types.js';
 
-/** Designed routes beyond the contract (same envelope, documented in the OpenAPI document). */
-export const REGISTRY_EXTRA_PATHS = {
-  search: '/api/v1/extensions/search',
-  download: '/api/v1/extensions/{type}/{name}/download',
-} as const;
-
 const EXTENSIONS = resource('Workspace', 'extensions', { environment: 'platform' });
 const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/i;
 
@@ -89,7 +83,7 @@ export function registerRegistryRoutes(
     return partial(c, errors, q.source) ?? c.json(ok(items));
   });
 
-  app.get(REGISTRY_EXTRA_PATHS.search, read, async (c) => {
+  app.get(R.searchExtensions.path, read, async (c) => {
     const text = c.req.query('q') ?? '';
     if (text.trim() === '' || text.length > 200)
       throw new RequestError(400, 'INVALID_QUERY', 'q must be 1 to 200 characters');
@@ -122,7 +116,7 @@ export function registerRegistryRoutes(
     }
   });
 
-  app.get(routePattern(REGISTRY_EXTRA_PATHS.download), read, async (c) => {
+  app.get(routePattern(R.downloadExtension), read, async (c) => {
     const { type, name } = target(c);
     const version = c.req.query('version');
     if (version !== undefined && !/^[0-9A-Za-z.+_-]{1,128}$/.test(version)) {

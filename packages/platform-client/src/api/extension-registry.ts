@@ -56,8 +56,36 @@ export const EXTENSION_PAGE_LIMITS: Readonly<{ defaultLimit: number; maxLimit: n
   maxLimit: 1000,
 });
 
+/** Query of `GET /api/v1/extensions/search` (designed): the list's filters plus `q`, 1-200 characters. */
+export interface SearchExtensionsQuery extends ListExtensionsQuery {
+  readonly q: string;
+}
+
+/** Query of `GET /api/v1/extensions/{type}/{name}/download` (designed). Default: the latest version, any source. */
+export interface DownloadExtensionQuery {
+  readonly version?: string;
+  readonly source?: ExtensionSource;
+}
+
+/** A downloaded extension archive whose bytes matched the checksum the registry announced. */
+export interface ExtensionArchive {
+  readonly bytes: Uint8Array;
+  /** `sha256:<hex>` of `bytes` (checked). */
+  readonly checksum: string;
+  readonly version: string;
+  readonly mediaType: string;
+  /** The file name the registry suggests (`Content-Disposition`), if any. */
+  readonly filename?: string;
+}
+
 /** Names of the extension registry's routes. */
-export type ExtensionRegistryRouteId = 'listExtensions' | 'getExtension' | 'listVersions' | 'health';
+export type ExtensionRegistryRouteId =
+  | 'listExtensions'
+  | 'getExtension'
+  | 'listVersions'
+  | 'searchExtensions'
+  | 'downloadExtension'
+  | 'health';
 
 const r = routeBuilder<ExtensionRegistryRouteId>('extensionRegistry', {
   origin: 'known',
@@ -95,6 +123,37 @@ export const EXTENSION_REGISTRY_ROUTES: Readonly<Record<ExtensionRegistryRouteId
     s.array(ExtensionSchema),
     {
       origin: 'designed',
+    },
+  ),
+  searchExtensions: r(
+    'searchExtensions',
+    'GET',
+    '/api/v1/extensions/search',
+    'Search names, descriptions and tags (latest version of each)',
+    s.array(ExtensionSchema),
+    {
+      origin: 'designed',
+      query: [{ name: 'q', schema: s.string({ pattern: /^[\s\S]{1,200}$/ }), required: true }, ...listQuery],
+    },
+  ),
+  downloadExtension: r(
+    'downloadExtension',
+    'GET',
+    '/api/v1/extensions/{type}/{name}/download',
+    'The archive of one version (not enveloped; X-Checksum: sha256 of the bytes)',
+    s.string(),
+    {
+      origin: 'designed',
+      envelope: false,
+      contentType: 'application/octet-stream',
+      query: [
+        {
+          name: 'version',
+          schema: s.string({ pattern: /^[0-9A-Za-z.+_-]{1,128}$/ }),
+          description: 'default: the latest',
+        },
+        { name: 'source', schema: s.literal('gitea', 'oci') },
+      ],
     },
   ),
   health: r('health', 'GET', '/api/v1/health', 'Liveness', HealthStatusSchema, { auth: false }),

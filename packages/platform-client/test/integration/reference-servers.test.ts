@@ -402,6 +402,22 @@ describe('the client against the running reference servers (examples/platform ov
     });
   });
 
+  it('extension registry: search, and downloads verified against the announced checksum', async () => {
+    const hits = await admin.extensionRegistry.search({ q: 'upcloud' });
+    expect(hits.map((e) => `${e.type}/${e.name}@${e.version}`)).toEqual(['provider/upcloud@1.1.0']);
+    const latest = await admin.extensionRegistry.download('provider', 'upcloud');
+    expect(latest.version).toBe('1.1.0');
+    expect(latest.checksum).toBe(hits[0]?.checksum);
+    expect(latest.bytes.byteLength).toBe(hits[0]?.size);
+    const old = await admin.extensionRegistry.download('provider', 'upcloud', { version: '1.0.0', source: 'oci' });
+    expect(old.version).toBe('1.0.0');
+    expect(old.checksum).not.toBe(latest.checksum);
+    expect(await failure(admin.extensionRegistry.download('provider', 'upcloud', { version: '9.9.9' }))).toMatchObject({
+      code: 'ERR_CLIENT_NOT_FOUND',
+      serverCode: 'EXTENSION_NOT_FOUND',
+    });
+  });
+
   it('users: 409 for a taken username; a role change ends the user’s sessions', async () => {
     const bob = await createUser('bob', ['Viewer']);
     const taken = await failure(admin.controlCenter.users.create({ username: 'bob', password: 'y'.repeat(20) }));
