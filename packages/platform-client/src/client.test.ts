@@ -223,7 +223,7 @@ describe('extension registry downloads', () => {
   const serve = (bytes: Uint8Array, headers: Record<string, string>) =>
     testClient(
       () =>
-        new Response(bytes, {
+        new Response(bytes as Uint8Array<ArrayBuffer>, {
           headers: { 'content-type': 'application/gzip', ...headers },
         }),
       { auth: { type: 'apiKey', apiKey: 'k' } },
