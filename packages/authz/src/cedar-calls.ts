@@ -153,6 +153,8 @@ function cedarChild(): CedarChild | undefined {
   try {
     proc = spawn(process.execPath, ['-e', CHILD_SOURCE, cedarModulePath], {
       // spawn does not pass the parent's execArgv (tsx, --inspect): the child is plain JavaScript.
+      // Security: none of the parent's environment (tokens, database URLs): it only parses policies.
+      env: {},
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       serialization: 'advanced',
       windowsHide: true,
