@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { apiServerService } from './api-server/index.js';
 import * as controlCenter from './control-center/index.js';
 import { extensionRegistryService } from './extension-registry/index.js';
@@ -168,6 +169,11 @@ async function main(): Promise<void> {
     `Provisioning platform ready in ${ms} ms (${platform.storage}, keys in ${config.storage.data_dir}, policies from ${platform.authorization.policyDir}):`,
   );
   for (const { name, server } of running) console.log(`  ${name.padEnd(20)} ${server.url}`);
+  const ccUrl = running.find((r) => r.name === 'control-center')?.server.url;
+  if (ccUrl !== undefined) {
+    const built = existsSync(join(controlCenter.DEFAULT_WEB_UI_DIR, 'index.html'));
+    for (const line of controlCenter.webUiBanner(config.security.public_origin, ccUrl, built)) console.log(line);
+  }
   if ('prepareBootstrap' in controlCenter && typeof controlCenter.prepareBootstrap === 'function') {
     const secret = await (controlCenter.prepareBootstrap as (p: typeof platform) => Promise<string | undefined>)(
       platform,

@@ -82,6 +82,9 @@ describe('npm start', () => {
       const platform = await start(dir.path);
       // Recorded, not asserted (speed belongs in benchmarks): `npm start` is documented as ready within 10 s.
       expect(platform.readyMs).toBeGreaterThan(0);
+      // The UI at the public origin's host (WebAuthn refuses IP addresses as relying-party ids), or why not.
+      expect(platform.output()).toMatch(/web UI\s+(http:\/\/localhost:9090\/ui\/|not built)/);
+      expect(platform.output()).not.toMatch(/web UI\s+http:\/\/127\.0\.0\.1/);
       const post = (path: string, body: unknown) =>
         fetch(`${platform.controlCenter}${path}`, {
           method: 'POST',

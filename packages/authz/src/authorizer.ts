@@ -3,18 +3,24 @@ import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { type Clock, systemClock } from '@provisioning/core';
 import { preparsePolicySet, preparseSchema, statefulIsAuthorized } from './cedar.js';
-import { type CompiledEvaluator, compileEvaluator, type RawAnswer } from './compiled/evaluator.js';
+import { type CedarSteps, runIsolated } from './cedar-calls.js';
+import {
+  type CompiledEvaluator,
+  type CompileEvaluatorResult,
+  compileEvaluatorSteps,
+  type RawAnswer,
+} from './compiled/evaluator.js';
 import { closure, collectEntities, type EntityProvider } from './entities.js';
 import { AuthzError } from './errors.js';
 import {
   type CompiledPolicySet,
-  compilePolicySet,
+  compilePolicySetSteps,
   type PolicyFile,
   readPolicyDirectory,
   type SchemaSource,
   type ValidationIssue,
   type ValidationReport,
-  validatePolicies,
+  validatePoliciesIsolated,
 } from './policy-set.js';
 import { checkNestingOption } from './source.js';
 import {
@@ -150,6 +156,8 @@ export interface Authorizer {
   readonly version: string;
   /** Ids of the live policies, sorted. */
   readonly policyIds: readonly string[];
+  /** The live policy set: every policy with its id, text, file and line, the schema and the version. */
+  readonly policySet: CompiledPolicySet;
   /** The clock given in the options. */
   readonly clock: Clock;
   /** The evaluation path of the live policy set. */
@@ -193,12 +201,20 @@ function acquireSlot(): string {
 }
 
 interface Snapshot {
+  /** Index into the authorizer's two engine slots. */
+  readonly slotIndex: number;
   readonly slot: string;
   readonly set: CompiledPolicySet;
   readonly ids: readonly string[];
   /** The compiled path, when it takes this set. */
   readonly compiled: CompiledEvaluator | undefined;
   readonly evaluation: EvaluationInfo;
+}
+
+/** A validated set and, on the compiled path, its evaluator (or why it stays on cedar-wasm). */
+interface PreparedSet {
+  readonly set: CompiledPolicySet;
+  readonly compiled: CompileEvaluatorResult | undefined;
 }
 
 const NO_ERRORS: readonly DecisionError[] = Object.freeze([]);
@@ -248,7 +264,14 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
     const schema = options.schema ?? dir.schema;
     return schema ? { files: dir.files, schema } : { files: dir.files };
   };
-  const compileInput = (input: { files: readonly PolicyFile[]; schema?: SchemaSource }): CompiledPolicySet => {
+  function* prepareSteps(input: { files: readonly PolicyFile[]; schema?: SchemaSource }): CedarSteps<PreparedSet> {
+    const set = yield* compilePolicySetSteps({ ...input, maxNesting });
+    return { set, compiled: path === 'compiled' ? yield* compileEvaluatorSteps(set) : undefined };
+  }
+  // Strict validation and the compiled path's conversions run on cedar-wasm in
+  // a short-lived child process (see cedar-calls.ts): they grow its memory by
+  // ~80 MiB, which a WebAssembly instance never gives back.
+  const prepareInput = async (input: { files: readonly PolicyFile[]; schema?: SchemaSource }): Promise<PreparedSet> => {
     if (requireSchema && !input.schema) {
       throw new AuthzError('no schema: add a *.cedarschema file or pass schema (or set requireSchema: false)', {
         code: 'ERR_AUTHZ_VALIDATION',
@@ -256,29 +279,31 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
         details: { issues: [] },
       });
     }
-    return compilePolicySet({ ...input, maxNesting });
+    return runIsolated(prepareSteps(input));
   };
 
   const slots = [acquireSlot(), acquireSlot()] as const;
   // The schema each slot holds, to skip re-preparsing an unchanged schema (~60 ms).
   const slotSchemas: (string | undefined)[] = [undefined, undefined];
+  // The snapshot whose set each slot holds (undefined: none of the live ones).
+  const slotHolds: (Snapshot | undefined)[] = [undefined, undefined];
   let standby = 0;
   let closed = false;
 
-  // Loads a compiled set into the standby slot and returns its snapshot. The
-  // live slot is untouched until the caller swaps `current`, so a decision
-  // never sees a half-loaded set.
-  const install = (set: CompiledPolicySet): Snapshot => {
-    const slot = slots[standby] as string;
+  // Preparses a snapshot's set into its slot of this process's cedar-wasm.
+  const preparse = (snap: Snapshot): void => {
+    const index = snap.slotIndex;
+    const { set } = snap;
     const staticPolicies: Record<string, string> = {};
     for (const [id, p] of set.policies) staticPolicies[id] = p.text;
     const schemaKey =
       set.schema === undefined ? undefined : typeof set.schema === 'string' ? set.schema : JSON.stringify(set.schema);
-    const sameSchema = schemaKey !== undefined && slotSchemas[standby] === schemaKey;
-    slotSchemas[standby] = undefined;
+    const sameSchema = schemaKey !== undefined && slotSchemas[index] === schemaKey;
+    slotSchemas[index] = undefined;
+    slotHolds[index] = undefined;
     const answers = [
-      preparsePolicySet(slot, { staticPolicies }),
-      ...(set.schema === undefined || sameSchema ? [] : [preparseSchema(slot, set.schema as never)]),
+      preparsePolicySet(snap.slot, { staticPolicies }),
+      ...(set.schema === undefined || sameSchema ? [] : [preparseSchema(snap.slot, set.schema as never)]),
     ];
     for (const a of answers) {
       if (a.type === 'failure') {
@@ -289,10 +314,15 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
         });
       }
     }
-    slotSchemas[standby] = schemaKey;
-    standby = 1 - standby;
-    // The wasm slot is loaded either way: it decides the requests the compiled path declines.
-    const compiled = path === 'compiled' ? compileEvaluator(set) : undefined;
+    slotSchemas[index] = schemaKey;
+    slotHolds[index] = snap;
+  };
+
+  // Makes the snapshot of a prepared set in the standby slot. The live slot is
+  // untouched until the caller swaps `current`, so a decision never sees a
+  // half-loaded set.
+  const install = ({ set, compiled }: PreparedSet): Snapshot => {
+    const slotIndex = standby;
     const evaluator = compiled && 'evaluator' in compiled ? compiled.evaluator : undefined;
     const evaluation: EvaluationInfo = Object.freeze(
       evaluator
@@ -301,10 +331,25 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
           ? { path: 'wasm' as const, fallbackReason: compiled.unsupported }
           : { path: 'wasm' as const },
     );
-    return Object.freeze({ slot, set, ids: Object.freeze([...set.policies.keys()]), compiled: evaluator, evaluation });
+    const snap: Snapshot = Object.freeze({
+      slotIndex,
+      slot: slots[slotIndex] as string,
+      set,
+      ids: Object.freeze([...set.policies.keys()]),
+      compiled: evaluator,
+      evaluation,
+    });
+    // A set on the wasm path is preparsed now, so a failure fails the load or
+    // reload. On the compiled path cedar-wasm only decides the requests the
+    // compiled path declines: its slot is loaded on the first such request
+    // (see wasmAnswer), and a process that never has one never loads cedar-wasm.
+    if (evaluator) slotHolds[slotIndex] = undefined;
+    else preparse(snap);
+    standby = 1 - standby;
+    return snap;
   };
 
-  let current = install(compileInput(await readInput()));
+  let current = install(await prepareInput(await readInput()));
   const emitter = new EventEmitter();
 
   const wasmAnswer = (
@@ -316,6 +361,9 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
     entities: readonly CedarEntity[],
   ): RawAnswer => {
     try {
+      // Only the live snapshot decides (decisions run synchronously on
+      // `current`), so loading its slot here never replaces a set in use.
+      if (slotHolds[snap.slotIndex] !== snap) preparse(snap);
       const answer = statefulIsAuthorized({
         principal,
         action,
@@ -449,7 +497,8 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
   const doReload = async (): Promise<ReloadedEvent> => {
     const previousVersion = current.set.version;
     try {
-      const set = compileInput(await readInput());
+      const prepared = await prepareInput(await readInput());
+      const { set } = prepared;
       assertOpen();
       if (set.version === previousVersion) {
         return {
@@ -460,7 +509,7 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
           evaluation: current.evaluation,
         };
       }
-      current = install(set); // the atomic swap
+      current = install(prepared); // the atomic swap
       const event = {
         version: set.version,
         previousVersion,
@@ -501,6 +550,9 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
     get policyIds() {
       return current.ids;
     },
+    get policySet() {
+      return current.set;
+    },
     get evaluation() {
       return current.evaluation;
     },
@@ -529,7 +581,7 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
       return prepared.map((p) => decideWithPool(p, snap, loaded));
     },
     async validate(input) {
-      return validatePolicies({ ...(input ?? (await readInput())), maxNesting });
+      return validatePoliciesIsolated({ ...(input ?? (await readInput())), maxNesting });
     },
     reload() {
       assertOpen();

@@ -1,14 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import {
-  cedarValidate,
-  checkParsePolicySet,
-  checkParseSchema,
-  type DetailedError,
-  policyToJson,
-  schemaToJson,
-} from './cedar.js';
+import type { DetailedError } from './cedar.js';
+import { type CedarSteps, cedarCall, runIsolated, runLocal } from './cedar-calls.js';
 import { AuthzError } from './errors.js';
 import { checkNestingOption, jsonDepth, lineColumn, nestingViolation, splitPolicyText } from './source.js';
 
@@ -108,7 +102,19 @@ export interface PolicySetInput {
  * ```
  */
 export function validatePolicies(input: PolicySetInput): ValidationReport {
-  const result = compile(input);
+  return toReport(runLocal(compile(input)));
+}
+
+/**
+ * {@link validatePolicies} with cedar-wasm in a short-lived child process
+ * (cedar-calls.ts), so this process's memory does not grow: what the
+ * authorizer's `validate()` uses.
+ */
+export async function validatePoliciesIsolated(input: PolicySetInput): Promise<ValidationReport> {
+  return toReport(await runIsolated(compile(input)));
+}
+
+function toReport(result: CompileResult): ValidationReport {
   const issues = result.set ? result.set.warnings : result.issues;
   return { ok: result.set !== undefined, issues };
 }
@@ -127,7 +133,12 @@ export function validatePolicies(input: PolicySetInput): ValidationReport {
  * ```
  */
 export function compilePolicySet(input: PolicySetInput): CompiledPolicySet {
-  const result = compile(input);
+  return runLocal(compilePolicySetSteps(input));
+}
+
+/** {@link compilePolicySet} as cedar-wasm calls, for {@link runLocal} or `runIsolated`. */
+export function* compilePolicySetSteps(input: PolicySetInput): CedarSteps<CompiledPolicySet> {
+  const result = yield* compile(input);
   if (result.set) return result.set;
   const errors = result.issues.filter((i) => i.severity === 'error');
   const only = (kind: ValidationIssueKind) => errors.length > 0 && errors.every((i) => i.kind === kind);
@@ -158,7 +169,12 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
   if (map.size > CACHE_LIMIT) map.delete(map.keys().next().value as string);
 }
 
-function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: ValidationIssue[] } {
+interface CompileResult {
+  readonly set?: CompiledPolicySet;
+  readonly issues: ValidationIssue[];
+}
+
+function* compile(input: PolicySetInput): CedarSteps<CompileResult> {
   const maxNesting = checkNestingOption(input.maxNesting);
   const issues: ValidationIssue[] = [];
   const error = (
@@ -232,11 +248,11 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
       resolvedSchema = true;
     }
     if (schema !== undefined && !resolvedSchema) {
-      const answer = safeCall(() => checkParseSchema(schema as never));
+      const answer = yield* safe(cedarCall('checkParseSchema', schema as never));
       if (answer.type === 'success') {
         // Cedar parses its JSON schema form faster than the text form (~35 vs
         // ~60 ms per call here): keep the JSON form for validation and preparsing.
-        const json = typeof schema === 'string' ? safeCall(() => schemaToJson(schema as string)) : undefined;
+        const json = typeof schema === 'string' ? yield* safe(cedarCall('schemaToJson', schema)) : undefined;
         remember(
           goodSchemas,
           schemaHash,
@@ -257,7 +273,7 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
   const policies = new Map<string, CompiledPolicy & { fileText: string; offset: number }>();
   for (const f of input.files) {
     const chunks = splitPolicyText(f.text);
-    chunks.forEach((chunk, index) => {
+    for (const [index, chunk] of chunks.entries()) {
       const violation = nestingViolation(chunk, maxNesting);
       if (violation) {
         // Security: this text is never handed to cedar-wasm (see splitPolicyText).
@@ -268,12 +284,12 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
           chunk.column,
           `policy nested too deep (${violation}, limit ${maxNesting})`,
         );
-        return;
+        continue;
       }
       let annotated = annotationId(chunk.text);
       if (annotated === null) {
         // An annotation our reader does not handle: ask Cedar (parse errors are reported below).
-        const parsed = safeCall(() => policyToJson(chunk.text));
+        const parsed = yield* safe(cedarCall('policyToJson', chunk.text));
         annotated =
           parsed.type === 'success' && typeof parsed.json.annotations?.id === 'string'
             ? parsed.json.annotations.id
@@ -290,7 +306,7 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
           `policy id "${id}" is already used at ${existing.file}:${existing.line}`,
           id,
         );
-        return;
+        continue;
       }
       policies.set(id, {
         id,
@@ -300,7 +316,7 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
         fileText: f.text,
         offset: chunk.offset,
       });
-    });
+    }
   }
 
   // 3. One Cedar call on the happy path: strict validation of the whole set
@@ -310,10 +326,10 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
   const staticPolicies: Record<string, string> = {};
   for (const [id, p] of policies) staticPolicies[id] = p.text;
   // Returns the ids of policies that do not parse, after reporting each error.
-  const locateParseErrors = (): Set<string> => {
+  function* locateParseErrors(): CedarSteps<Set<string>> {
     const failed = new Set<string>();
     for (const p of policies.values()) {
-      const parsed = safeCall(() => policyToJson(p.text));
+      const parsed = yield* safe(cedarCall('policyToJson', p.text));
       if (parsed.type === 'failure') {
         failed.add(p.id);
         for (const e of parsed.errors) {
@@ -323,7 +339,7 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
       }
     }
     return failed;
-  };
+  }
   const report = (list: readonly { policyId: string; error: DetailedError }[], severity: 'error' | 'warning') => {
     for (const v of list) {
       const p = policies.get(v.policyId);
@@ -342,8 +358,8 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
     }
   };
   const strict = (set: Record<string, string>) =>
-    safeCall(() =>
-      cedarValidate({
+    safe(
+      cedarCall('validate', {
         schema: schema as never,
         policies: { staticPolicies: set },
         validationSettings: { mode: 'strict' },
@@ -358,9 +374,9 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
       const pending: Record<string, string> = {};
       for (const [id, p] of policies) if (!validationCache.has(cacheKey(p.text))) pending[id] = p.text;
       if (Object.keys(pending).length > 0) {
-        let answer = strict(pending);
+        let answer = yield* strict(pending);
         if (answer.type === 'failure') {
-          const failed = locateParseErrors();
+          const failed = yield* locateParseErrors();
           if (failed.size === 0) {
             for (const e of answer.errors) error('validation', '(policy set)', 1, 1, describe(e));
           } else {
@@ -369,7 +385,7 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
             for (const [id, text] of Object.entries(pending)) if (!failed.has(id)) rest[id] = text;
             answer =
               Object.keys(rest).length > 0
-                ? strict(rest)
+                ? yield* strict(rest)
                 : { type: 'success', validationErrors: [], validationWarnings: [], otherWarnings: [] };
           }
         }
@@ -404,10 +420,10 @@ function compile(input: PolicySetInput): { set?: CompiledPolicySet; issues: Vali
         );
       }
     } else if (policies.size > 0) {
-      const answer = safeCall(() => checkParsePolicySet({ staticPolicies }));
+      const answer = yield* safe(cedarCall('checkParsePolicySet', { staticPolicies }));
       if (answer.type === 'failure') {
         const before = issues.length;
-        locateParseErrors();
+        yield* locateParseErrors();
         if (issues.length === before) for (const e of answer.errors) error('parse', '(policy set)', 1, 1, describe(e));
       }
     }
@@ -452,9 +468,9 @@ function locate(text: string, base: number, e: DetailedError, hasOffsets: boolea
 }
 
 /** cedar-wasm throws (instead of answering `failure`) on some malformed inputs. */
-function safeCall<T>(fn: () => T): T | { type: 'failure'; errors: DetailedError[] } {
+function* safe<T>(call: CedarSteps<T>): CedarSteps<T | { type: 'failure'; errors: DetailedError[] }> {
   try {
-    return fn();
+    return yield* call;
   } catch (cause) {
     return {
       type: 'failure',

@@ -105,7 +105,8 @@ describe('the API contract', () => {
 
   it('puts every designed route of the orchestrator under /api/v1', () => {
     for (const route of Object.values(ORCHESTRATOR_ROUTES)) {
-      if (route.origin === 'designed' && !route.path.startsWith('/workflows/'))
+      // Except the designed members of the known /workflows and /tasks families, beside their siblings.
+      if (route.origin === 'designed' && !route.path.startsWith('/workflows/') && !route.path.startsWith('/tasks/'))
         expect(route.path).toMatch(/^\/api\/v1\//);
     }
   });
@@ -192,6 +193,26 @@ describe('the API contract', () => {
     expect(api.paths['/v1/servers/create'].post.responses.default.content['application/json'].schema.$ref).toBe(
       '#/components/schemas/ApiErrorBody',
     );
+  });
+
+  it('declares the designed task routes: the workflow_id filter, an optional workflow_id, cancel', () => {
+    expect(ORCHESTRATOR_ROUTES.cancelTask).toMatchObject({
+      service: 'orchestrator',
+      method: 'POST',
+      path: '/tasks/{id}/cancel',
+      origin: 'designed',
+      auth: true,
+      envelope: true,
+      idempotent: false,
+    });
+    expect(routePattern(ORCHESTRATOR_ROUTES.cancelTask)).toBe('/tasks/:id/cancel');
+    const filter = ORCHESTRATOR_ROUTES.listTasks.query?.find((q) => q.name === 'workflow_id');
+    expect(filter?.schema.parse('0190a1b2-0000-7000-8000-000000000000')).toBe('0190a1b2-0000-7000-8000-000000000000');
+    expect(() => filter?.schema.parse("x' OR 1=1")).toThrow(SchemaError);
+    // Known servers send no workflow_id; the reference servers do.
+    expect(WorkflowTaskSchema.parse(task('a')).workflow_id).toBeUndefined();
+    expect(WorkflowTaskSchema.parse({ ...task('a'), workflow_id: 'w1' }).workflow_id).toBe('w1');
+    expect(() => WorkflowTaskSchema.parse({ ...task('a'), workflow_id: 7 })).toThrow(SchemaError);
   });
 
   it('types parse results from the schemas', () => {

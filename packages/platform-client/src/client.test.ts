@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { failure, json, loginAnswer, ok, testClient } from '../test/helpers.js';
+import { failure, json, loginAnswer, ok, task, testClient } from '../test/helpers.js';
 
 describe('health of every service in one call', () => {
   it('probes the five services in parallel and reports each, never throwing', async () => {
@@ -53,6 +53,31 @@ describe('KMS', () => {
     expect(seen[0]?.body).toEqual({ plaintext: 'aGVsbG8=', context: { tenant: 't1' } });
     const out = await client.kms.decrypt('age1...', { tenant: 't1' });
     expect(new TextDecoder().decode(out.plaintext)).toBe('hello');
+  });
+});
+
+describe('orchestrator tasks', () => {
+  it('filters tasks by workflow_id and cancels with POST /tasks/{id}/cancel, unretried', async () => {
+    const { client, seen } = testClient(
+      (req) => {
+        if (req.method === 'GET' && req.url.pathname === '/tasks') return ok([{ ...task('t1'), workflow_id: 'w 1' }]);
+        if (req.method === 'POST' && req.url.pathname === '/tasks/w%201/cancel') {
+          return ok([{ ...task('t1', 'Cancelled'), workflow_id: 'w 1' }]);
+        }
+        return json({ success: false, data: null, error: 'nothing left to cancel', code: 'NOT_CANCELLABLE' }, 409);
+      },
+      { auth: { type: 'apiKey', apiKey: 'k' } },
+    );
+    const tasks = await client.orchestrator.listTasks({ workflow_id: 'w 1', status: 'Running' });
+    expect(tasks[0]?.workflow_id).toBe('w 1');
+    expect(seen[0]?.url.searchParams.get('workflow_id')).toBe('w 1');
+    expect(seen[0]?.url.searchParams.get('status')).toBe('Running');
+    const cancelled = await client.orchestrator.cancelTask('w 1');
+    expect(cancelled.map((t) => t.status)).toEqual(['Cancelled']);
+    expect(seen[1]).toMatchObject({ method: 'POST' });
+    const before = seen.length;
+    await expect(client.orchestrator.cancelTask('other')).rejects.toMatchObject({ status: 409 });
+    expect(seen.length - before).toBe(1);
   });
 });
 

@@ -180,10 +180,20 @@ export interface OrchestratorClient {
   health(options?: CallOptions): Promise<string>;
   /** One page of tasks (`limit` 1–1000, default 50). */
   listTasks(query?: ListTasksQuery, options?: CallOptions): Promise<WorkflowTask[]>;
-  /** Every task matching `status`, page by page. */
-  tasks(query?: Pick<ListTasksQuery, 'status'>, page?: PageOptions): AsyncGenerator<WorkflowTask, void, undefined>;
+  /** Every task matching `status` (and `workflow_id`), page by page. */
+  tasks(
+    query?: Pick<ListTasksQuery, 'status' | 'workflow_id'>,
+    page?: PageOptions,
+  ): AsyncGenerator<WorkflowTask, void, undefined>;
   /** `GET /tasks/{id}`; `ERR_CLIENT_NOT_FOUND` for an unknown id. */
   getTask(id: string, options?: CallOptions): Promise<WorkflowTask>;
+  /**
+   * `POST /tasks/{id}/cancel` (designed): cancels a task, or every unfinished
+   * task of a workflow when given a workflow id, and answers the cancelled
+   * tasks. `ERR_CLIENT_NOT_FOUND` for an unknown id, `ERR_CLIENT_CONFLICT`
+   * when nothing is left to cancel. Not retried (a POST).
+   */
+  cancelTask(id: string, options?: CallOptions): Promise<WorkflowTask[]>;
   /**
    * Streams task/batch/system events from `/ws` (validated against the contract).
    * Needs a bearer token (session or `bearer` auth) and a WebSocket implementation.
@@ -584,6 +594,7 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
     listTasks: (q = {}, o) => callRoute(orch, O.listTasks, { query: { ...q } }, o),
     tasks: (q = {}, page) => pages(orch, O.listTasks, { ...q }, page),
     getTask: (taskId, o) => callRoute(orch, O.getTask, id(taskId), o),
+    cancelTask: (taskId, o) => callRoute(orch, O.cancelTask, id(taskId), o),
     events: (o) => orchestratorEvents(urls.orchestrator, auth, o),
     submitWorkflow: (kind, request, o) => {
       const route = workflowRoute[kind];

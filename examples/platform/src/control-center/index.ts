@@ -19,6 +19,7 @@ import { DEFAULT_WEB_UI_DIR, webUiRoutes } from './web-ui.js';
 
 export { BOOTSTRAP_KEY, prepareBootstrap } from './bootstrap.js';
 export type { PolicyAdmin } from './policies-routes.js';
+export { DEFAULT_WEB_UI_DIR, webUiBanner } from './web-ui.js';
 
 /** Options of {@link createControlCenterApp}. */
 export interface ControlCenterOptions {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform } from '../../test/platform-fixture.js';
 import { createControlCenterApp } from './index.js';
-import { WEB_UI_CSP } from './web-ui.js';
+import { WEB_UI_CSP, webUiBanner } from './web-ui.js';
 
 let dir: string;
 let outside: string;
@@ -118,5 +118,23 @@ describe('control center: serving the web UI', () => {
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the web UI line of npm start', () => {
+  it('names the public origin (a host WebAuthn accepts), never the 127.0.0.1 listen address', () => {
+    expect(webUiBanner('http://localhost:9090', 'http://127.0.0.1:9090', true)).toEqual([
+      `  ${'web UI'.padEnd(20)} http://localhost:9090/ui/`,
+    ]);
+    expect(webUiBanner('https://cc.example.com', 'http://10.0.0.5:9090', true)).toEqual([
+      `  ${'web UI'.padEnd(20)} https://cc.example.com/ui/`,
+    ]);
+  });
+
+  it('hints at PROVISIONING_PUBLIC_ORIGIN when a local origin names another port, and says when the UI is not built', () => {
+    const lines = webUiBanner('http://localhost:9090', 'http://127.0.0.1:41234', true);
+    expect(lines[0]).toContain('http://localhost:9090/ui/');
+    expect(lines[1]).toContain('PROVISIONING_PUBLIC_ORIGIN=http://localhost:41234');
+    expect(webUiBanner('http://localhost:9090', 'http://127.0.0.1:9090', false)[0]).toContain('not built');
   });
 });

@@ -10,6 +10,32 @@ export const WEB_UI_BASE = '/ui/';
 /** The build of `examples/control-center-ui` (`npm run build`), the control center's default UI directory. */
 export const DEFAULT_WEB_UI_DIR: string = fileURLToPath(new URL('../../../control-center-ui/dist', import.meta.url));
 
+const effectivePort = (url: URL): string => url.port || (url.protocol === 'https:' ? '443' : '80');
+
+/**
+ * The lines `npm start` prints for the web UI. The address is the public
+ * origin's (`[security] public_origin`, default `http://localhost:9090`), not
+ * the listen address (`127.0.0.1`): WebAuthn takes the origin's host as its
+ * relying-party id and browsers refuse an IP address there, so the UI opened
+ * at `http://127.0.0.1:9090/ui/` would load but refuse every security key.
+ * When a loopback public origin names another port than the one the control
+ * center listens on, a hint says how to make them agree.
+ */
+export function webUiBanner(publicOrigin: string, listenUrl: string, built: boolean): string[] {
+  const origin = new URL(publicOrigin);
+  const listen = new URL(listenUrl);
+  const label = 'web UI'.padEnd(20);
+  if (!built) return [`  ${label} not built (npm run build -w examples/control-center-ui)`];
+  const lines = [`  ${label} ${new URL(WEB_UI_BASE, origin).href}`];
+  const local = origin.hostname === 'localhost' || origin.hostname.endsWith('.localhost');
+  if (local && effectivePort(origin) !== effectivePort(listen)) {
+    lines.push(
+      `  ${''.padEnd(20)} (the control center listens on port ${effectivePort(listen)}: set PROVISIONING_PUBLIC_ORIGIN=http://${origin.hostname}:${effectivePort(listen)} for WebAuthn)`,
+    );
+  }
+  return lines;
+}
+
 // Only these extensions are served, each with its exact type; any other file
 // in the build is left out of the manifest (never served as a guess).
 const CONTENT_TYPES: Readonly<Record<string, string>> = {

@@ -5,15 +5,12 @@ import {
   type Authorizer as CedarAuthorizer,
   type CedarEntity,
   type CedarValue,
-  type CompiledPolicySet,
-  compilePolicySet,
   createAuthorizer,
   createContextBuilder,
   parseEntityRef,
   readPolicyDirectory,
   shippedPolicyDir,
   type ValidationIssue,
-  validatePolicies,
 } from '@provisioning/authz';
 import type { Clock } from '@provisioning/core';
 import type { Authorizer } from '@provisioning/middleware';
@@ -119,9 +116,7 @@ export async function createPlatformAuthorization(
         options.logger.error({ err: { code: (error as { code?: unknown })?.code } }, 'audit record failed'),
       );
   };
-  let live: CompiledPolicySet | undefined;
   engine.on('reloaded', (event) => {
-    live = undefined;
     options.logger.info({ version: event.version, policies: event.policyCount }, 'policies reloaded');
     recordReload(true, { version: event.version, previousVersion: event.previousVersion, policies: event.policyCount });
   });
@@ -140,15 +135,6 @@ export async function createPlatformAuthorization(
   });
   const stopWatching = options.watch === true ? engine.watch() : undefined;
 
-  // The live set's sources, for list/get: compiled from the directory once per version.
-  const liveSet = async (): Promise<CompiledPolicySet | undefined> => {
-    if (live?.version === engine.version) return live;
-    const directory = await readPolicyDirectory(policyDir);
-    const set = compilePolicySet({ files: directory.files, ...(directory.schema ? { schema: directory.schema } : {}) });
-    // The directory may already hold a newer (or broken) set than the live one.
-    if (set.version === engine.version) live = set;
-    return live ?? set;
-  };
   const toPolicy = (p: { id: string; text: string; file: string }): Policy => ({
     id: p.id,
     source: p.text,
@@ -158,16 +144,18 @@ export async function createPlatformAuthorization(
 
   const policies: PolicyAdmin = {
     async list() {
-      const set = await liveSet();
-      return [...(set?.policies.values() ?? [])].map(toPolicy);
+      // The live set, not the directory (which may already hold a newer or broken one).
+      return [...engine.policySet.policies.values()].map(toPolicy);
     },
     async get(id) {
-      const p = (await liveSet())?.policies.get(id);
+      const p = engine.policySet.policies.get(id);
       return p === undefined ? undefined : toPolicy(p);
     },
     async validate(source) {
       const directory = await readPolicyDirectory(policyDir);
-      const report = validatePolicies({
+      // The engine's validate runs cedar-wasm in a short-lived child process: a
+      // validation request does not grow this process's memory.
+      const report = await engine.validate({
         files: [{ file: 'input.cedar', text: source }],
         ...(directory.schema ? { schema: directory.schema } : {}),
       });

@@ -21,6 +21,7 @@ import {
   ok,
   ORCHESTRATOR_ROUTES as R,
   ROLES,
+  routePattern,
 } from '@provisioning/platform-client/api';
 import { Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
@@ -32,7 +33,6 @@ import { listBreakGlassRequests } from '../security/break-glass.js';
 import { incidentRoutes } from './incidents.js';
 import type { Leases } from './leases.js';
 
-const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 const FRAMEWORKS: readonly ComplianceFramework[] = ['soc2', 'iso27001', 'gdpr'];
 /** Fresh-MFA window within which a subject's own request counts as identity-verified, seconds. */
 const SELF_VERIFY_MFA_SECONDS = 900;
@@ -259,7 +259,7 @@ export async function complianceRoutes(
     return c.json(ok((framework === undefined ? FRAMEWORKS : [framework]).flatMap((f) => controls(result, f))));
   });
 
-  app.get(path(R.complianceReport.path), read, async (c) => {
+  app.get(routePattern(R.complianceReport), read, async (c) => {
     const framework = c.req.param('framework') as ComplianceFramework;
     if (!FRAMEWORKS.includes(framework))
       throw new RequestError(400, 'INVALID_FRAMEWORK', `framework is one of ${FRAMEWORKS.join(', ')}`);
@@ -334,7 +334,7 @@ export async function complianceRoutes(
     },
   );
 
-  app.get(path(R.getDataSubjectRequest.path), read, async (c) => {
+  app.get(routePattern(R.getDataSubjectRequest), read, async (c) => {
     const record = await dsr.get(param(c, 'id')).catch(() => undefined);
     const principal = principalOf(c);
     // The subject and administrators see a request; to everyone else it does not exist.

@@ -23,6 +23,7 @@ import {
   IncidentTransitionRequestSchema,
   ok,
   ORCHESTRATOR_ROUTES as R,
+  routePattern,
 } from '@provisioning/platform-client/api';
 import { type Context, Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
@@ -31,8 +32,6 @@ import type { Platform } from '../kit/platform.js';
 import { pageQuery } from '../kit/query.js';
 import { PLATFORM_RESOURCE } from '../kit/resources.js';
 import { findAuditEvent } from '../security/audit.js';
-
-const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 
 interface IncidentTable {
   compliance_incidents: { id: string; created_at: string; updated_at: string; record: string };
@@ -267,9 +266,9 @@ export async function incidentRoutes(platform: Platform): Promise<{ app: Hono<Se
     return c.json(ok(toIncident(incident)), 201);
   });
 
-  app.get(path(R.getIncident.path), read, async (c) => answer(c, await load(c)));
+  app.get(routePattern(R.getIncident), read, async (c) => answer(c, await load(c)));
 
-  app.post(path(R.transitionIncident.path), administer, async (c) => {
+  app.post(routePattern(R.transitionIncident), administer, async (c) => {
     const body = await readBody(c, IncidentTransitionRequestSchema);
     const note = text(body.note, 'note');
     const lessonsLearned = text(body.lessons_learned, 'lessons_learned', 4000);
@@ -307,7 +306,7 @@ export async function incidentRoutes(platform: Platform): Promise<{ app: Hono<Se
     return answer(c, next);
   });
 
-  app.post(path(R.addIncidentEntries.path), administer, async (c) => {
+  app.post(routePattern(R.addIncidentEntries), administer, async (c) => {
     const body = await readBody(c, IncidentEntriesRequestSchema);
     const note = text(body.note, 'note');
     if (note === undefined && body.evidence === undefined && body.audit_event_ids === undefined)
@@ -341,7 +340,7 @@ export async function incidentRoutes(platform: Platform): Promise<{ app: Hono<Se
     return answer(c, next);
   });
 
-  app.post(path(R.markIncidentBreach.path), administer, async (c) => {
+  app.post(routePattern(R.markIncidentBreach), administer, async (c) => {
     const body = await readBody(c, IncidentBreachRequestSchema);
     const awareAt = time(body.aware_at, 'aware_at');
     const next = await change(c, (incident, by) => {
@@ -354,7 +353,7 @@ export async function incidentRoutes(platform: Platform): Promise<{ app: Hono<Se
     return answer(c, next);
   });
 
-  app.post(path(R.recordIncidentNotification.path), administer, async (c) => {
+  app.post(routePattern(R.recordIncidentNotification), administer, async (c) => {
     const body = await readBody(c, IncidentNotificationRequestSchema);
     const notifiedAt = time(body.notified_at, 'notified_at');
     const delayReason = text(body.delay_reason, 'delay_reason');

@@ -1,3 +1,4 @@
+import { createPlatformClient } from '@provisioning/platform-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addUser, createTestPlatform, fromLoopback } from '../../test/platform-fixture.js';
 import { orchestratorService } from './index.js';
@@ -118,6 +119,43 @@ describe('orchestrator server', () => {
     expect(cancel.status).toBe(200);
     const missing = await app.request('/tasks/nope', { headers: { authorization: `Bearer ${admin}` } });
     expect(missing.status).toBe(404);
+  });
+
+  it('through the client: lists one workflow by workflow_id and cancels it with cancelTask', async () => {
+    const { app, token, platform } = await setup();
+    const admin = await token('root', ['Admin']);
+    const client = createPlatformClient({
+      baseUrls: { orchestrator: 'http://orchestrator.test' },
+      auth: { type: 'bearer', token: admin },
+      fetch: ((input: RequestInfo | URL, init?: RequestInit) =>
+        app.request(input instanceof Request ? input : String(input), init)) as typeof fetch,
+      retry: false,
+      clock: platform.clock,
+    });
+    // Two workflows; the filter keeps the tasks of one, each naming it.
+    const first = await client.orchestrator.submitWorkflow('cluster', { infra: 'dev', params: {} });
+    const second = await client.orchestrator.submitWorkflow('cluster', { infra: 'dev', params: {} });
+    const tasks = await client.orchestrator.listTasks({ workflow_id: first, limit: 100 });
+    expect(tasks.length).toBeGreaterThan(0);
+    expect(new Set(tasks.map((t) => t.workflow_id))).toEqual(new Set([first]));
+    const paged: string[] = [];
+    for await (const t of client.orchestrator.tasks({ workflow_id: second })) paged.push(t.workflow_id as string);
+    expect(new Set(paged)).toEqual(new Set([second]));
+
+    const cancelled = await client.orchestrator.cancelTask(first);
+    expect(cancelled.length).toBeGreaterThan(0);
+    expect(cancelled.every((t) => t.workflow_id === first && t.status === 'Cancelled')).toBe(true);
+    // The other workflow is untouched; cancelling again is a conflict, an unknown id a 404.
+    const others = await client.orchestrator.listTasks({ workflow_id: second, limit: 100 });
+    expect(others.some((t) => t.status === 'Cancelled')).toBe(false);
+    await expect(client.orchestrator.cancelTask(first)).rejects.toMatchObject({ status: 409 });
+    await expect(client.orchestrator.cancelTask('0190a1b2-0000-7000-8000-000000000000')).rejects.toMatchObject({
+      code: 'ERR_CLIENT_NOT_FOUND',
+    });
+    // A malformed filter is a typed 400, not an empty list.
+    const bad = await app.request('/tasks?workflow_id=%27%3B--', { headers: { authorization: `Bearer ${admin}` } });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ success: false, code: 'INVALID_QUERY' });
   });
 
   it('lets Cedar decide by environment: production needs MFA, developers act only outside production', async () => {

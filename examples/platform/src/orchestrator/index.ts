@@ -4,12 +4,15 @@ import {
   TASK_STATUSES as CONTRACT_TASK_STATUSES,
   ORCHESTRATOR_ROUTES,
   openApiDocument,
+  ORCHESTRATOR_ROUTES as R,
+  routePattern,
   WorkflowRequestSchema,
 } from '@provisioning/platform-client/api';
 import type { Hono } from 'hono';
 import { createServiceApp } from '../kit/app.js';
 import { peekJson, RequestError, readBody, stringField } from '../kit/body.js';
 import { ConfigError, loadConfig } from '../kit/config.js';
+import { param } from '../kit/http.js';
 import type { Platform } from '../kit/platform.js';
 import { pageQuery } from '../kit/query.js';
 import { ANY, resource } from '../kit/resources.js';
@@ -26,6 +29,8 @@ import { DEFAULT_TEMPLATES } from './templates.js';
 
 const ok = <T>(data: T) => ({ success: true as const, data });
 const KINDS = ['servers', 'taskserv', 'cluster', 'batch'] as const;
+// The contract's workflow_id query (letters, digits, dashes: a UUID).
+const WORKFLOW_ID = /^[0-9A-Za-z-]{1,64}$/;
 
 /** Options of {@link createOrchestrator} (`config/orchestrator.toml`). */
 export interface OrchestratorOptions extends LeasesOptions {
@@ -117,25 +122,40 @@ export async function createOrchestrator(
   const taskResource = async (_r: unknown, p: Readonly<Record<string, string>>) =>
     resource('Workflow', p.id ?? ANY, { workspace: (await engine.infraOf(p.id ?? '')) ?? ANY });
   app.get(
-    '/tasks',
+    R.listTasks.path,
     security(platform.chain, { action: 'list', resource: () => resource('Workflow', ANY) }),
     async (c) => {
       const status = c.req.query('status');
       if (status !== undefined && !(CONTRACT_TASK_STATUSES as readonly string[]).includes(status)) {
         throw new RequestError(400, 'INVALID_QUERY', `status must be one of ${CONTRACT_TASK_STATUSES.join(', ')}`);
       }
+      const workflowId = c.req.query('workflow_id');
+      if (workflowId !== undefined && !WORKFLOW_ID.test(workflowId)) {
+        throw new RequestError(400, 'INVALID_QUERY', 'workflow_id must be a workflow id');
+      }
       const { limit, offset } = pageQuery(c);
-      return c.json(ok(await engine.listTasks({ status: status as TaskStatus | undefined, limit, offset })));
+      return c.json(
+        ok(
+          await engine.listTasks({
+            status: status as TaskStatus | undefined,
+            limit,
+            offset,
+            ...(workflowId === undefined ? {} : { workflowId }),
+          }),
+        ),
+      );
     },
   );
 
-  app.get('/tasks/:id', security(platform.chain, { action: 'read', resource: taskResource }), async (c) =>
-    c.json(ok(await engine.getTask(c.req.param('id')))),
+  app.get(routePattern(R.getTask), security(platform.chain, { action: 'read', resource: taskResource }), async (c) =>
+    c.json(ok(await engine.getTask(param(c, 'id')))),
   );
 
   // Designed: cancel a task, or a whole workflow by its id.
-  app.post('/tasks/:id/cancel', security(platform.chain, { action: 'update', resource: taskResource }), async (c) =>
-    c.json(ok(await engine.cancel(c.req.param('id')))),
+  app.post(
+    routePattern(R.cancelTask),
+    security(platform.chain, { action: 'update', resource: taskResource }),
+    async (c) => c.json(ok(await engine.cancel(param(c, 'id')))),
   );
 
   for (const kind of KINDS) {

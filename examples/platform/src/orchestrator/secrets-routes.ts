@@ -6,6 +6,7 @@ import {
   ORCHESTRATOR_ROUTES as R,
   RenewSecretRequestSchema,
   RevokeRequestSchema,
+  routePattern,
   SECRET_TTL_RANGES,
   type SecretLease,
   type SecretType,
@@ -18,8 +19,6 @@ import type { Platform } from '../kit/platform.js';
 import { pageQuery } from '../kit/query.js';
 import { ANY, resource } from '../kit/resources.js';
 import type { Leases } from './leases.js';
-
-const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 
 /** The provider behind each contract secret type (`upcloud` is not offered by the reference servers). */
 const PROVIDER_OF: Readonly<Record<SecretType, string>> = {
@@ -222,12 +221,12 @@ export function secretRoutes(platform: Platform, leases: Leases): Hono<SecuredEn
     },
   );
 
-  app.get(path(R.getSecret.path), security(chain, { action: 'read', resource: leaseResource }), async (c) => {
+  app.get(routePattern(R.getSecret), security(chain, { action: 'read', resource: leaseResource }), async (c) => {
     const revoked = await tombstoneOf(c);
     return c.json(ok(revoked ?? view(await visibleLease(leases, c, 'secrets'))));
   });
 
-  app.post(path(R.revokeSecret.path), security(chain, { action: 'revoke', resource: leaseResource }), async (c) => {
+  app.post(routePattern(R.revokeSecret), security(chain, { action: 'revoke', resource: leaseResource }), async (c) => {
     const body = await readBody(c, RevokeRequestSchema);
     if (body.reason.trim().length === 0) throw new RequestError(400, 'INVALID_REQUEST', '$.reason: expected a reason');
     // Revoking twice leaves the same state.
@@ -254,7 +253,7 @@ export function secretRoutes(platform: Platform, leases: Leases): Hono<SecuredEn
     return c.json(ok(revoked));
   });
 
-  app.post(path(R.renewSecret.path), security(chain, { action: 'renew', resource: leaseResource }), async (c) => {
+  app.post(routePattern(R.renewSecret), security(chain, { action: 'renew', resource: leaseResource }), async (c) => {
     const body = await optionalBody(c, RenewSecretRequestSchema);
     const lease = await visibleLease(leases, c, 'secrets');
     const type = (lease.metadata.secretType ?? 'ssh_key') as SecretType;

@@ -5,6 +5,7 @@ import {
   ok,
   ORCHESTRATOR_ROUTES as R,
   RevokeRequestSchema,
+  routePattern,
   SSH_KEY_TTL,
   type SshKey,
   type SshKeyType,
@@ -19,7 +20,6 @@ import { ANY, resource } from '../kit/resources.js';
 import { deployKey, type Leases } from './leases.js';
 import { publicId, seesAll, visibleLease } from './secrets-routes.js';
 
-const path = (p: string): string => p.replace(/\{(\w+)\}/g, ':$1');
 const PROVIDER: Readonly<Record<SshKeyType, string>> = { dynamic: 'ssh-dynamic', ca: 'ssh-ca', otp: 'ssh-otp' };
 const TYPE_OF: Readonly<Record<string, SshKeyType>> = { 'ssh-dynamic': 'dynamic', 'ssh-ca': 'ca', 'ssh-otp': 'otp' };
 // Server and user names become authorized_keys paths and certificate principals.
@@ -133,11 +133,11 @@ export function sshRoutes(platform: Platform, leases: Leases, options: SshRoutes
     },
   );
 
-  app.get(path(R.getSshKey.path), security(chain, { action: 'read', resource: asSecret }), async (c) =>
+  app.get(routePattern(R.getSshKey), security(chain, { action: 'read', resource: asSecret }), async (c) =>
     c.json(ok(await view(await visibleLease(leases, c, 'ssh')))),
   );
 
-  app.post(path(R.deploySshKey.path), security(chain, { action: 'ssh', resource: onServer }), async (c) => {
+  app.post(routePattern(R.deploySshKey), security(chain, { action: 'ssh', resource: onServer }), async (c) => {
     await noBody(c);
     const lease = await visibleLease(leases, c, 'ssh');
     if (lease.provider !== 'ssh-dynamic') {
@@ -153,7 +153,7 @@ export function sshRoutes(platform: Platform, leases: Leases, options: SshRoutes
     return c.json(ok(await view(lease)));
   });
 
-  app.post(path(R.revokeSshKey.path), security(chain, { action: 'revoke', resource: asSecret }), async (c) => {
+  app.post(routePattern(R.revokeSshKey), security(chain, { action: 'revoke', resource: asSecret }), async (c) => {
     const body = await readBody(c, RevokeRequestSchema);
     if (body.reason.trim().length === 0) throw new RequestError(400, 'INVALID_REQUEST', '$.reason: expected a reason');
     const lease = await visibleLease(leases, c, 'ssh');
@@ -172,7 +172,7 @@ export function sshRoutes(platform: Platform, leases: Leases, options: SshRoutes
     return c.json(ok(await view(lease, true)));
   });
 
-  app.post(path(R.connectSshKey.path), security(chain, { action: 'ssh', resource: onServer }), async (c) => {
+  app.post(routePattern(R.connectSshKey), security(chain, { action: 'ssh', resource: onServer }), async (c) => {
     await noBody(c);
     const lease = await visibleLease(leases, c, 'ssh');
     const { user = '', server: host = '' } = lease.metadata;

@@ -4,12 +4,13 @@
 // JS↔wasm conversion that dominates a cedar-wasm call. See the README's
 // "Evaluation paths" for why this is exact and how it is tested.
 
-import { type PolicyJson, policyToJson } from '../cedar.js';
+import type { PolicyJson } from '../cedar.js';
+import { type CedarSteps, cedarCall, runLocal } from '../cedar-calls.js';
 import type { CompiledPolicySet } from '../policy-set.js';
 import type { CedarEntity, EntityRef } from '../uid.js';
 import { type Compiled, compileExpr, type Env } from './expressions.js';
 import { checkRequest, EntityStore, RequestFailure, requestUid, toRecord, toStore } from './request.js';
-import { type SchemaModel, schemaModel } from './schema.js';
+import { type SchemaModel, schemaModelSteps } from './schema.js';
 import { DECLINE, EntityUid, EvaluationError, Unsupported } from './values.js';
 
 /** A decision before the authorizer's fail-closed rule, in the shape both paths produce. */
@@ -123,21 +124,21 @@ const EST_CACHE_LIMIT = 4096;
 const estCache = new Map<string, PolicyJson>();
 const modelCache = new Map<string, SchemaModel>();
 
-function est(text: string): PolicyJson {
+function* est(text: string): CedarSteps<PolicyJson> {
   const cached = estCache.get(text);
   if (cached) return cached;
-  const answer = policyToJson(text);
+  const answer = yield* cedarCall('policyToJson', text);
   if (answer.type !== 'success') throw new Unsupported('a policy cedar-wasm cannot convert to JSON');
   estCache.set(text, answer.json);
   if (estCache.size > EST_CACHE_LIMIT) estCache.delete(estCache.keys().next().value as string);
   return answer.json;
 }
 
-function modelOf(schema: string | Record<string, unknown>): SchemaModel {
+function* modelOf(schema: string | Record<string, unknown>): CedarSteps<SchemaModel> {
   const key = typeof schema === 'string' ? schema : JSON.stringify(schema);
   let model = modelCache.get(key);
   if (!model) {
-    model = schemaModel(schema);
+    model = yield* schemaModelSteps(schema);
     modelCache.set(key, model);
     if (modelCache.size > 16) modelCache.delete(modelCache.keys().next().value as string);
   }
@@ -148,12 +149,18 @@ function modelOf(schema: string | Record<string, unknown>): SchemaModel {
  * Compiles a validated policy set for the compiled path, or says why it
  * cannot take it (the set then stays on cedar-wasm).
  */
-export function compileEvaluator(
-  set: CompiledPolicySet,
-): { readonly evaluator: CompiledEvaluator } | { readonly unsupported: string } {
+export function compileEvaluator(set: CompiledPolicySet): CompileEvaluatorResult {
+  return runLocal(compileEvaluatorSteps(set));
+}
+
+/** What {@link compileEvaluator} answers. */
+export type CompileEvaluatorResult = { readonly evaluator: CompiledEvaluator } | { readonly unsupported: string };
+
+/** {@link compileEvaluator} as cedar-wasm calls (the JSON forms of the policies and the schema), then JavaScript. */
+export function* compileEvaluatorSteps(set: CompiledPolicySet): CedarSteps<CompileEvaluatorResult> {
   try {
     if (set.schema === undefined) throw new Unsupported('a policy set without a schema');
-    return { evaluator: build(modelOf(set.schema), set) };
+    return { evaluator: yield* build(yield* modelOf(set.schema), set) };
   } catch (cause) {
     if (cause instanceof Unsupported) return { unsupported: cause.message };
     // Not expected; cedar-wasm still decides correctly, so the set stays there.
@@ -161,11 +168,11 @@ export function compileEvaluator(
   }
 }
 
-function build(model: SchemaModel, set: CompiledPolicySet): CompiledEvaluator {
+function* build(model: SchemaModel, set: CompiledPolicySet): CedarSteps<CompiledEvaluator> {
   const compiled: { policy: Policy; actions: EntityUid[] | undefined }[] = [];
   for (const [id, p] of set.policies) {
     try {
-      compiled.push(compilePolicy(id, est(p.text)));
+      compiled.push(compilePolicy(id, yield* est(p.text)));
     } catch (cause) {
       if (cause instanceof Unsupported) throw new Unsupported(`policy ${id}: ${cause.message}`);
       throw cause;

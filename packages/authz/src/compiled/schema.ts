@@ -4,7 +4,7 @@
 // read from Cedar's own type resolution (`schemaToJsonWithResolvedTypes`),
 // so names resolve exactly as cedar-wasm resolves them.
 
-import { schemaToJsonWithResolvedTypes, schemaToText } from '../cedar.js';
+import { type CedarSteps, cedarCall, runLocal } from '../cedar-calls.js';
 import { entityKey } from '../uid.js';
 import { EntityUid, Unsupported } from './values.js';
 
@@ -81,16 +81,23 @@ function entries(o: unknown): [string, unknown][] {
  *   extension types, action attributes).
  */
 export function schemaModel(schema: string | Json): SchemaModel {
+  return runLocal(schemaModelSteps(schema));
+}
+
+/** {@link schemaModel} as cedar-wasm calls (the two conversions), then JavaScript. */
+export function* schemaModelSteps(schema: string | Json): CedarSteps<SchemaModel> {
   let text = schema;
   if (typeof text !== 'string') {
-    const answer = schemaToText(text as never);
+    const answer = yield* cedarCall('schemaToText', text as never);
     if (answer.type !== 'success') unsupported('cannot convert the JSON schema to text');
     text = answer.text;
   }
-  const resolved = schemaToJsonWithResolvedTypes(text);
+  const resolved = yield* cedarCall('schemaToJsonWithResolvedTypes', text);
   if (resolved.type !== 'success') unsupported('cannot resolve its types');
-  const namespaces = resolved.json as unknown as Record<string, Json>;
+  return modelOfResolved(resolved.json as unknown as Record<string, Json>);
+}
 
+function modelOfResolved(namespaces: Record<string, Json>): SchemaModel {
   const qualify = (ns: string, name: string) => (ns === '' ? name : `${ns}::${name}`);
   const common = new Map<string, unknown>();
   for (const [ns, def] of entries(namespaces) as [string, Json][]) {

@@ -1,5 +1,5 @@
 import { type NamedSchema, type Schema, s } from '../schema.js';
-import { PAGINATION_QUERY, type Route, timestamp } from './common.js';
+import { PAGINATION_QUERY, type Route, routeBuilder, timestamp } from './common.js';
 
 // ---------------------------------------------------------------- tasks (known)
 
@@ -18,6 +18,8 @@ export const TASK_STATUSES: readonly TaskStatus[] = Object.freeze([
 export interface WorkflowTask {
   /** UUID. */
   readonly id: string;
+  /** The workflow the task belongs to (designed: the reference servers send it; the known shape has no such field). */
+  readonly workflow_id?: string;
   readonly name: string;
   readonly command: string;
   readonly args: readonly string[];
@@ -38,6 +40,7 @@ export const WorkflowTaskSchema: NamedSchema<WorkflowTask> = s.named(
   'WorkflowTask',
   s.object({
     id: s.string(),
+    workflow_id: s.optional(s.string()),
     name: s.string(),
     command: s.string(),
     args: s.array(s.string()),
@@ -52,9 +55,13 @@ export const WorkflowTaskSchema: NamedSchema<WorkflowTask> = s.named(
   }),
 );
 
-/** Query of `GET /tasks` (known): `limit` 1–1000 (default 50), `offset` ≥ 0 (default 0). */
+/**
+ * Query of `GET /tasks` (known): `limit` 1–1000 (default 50), `offset` ≥ 0
+ * (default 0); `workflow_id` (designed) keeps the tasks of one workflow.
+ */
 export interface ListTasksQuery {
   readonly status?: TaskStatus;
+  readonly workflow_id?: string;
   readonly limit?: number;
   readonly offset?: number;
 }
@@ -866,6 +873,7 @@ export type OrchestratorRouteId =
   | 'health'
   | 'listTasks'
   | 'getTask'
+  | 'cancelTask'
   | 'createServersWorkflow'
   | 'createTaskservWorkflow'
   | 'createClusterWorkflow'
@@ -910,28 +918,7 @@ export type OrchestratorRouteId =
 
 const str = s.string();
 
-function r(
-  id: OrchestratorRouteId,
-  method: Route['method'],
-  path: string,
-  summary: string,
-  response: Schema<unknown>,
-  extra: Partial<Route> = {},
-): Route {
-  return {
-    service: 'orchestrator',
-    id,
-    method,
-    path,
-    summary,
-    origin: 'designed',
-    auth: true,
-    idempotent: method !== 'POST',
-    response,
-    envelope: true,
-    ...extra,
-  };
-}
+const r = routeBuilder<OrchestratorRouteId>('orchestrator', { origin: 'designed', auth: true, envelope: true });
 
 const workflow = (kind: WorkflowKind, id: OrchestratorRouteId): Route =>
   r(id, 'POST', `/workflows/${kind}/create`, `Submit a ${kind} workflow`, WorkflowIdSchema, {
@@ -952,9 +939,21 @@ export const ORCHESTRATOR_ROUTES: Readonly<Record<OrchestratorRouteId, Route>> =
   }),
   listTasks: r('listTasks', 'GET', '/tasks', 'List tasks', s.array(WorkflowTaskSchema), {
     origin: 'known',
-    query: [{ name: 'status', schema: s.literal(...TASK_STATUSES) }, ...PAGINATION_QUERY],
+    query: [
+      { name: 'status', schema: s.literal(...TASK_STATUSES) },
+      // Designed: the tasks of one workflow (the id `POST /workflows/…/create` answers).
+      { name: 'workflow_id', schema: s.string({ pattern: /^[0-9A-Za-z-]{1,64}$/ }) },
+      ...PAGINATION_QUERY,
+    ],
   }),
   getTask: r('getTask', 'GET', '/tasks/{id}', 'One task', WorkflowTaskSchema, { origin: 'known' }),
+  cancelTask: r(
+    'cancelTask',
+    'POST',
+    '/tasks/{id}/cancel',
+    'Cancel a task, or every unfinished task of a workflow given its id; answers the cancelled tasks',
+    s.array(WorkflowTaskSchema),
+  ),
   createServersWorkflow: workflow('servers', 'createServersWorkflow'),
   createTaskservWorkflow: workflow('taskserv', 'createTaskservWorkflow'),
   createClusterWorkflow: workflow('cluster', 'createClusterWorkflow'),
