@@ -20,7 +20,6 @@ import {
   DataSubjectRequestInputSchema,
   ok,
   ORCHESTRATOR_ROUTES as R,
-  ROLES,
   routePattern,
 } from '@provisioning/platform-client/api';
 import { Hono } from 'hono';
@@ -29,7 +28,7 @@ import { param, principalOf, type SecuredEnv } from '../kit/http.js';
 import type { Platform } from '../kit/platform.js';
 import { enumParam } from '../kit/query.js';
 import { PLATFORM_RESOURCE } from '../kit/resources.js';
-import { listBreakGlassRequests } from '../security/break-glass.js';
+import { platformComplianceReaders } from '../security/compliance-summary.js';
 import { incidentRoutes } from './incidents.js';
 import type { Leases } from './leases.js';
 
@@ -170,41 +169,7 @@ export async function complianceRoutes(
   });
 
   const readers: ComplianceReaders = {
-    // MFA is not a sign-in requirement per role: Cedar requires it for every sensitive production action, whatever the role.
-    mfaPolicy: { read: async () => ({ environment: 'production', enforcedForRoles: [...ROLES] }) },
-    passwordHashing: {
-      read: async () => ({
-        algorithm: 'argon2id',
-        memoryKiB: platform.hasher.parameters.memoryCost,
-        timeCost: platform.hasher.parameters.timeCost,
-        parallelism: platform.hasher.parameters.parallelism,
-      }),
-    },
-    tokenLifetimes: { read: async () => ({ accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 604_800 }) },
-    auditLog: { read: async () => ({ enabled: true, sinks: [platform.storage] }) },
-    auditChain: platform.auditLog,
-    breakGlass: {
-      read: async () => ({
-        requiredApprovers: platform.breakGlass.limits.requiredApprovals,
-        maxDurationSeconds: platform.breakGlass.limits.maxDurationSeconds,
-      }),
-    },
-    breakGlassApprovals: {
-      list: async () =>
-        (await listBreakGlassRequests(platform)).map((r) => ({
-          requestId: r.id,
-          requesterId: r.requester.id,
-          approverIds: r.approvals.map((a) => a.approver.id),
-        })),
-    },
-    policies: {
-      read: async () => ({
-        validated: true, // the engine loads only strictly validated sets
-        reloads: (await platform.auditLog.query({ action: 'policy.reload.succeeded' }, { limit: 1000 })).records.map(
-          (r) => ({ at: r.event.time, auditEventId: r.event.id }),
-        ),
-      }),
-    },
+    ...platformComplianceReaders(platform),
     leases: {
       list: async () =>
         (await leases.manager.list({ limit: 10_000 })).map((l) => ({

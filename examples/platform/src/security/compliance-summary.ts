@@ -4,7 +4,9 @@ import {
   type ComplianceReaders,
   type ControlResult,
   createCheckRegistry,
+  passwordHashingReader,
   runAssessment,
+  tokenLifetimesReader,
 } from '@provisioning/compliance';
 import { security } from '@provisioning/middleware/hono';
 import {
@@ -38,15 +40,11 @@ export function platformComplianceReaders(platform: Platform): ComplianceReaders
   return {
     // MFA is not a sign-in requirement per role: Cedar requires it for every sensitive production action, whatever the role.
     mfaPolicy: { read: async () => ({ environment: 'production', enforcedForRoles: [...ROLES] }) },
-    passwordHashing: {
-      read: async () => ({
-        algorithm: 'argon2id',
-        memoryKiB: platform.hasher.parameters.memoryCost,
-        timeCost: platform.hasher.parameters.timeCost,
-        parallelism: platform.hasher.parameters.parallelism,
-      }),
-    },
-    tokenLifetimes: { read: async () => ({ accessTokenTtlSeconds: 900, refreshTokenTtlSeconds: 604_800 }) },
+    // Probes, not configuration: the hasher hashes a throw-away password and the
+    // token service issues (and at once revokes) a probe session, so the checks
+    // see what new hashes and tokens are really made with.
+    passwordHashing: passwordHashingReader({ hasher: platform.hasher }),
+    tokenLifetimes: tokenLifetimesReader({ tokens: platform.tokens }),
     auditLog: { read: async () => ({ enabled: true, sinks: [platform.storage] }) },
     auditChain: platform.auditLog,
     breakGlass: {
