@@ -49,10 +49,18 @@ describe('compliance over the orchestrator', () => {
       subject: ada.id,
       status: 'completed',
     });
+    // The subject's data comes in this answer, once: the export bundle with its manifest.
+    const bundle = access.json.data.export;
+    expect(bundle).toMatchObject({
+      format: 'provisioning.dsr-export/v1',
+      manifest: { requestId: access.json.data.id },
+    });
+    expect(JSON.stringify(bundle.sections)).toContain('"ada"');
+    expect(access.headers.get('cache-control')).toBe('no-store');
     const id = access.json.data.id as string;
-    expect((await call('GET', R.getDataSubjectRequest.path.replace('{id}', id), ada.token)).json.data.status).toBe(
-      'completed',
-    );
+    const again = await call('GET', R.getDataSubjectRequest.path.replace('{id}', id), ada.token);
+    expect(again.json.data.status).toBe('completed');
+    expect(again.json.data).not.toHaveProperty('export');
     expect((await call('GET', R.getDataSubjectRequest.path.replace('{id}', id), bob.token)).status).toBe(404);
 
     const notMine = await call('POST', R.createDataSubjectRequest.path, bob.token, {
@@ -72,6 +80,7 @@ describe('compliance over the orchestrator', () => {
       changes: { email: 'ada@example.org' },
     });
     expect(rectify.json.data.status).toBe('completed');
+    expect(rectify.json.data).not.toHaveProperty('export');
     expect((await platform.users.findById(ada.id))?.email).toBe('ada@example.org');
 
     const erase = await call('POST', R.createDataSubjectRequest.path, bob.token, { type: 'erasure', subject: bob.id });

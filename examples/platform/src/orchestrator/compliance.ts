@@ -270,6 +270,7 @@ export async function complianceRoutes(
       if ((body.changes !== undefined) !== (body.type === 'rectification')) {
         throw new RequestError(400, 'INVALID_REQUEST', '$.changes: required for rectification, refused otherwise');
       }
+      let bundle: unknown;
       let record = await dsr.submit({
         type: body.type,
         subjectId: body.subject,
@@ -281,6 +282,7 @@ export async function complianceRoutes(
         if (record.status === 'verified') {
           const processed = await dsr.process(record.id);
           record = processed.record;
+          bundle = processed.export;
           await platform.auditLog.record({
             action:
               body.type === 'erasure'
@@ -295,7 +297,9 @@ export async function complianceRoutes(
           });
         }
       }
-      return c.json(ok(toRequest(record)), 201);
+      // The subject's data is handed over in this answer only: never stored, logged or cached.
+      if (bundle !== undefined) c.header('cache-control', 'no-store');
+      return c.json(ok({ ...toRequest(record), ...(bundle === undefined ? {} : { export: bundle }) }), 201);
     },
   );
 

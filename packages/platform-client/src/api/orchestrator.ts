@@ -561,6 +561,14 @@ export interface DataSubjectRequest {
   readonly status: 'received' | 'in_progress' | 'completed' | 'rejected';
   readonly created_at: string;
   readonly due_at: string;
+  /**
+   * Designed: the subject's data, in the answer that completes an access or
+   * portability request and in no other (never stored for later download): the
+   * compliance package's export bundle (`format: 'provisioning.dsr-export/v1'`,
+   * a manifest with each provider's digest, the sections), or its encrypted form
+   * when the server encrypts exports.
+   */
+  readonly export?: unknown;
 }
 /** Schema of {@link DataSubjectRequest}. */
 export const DataSubjectRequestSchema: NamedSchema<DataSubjectRequest> = s.named(
@@ -572,6 +580,7 @@ export const DataSubjectRequestSchema: NamedSchema<DataSubjectRequest> = s.named
     status: s.literal('received', 'in_progress', 'completed', 'rejected'),
     created_at: timestamp,
     due_at: timestamp,
+    export: s.optional(s.unknown()),
   }),
 );
 /** Body of `POST /api/v1/compliance/gdpr/requests`. */
