@@ -249,6 +249,8 @@ export interface OrchestratorClient {
     report(framework: ComplianceFramework, options?: CallOptions): Promise<ComplianceReport>;
     createDataSubjectRequest(input: DataSubjectRequestInput, options?: CallOptions): Promise<DataSubjectRequest>;
     getDataSubjectRequest(id: string, options?: CallOptions): Promise<DataSubjectRequest>;
+    /** An administrator records the out-of-band identity check of a request filed for someone; it is then processed (exports in the answer). Never retried. */
+    verifyDataSubjectRequest(id: string, reference: string, options?: CallOptions): Promise<DataSubjectRequest>;
     incidents(page?: PageOptions): AsyncGenerator<Incident, void, undefined>;
     createIncident(input: IncidentInput, options?: CallOptions): Promise<Incident>;
   };
@@ -654,6 +656,8 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       report: (framework, o) => callRoute(orch, O.complianceReport, { params: { framework } }, o),
       createDataSubjectRequest: (input, o) => callRoute(orch, O.createDataSubjectRequest, { body: input }, o),
       getDataSubjectRequest: (reqId, o) => callRoute(orch, O.getDataSubjectRequest, id(reqId), o),
+      verifyDataSubjectRequest: (reqId, reference, o) =>
+        callRoute(orch, O.verifyDataSubjectRequest, { ...id(reqId), body: { reference } }, o),
       incidents: (page) => pages(orch, O.listIncidents, {}, page),
       createIncident: (input, o) => callRoute(orch, O.createIncident, { body: input }, o),
     },

@@ -37,6 +37,52 @@ describe('compliance over the orchestrator', () => {
     expect((await call('GET', `${R.listControls.path}?framework=pci`, viewer.token)).json.code).toBe('INVALID_QUERY');
   });
 
+  it('processes a request filed for someone once an administrator records the out-of-band identity check', async () => {
+    const { platform, call, user } = await setup();
+    const ada = await user('ada', ['Viewer']);
+    const admin = await user('root', ['Admin']);
+    const stale = await user('old', ['Admin'], false);
+    const filed = await call('POST', R.createDataSubjectRequest.path, admin.token, { type: 'access', subject: ada.id });
+    expect(filed.json.data).toMatchObject({ status: 'received' });
+    expect(filed.json.data).not.toHaveProperty('export');
+    const verify = (id: string, token: string, body: unknown = { reference: 'ticket DPO-17: passport checked' }) =>
+      call('POST', R.verifyDataSubjectRequest.path.replace('{id}', id), token, body);
+    const id = filed.json.data.id as string;
+
+    // Only administrators, with a fresh MFA; the subject cannot vouch for themselves here.
+    expect((await verify(id, ada.token)).status).toBe(403);
+    expect((await verify(id, stale.token)).status).toBe(403);
+    expect((await verify(id, admin.token, { reference: '' })).json.code).toBe('INVALID_REQUEST');
+    expect((await verify(id, admin.token, { reference: 'x', extra: 1 })).status).toBe(400);
+    expect((await verify('dsr-missing', admin.token)).status).toBe(404);
+    // Nothing of that changed the request.
+    expect((await call('GET', R.getDataSubjectRequest.path.replace('{id}', id), admin.token)).json.data.status).toBe(
+      'received',
+    );
+
+    const done = await verify(id, admin.token);
+    expect(done.status).toBe(200);
+    expect(parseRouteResponse(R.verifyDataSubjectRequest, done.json)).toMatchObject({ id, status: 'completed' });
+    expect(done.json.data.export).toMatchObject({ format: 'provisioning.dsr-export/v1' });
+    expect(JSON.stringify(done.json.data.export.sections)).toContain('"ada"');
+    expect(done.headers.get('cache-control')).toBe('no-store');
+    expect((await verify(id, admin.token)).json.code).toBe('REQUEST_NOT_PENDING');
+
+    // A request of one's own filed without a fresh MFA stays received; the subject cannot verify it here.
+    const own = await call('POST', R.createDataSubjectRequest.path, stale.token, {
+      type: 'erasure',
+      subject: stale.id,
+    });
+    expect(own.json.data.status).toBe('received');
+    const freshStale = (
+      await platform.tokens.issue({ subject: stale.id, roles: ['Admin'], mfaAt: new Date(platform.clock.now()) })
+    ).accessToken;
+    expect((await verify(own.json.data.id, freshStale)).json.code).toBe('NOT_OUT_OF_BAND');
+    // Another administrator can; the erasure runs.
+    expect((await verify(own.json.data.id, admin.token)).json.data.status).toBe('completed');
+    expect(await platform.users.findById(stale.id)).toBeUndefined();
+  });
+
   it('runs a subject’s own GDPR requests at once (identity: their fresh MFA); others wait for verification', async () => {
     const { platform, call, user } = await setup();
     const ada = await user('ada', ['Viewer']);

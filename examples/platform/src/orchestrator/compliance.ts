@@ -18,11 +18,12 @@ import {
   type ComplianceFramework,
   type DataSubjectRequest,
   DataSubjectRequestInputSchema,
+  DataSubjectVerificationInputSchema,
   ok,
   ORCHESTRATOR_ROUTES as R,
   routePattern,
 } from '@provisioning/platform-client/api';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { RequestError, readBody } from '../kit/body.js';
 import { param, principalOf, type SecuredEnv } from '../kit/http.js';
 import type { Platform } from '../kit/platform.js';
@@ -155,15 +156,26 @@ export async function complianceRoutes(
     clock: platform.clock,
     subjects: { exists: async (id) => (await platform.users.findById(id)) !== undefined },
     // Identity: the subject themselves, signed in with an MFA of the last 15
-    // minutes (the evidence is the verified session, never a document).
+    // minutes (the evidence is the verified session, never a document); or,
+    // for a request filed for someone, an administrator — not the subject,
+    // with their own fresh MFA — who records where the out-of-band check is
+    // documented. Anything else is not verified.
     verifier: {
       async verify({ subjectId, evidence }) {
-        const e = evidence as { principalId?: unknown; mfaAgeSeconds?: unknown } | undefined;
-        const verified =
-          e?.principalId === subjectId &&
-          typeof e.mfaAgeSeconds === 'number' &&
-          e.mfaAgeSeconds <= SELF_VERIFY_MFA_SECONDS;
-        return { verified, method: 'session-mfa' };
+        const e = evidence as
+          | { principalId?: unknown; mfaAgeSeconds?: unknown; verifiedBy?: unknown; reference?: unknown }
+          | undefined;
+        const freshMfa = typeof e?.mfaAgeSeconds === 'number' && e.mfaAgeSeconds <= SELF_VERIFY_MFA_SECONDS;
+        if (e?.verifiedBy !== undefined) {
+          const verified =
+            freshMfa &&
+            typeof e.verifiedBy === 'string' &&
+            e.verifiedBy !== subjectId &&
+            typeof e.reference === 'string' &&
+            e.reference.trim().length >= 3;
+          return { verified, method: 'out-of-band' };
+        }
+        return { verified: e?.principalId === subjectId && freshMfa, method: 'session-mfa' };
       },
     },
   });
@@ -217,6 +229,30 @@ export async function complianceRoutes(
 
   const read = security(chain, { action: 'read', resource: () => PLATFORM_RESOURCE });
   const list = security(chain, { action: 'list', resource: () => PLATFORM_RESOURCE });
+
+  // Processes a verified request and audits the outcome as the compliance action it is.
+  const processRequest = async (verified: DsrRecord, actorId: string) => {
+    const processed = await dsr.process(verified.id);
+    const record = processed.record;
+    await platform.auditLog.record({
+      action:
+        record.type === 'erasure'
+          ? 'compliance.data.erased'
+          : record.type === 'rectification'
+            ? 'compliance.data.rectified'
+            : 'compliance.data.exported',
+      outcome: record.status === 'completed' ? 'success' : 'failure',
+      actor: { id: actorId, type: 'user' },
+      resource: { type: 'dsr_request', id: record.id },
+      metadata: { type: record.type, stage: record.status },
+    });
+    return { record, bundle: processed.export as unknown };
+  };
+  // The subject's data is handed over in this answer only: never stored, logged or cached.
+  const answerRequest = (c: Context, record: DsrRecord, bundle: unknown, status: 200 | 201) => {
+    if (bundle !== undefined) c.header('cache-control', 'no-store');
+    return c.json(ok({ ...toRequest(record), ...(bundle === undefined ? {} : { export: bundle }) }), status);
+  };
 
   app.get(R.listControls.path, list, async (c) => {
     const framework = enumParam(c, 'framework', FRAMEWORKS);
@@ -279,27 +315,58 @@ export async function complianceRoutes(
       const mfaAgeSeconds = c.get('security').mfaAgeSeconds;
       if (self && mfaAgeSeconds !== undefined) {
         record = await dsr.verifyIdentity(record.id, { principalId: principal.id, mfaAgeSeconds });
-        if (record.status === 'verified') {
-          const processed = await dsr.process(record.id);
-          record = processed.record;
-          bundle = processed.export;
-          await platform.auditLog.record({
-            action:
-              body.type === 'erasure'
-                ? 'compliance.data.erased'
-                : body.type === 'rectification'
-                  ? 'compliance.data.rectified'
-                  : 'compliance.data.exported',
-            outcome: record.status === 'completed' ? 'success' : 'failure',
-            actor: { id: principal.id, type: 'user' },
-            resource: { type: 'dsr_request', id: record.id },
-            metadata: { type: body.type, stage: record.status },
-          });
-        }
+        if (record.status === 'verified') ({ record, bundle } = await processRequest(record, principal.id));
       }
-      // The subject's data is handed over in this answer only: never stored, logged or cached.
-      if (bundle !== undefined) c.header('cache-control', 'no-store');
-      return c.json(ok({ ...toRequest(record), ...(bundle === undefined ? {} : { export: bundle }) }), 201);
+      return answerRequest(c, record, bundle, 201);
+    },
+  );
+
+  // A request an administrator filed for someone waits, `received`, until an
+  // administrator (not the subject) records the out-of-band identity check;
+  // then it is processed at once. Exports come in this answer.
+  app.post(
+    routePattern(R.verifyDataSubjectRequest),
+    security(
+      platform.createChain({
+        authorizer: {
+          authorize: async ({ principal }) => ({
+            allowed:
+              principal.type === 'user' && principal.emergency === undefined && principal.roles.includes('Admin'),
+            policyIds: ['gdpr-admin-verification'],
+          }),
+        },
+      }),
+      {
+        action: 'update',
+        resource: () => PLATFORM_RESOURCE,
+        sensitive: true,
+        mfaMaxAgeSeconds: SELF_VERIFY_MFA_SECONDS,
+      },
+    ),
+    async (c) => {
+      const body = await readBody(c, DataSubjectVerificationInputSchema);
+      const id = param(c, 'id');
+      const found = await dsr.get(id).catch(() => undefined);
+      if (found === undefined) throw new RequestError(404, 'REQUEST_NOT_FOUND', 'No such request.');
+      const principal = principalOf(c);
+      if (found.subjectId === principal.id) {
+        throw new RequestError(
+          403,
+          'NOT_OUT_OF_BAND',
+          'A subject verifies their own request by filing it signed in with MFA.',
+        );
+      }
+      if (found.status !== 'received') {
+        throw new RequestError(409, 'REQUEST_NOT_PENDING', `The request is ${DSR_STATUS[found.status]}.`);
+      }
+      let record = await dsr.verifyIdentity(id, {
+        verifiedBy: principal.id,
+        reference: body.reference,
+        mfaAgeSeconds: c.get('security').mfaAgeSeconds,
+      });
+      let bundle: unknown;
+      if (record.status === 'verified') ({ record, bundle } = await processRequest(record, principal.id));
+      return answerRequest(c, record, bundle, 200);
     },
   );
 

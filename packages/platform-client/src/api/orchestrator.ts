@@ -601,6 +601,17 @@ export const DataSubjectRequestInputSchema: NamedSchema<DataSubjectRequestInput>
   }),
 );
 
+/** Body of `POST /api/v1/compliance/gdpr/requests/{id}/verify` (designed). */
+export interface DataSubjectVerificationInput {
+  /** Where the out-of-band identity check is recorded (a ticket, a case number): 3-200 characters. */
+  readonly reference: string;
+}
+/** Schema of {@link DataSubjectVerificationInput}. */
+export const DataSubjectVerificationInputSchema: NamedSchema<DataSubjectVerificationInput> = s.named(
+  'DataSubjectVerificationInput',
+  s.object({ reference: s.string({ pattern: /^[\s\S]{3,200}$/ }) }),
+);
+
 /** A security incident. */
 export interface Incident {
   readonly id: string;
@@ -917,6 +928,7 @@ export type OrchestratorRouteId =
   | 'complianceReport'
   | 'createDataSubjectRequest'
   | 'getDataSubjectRequest'
+  | 'verifyDataSubjectRequest'
   | 'listIncidents'
   | 'createIncident'
   | 'getIncident'
@@ -1162,6 +1174,14 @@ export const ORCHESTRATOR_ROUTES: Readonly<Record<OrchestratorRouteId, Route>> =
     '/api/v1/compliance/gdpr/requests/{id}',
     'One GDPR request',
     DataSubjectRequestSchema,
+  ),
+  verifyDataSubjectRequest: r(
+    'verifyDataSubjectRequest',
+    'POST',
+    '/api/v1/compliance/gdpr/requests/{id}/verify',
+    'An administrator records the out-of-band identity check of a request filed for someone, and it is processed (an export comes in this answer)',
+    DataSubjectRequestSchema,
+    { request: DataSubjectVerificationInputSchema, idempotent: false },
   ),
   listIncidents: r('listIncidents', 'GET', '/api/v1/compliance/incidents', 'Incidents', s.array(IncidentSchema), {
     query: PAGINATION_QUERY,
