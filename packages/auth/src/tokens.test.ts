@@ -190,6 +190,30 @@ describe('token service', () => {
     expect(signatureChecks).toBe(1 + 2 + 1);
   });
 
+  it('admits every reused token: no two tokens can keep each other out of the cache', async () => {
+    const keys = await createKeySet();
+    let signatureChecks = 0;
+    const counting: KeySet = Object.assign(Object.create(keys) as KeySet, {
+      verificationKey: (kid: string) => {
+        signatureChecks += 1;
+        return keys.verificationKey(kid);
+      },
+    });
+    // 100 tokens against a small admission table: with one slot per fingerprint
+    // some pairs collided (~5 expected) and overwrote each other on every use.
+    const { tokens } = await fixture({ keys: counting, cache: { maxEntries: 400 } });
+    const issued = [];
+    for (let i = 0; i < 100; i++) issued.push((await tokens.issue({ subject: `u${i}` })).accessToken);
+    for (let round = 0; round < 2; round++) for (const t of issued) await tokens.verify(t);
+    // Two checks each, fewer if the filter admitted one early (a false positive, ~1e-4 a token here).
+    const afterTwo = signatureChecks;
+    expect(afterTwo).toBeGreaterThanOrEqual(190);
+    expect(afterTwo).toBeLessThanOrEqual(200);
+    // From then on every one of them is a cache hit.
+    for (let round = 0; round < 3; round++) for (const t of issued) await tokens.verify(t);
+    expect(signatureChecks).toBe(afterTwo);
+  });
+
   it('the verified-token cache never outlives exp and never skips the revocation check', async () => {
     const { tokens, clock } = await fixture({ clockSkewSeconds: 0 });
     const a = await tokens.issue({ subject: 'u' });

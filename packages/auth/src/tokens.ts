@@ -362,15 +362,29 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   // tokens a busy server sees once (or a few times); caching each on first
   // sight made the cache churn (a Map entry and a claims object per token
   // that the GC copies and promotes, about 6% of an RS256 verification) for
-  // no hit. A table of fingerprints of the signature's last characters
-  // remembers what was seen; a collision only admits a verified token early.
-  const seen = new Int32Array(2 ** Math.max(10, Math.ceil(Math.log2(Math.max(1, maxEntries) * 2))));
+  // no hit. A Bloom filter (two bits per fingerprint of the signature's last
+  // characters) remembers what was seen and is cleared after 4 × maxEntries
+  // first sightings, so it never fills up. A false positive only admits a
+  // verified token early. (A table of one slot per fingerprint let two
+  // colliding tokens overwrite each other forever: neither was ever cached.)
+  const seenBits = new Uint32Array(2 ** Math.max(5, Math.ceil(Math.log2(Math.max(1, maxEntries)))));
+  const bitMask = seenBits.length * 32 - 1;
+  const resetAfter = Math.max(1024, 4 * maxEntries);
+  let sightings = 0;
   const admit = (token: string): boolean => {
     let h = 0x811c9dc5;
     for (let i = token.length - 12; i < token.length; i++) h = Math.imul(h ^ token.charCodeAt(i), 0x01000193);
-    const slot = h & (seen.length - 1);
-    if (seen[slot] === h) return true;
-    seen[slot] = h;
+    const a = h & bitMask;
+    const b = Math.imul(h ^ (h >>> 16), 0x85ebca6b) & bitMask;
+    if ((seenBits[a >>> 5] as number) & (1 << (a & 31)) && (seenBits[b >>> 5] as number) & (1 << (b & 31))) {
+      return true;
+    }
+    seenBits[a >>> 5] = (seenBits[a >>> 5] as number) | (1 << (a & 31));
+    seenBits[b >>> 5] = (seenBits[b >>> 5] as number) | (1 << (b & 31));
+    if (++sightings >= resetAfter) {
+      seenBits.fill(0);
+      sightings = 0;
+    }
     return false;
   };
 
