@@ -193,6 +193,7 @@ export type {
 export {
   EXTENSION_PAGE_LIMITS,
   EXTENSION_REGISTRY_ROUTES,
+  EXTENSION_VERSION_PATTERN,
   ExtensionSchema,
 } from './api/extension-registry.js';
 export type {

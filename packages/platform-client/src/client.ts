@@ -44,6 +44,7 @@ import {
   type DownloadExtensionQuery,
   EXTENSION_PAGE_LIMITS,
   EXTENSION_REGISTRY_ROUTES,
+  EXTENSION_VERSION_PATTERN,
   type Extension,
   type ExtensionArchive,
   type ExtensionType,
@@ -786,7 +787,7 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
     search: (q, o) => callRoute(ext, E.searchExtensions, { query: { ...q } }, o),
     download: async (type, name, q = {}, o) => {
       const route = E.downloadExtension;
-      if (q.version !== undefined && !/^[0-9A-Za-z.+_-]{1,128}$/.test(q.version)) {
+      if (q.version !== undefined && !EXTENSION_VERSION_PATTERN.test(q.version)) {
         throw invalidOptions('version is 1-128 characters of letters, digits and . + _ -');
       }
       const answer = await sendRoute(ext, route, { params: { type, name }, query: { ...q } }, o);

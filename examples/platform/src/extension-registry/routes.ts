@@ -2,6 +2,7 @@ import type { SecurityChain } from '@provisioning/middleware';
 import { security } from '@provisioning/middleware/hono';
 import {
   EXTENSION_PAGE_LIMITS,
+  EXTENSION_VERSION_PATTERN,
   type ExtensionSource,
   type ExtensionType,
   ok,
@@ -119,7 +120,7 @@ export function registerRegistryRoutes(
   app.get(routePattern(R.downloadExtension), read, async (c) => {
     const { type, name } = target(c);
     const version = c.req.query('version');
-    if (version !== undefined && !/^[0-9A-Za-z.+_-]{1,128}$/.test(version)) {
+    if (version !== undefined && !EXTENSION_VERSION_PATTERN.test(version)) {
       throw new RequestError(400, 'INVALID_QUERY', 'version is not a valid version');
     }
     const source = enumParam(c, 'source', EXTENSION_SOURCES);

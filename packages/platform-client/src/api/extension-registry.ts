@@ -61,6 +61,9 @@ export interface SearchExtensionsQuery extends ListExtensionsQuery {
   readonly q: string;
 }
 
+/** What an extension version may look like in a download query: 1-128 letters, digits and `. + _ -` (designed). */
+export const EXTENSION_VERSION_PATTERN: RegExp = /^[0-9A-Za-z.+_-]{1,128}$/;
+
 /** Query of `GET /api/v1/extensions/{type}/{name}/download` (designed). Default: the latest version, any source. */
 export interface DownloadExtensionQuery {
   readonly version?: string;
@@ -149,7 +152,7 @@ export const EXTENSION_REGISTRY_ROUTES: Readonly<Record<ExtensionRegistryRouteId
       query: [
         {
           name: 'version',
-          schema: s.string({ pattern: /^[0-9A-Za-z.+_-]{1,128}$/ }),
+          schema: s.string({ pattern: EXTENSION_VERSION_PATTERN }),
           description: 'default: the latest',
         },
         { name: 'source', schema: s.literal('gitea', 'oci') },
