@@ -3,17 +3,17 @@
  * after start, and under load against a protected route (JWT verification,
  * a Cedar decision and two audit events per request).
  *
- *   node --import tsx examples/platform/bench/memory.bench.ts [source|built] …
+ *   node --import tsx examples/platform/bench/memory.bench.ts [start|source] …
  *
- * - `source`: `npm start`'s command (tsx, workspace packages from TypeScript).
- * - `built`: the example bundled by esbuild, run by plain node, the packages
- *   from their `dist/` (run `npm run build` first).
+ * - `start`: what `npm start` runs (scripts/start.mjs): the platform bundled
+ *   from its sources by esbuild, run by plain node.
+ * - `source`: the sources under tsx, as the tests run them (for comparison).
  *
  * Knobs: BENCH_SECONDS (20), BENCH_CONNECTIONS (10). RSS is read from
  * /proc/<pid>/status every 200 ms; heap and external memory from the
  * platform's own /metrics. Prints one line per mode for the README's table.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,6 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const REPO = join(ROOT, '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const PASSWORD = 'correct horse battery staple';
@@ -44,22 +43,7 @@ async function metrics(url: string, token: string): Promise<Record<string, numbe
 function command(mode: string): [string, string[]] {
   if (mode === 'source')
     return [process.execPath, ['--conditions=@provisioning/source', '--import', 'tsx', 'src/main.ts']];
-  // Inside the repository, so node resolves the packages (and their dist/) from it.
-  const out = join(REPO, 'node_modules', '.cache', 'platform-bench', 'main.mjs');
-  execFileSync(
-    join(REPO, 'node_modules/.bin/esbuild'),
-    [
-      'src/main.ts',
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--packages=external',
-      `--outfile=${out}`,
-      '--log-level=warning',
-    ],
-    { cwd: ROOT },
-  );
-  return [process.execPath, [out]];
+  return [process.execPath, ['scripts/start.mjs']];
 }
 
 async function run(mode: string): Promise<void> {
@@ -129,5 +113,5 @@ async function run(mode: string): Promise<void> {
   }
 }
 
-const modes = process.argv.slice(2).filter((a) => a === 'source' || a === 'built');
-for (const mode of modes.length === 0 ? ['source'] : modes) await run(mode);
+const modes = process.argv.slice(2).filter((a) => a === 'start' || a === 'source');
+for (const mode of modes.length === 0 ? ['start'] : modes) await run(mode);

@@ -25,8 +25,8 @@ async function start(dataDir: string) {
   for (const service of ['ORCHESTRATOR', 'CONTROL_CENTER', 'KMS_SERVICE', 'API_SERVER', 'EXTENSION_REGISTRY']) {
     env[`PROVISIONING_${service}_PORT`] = '0';
   }
-  // The child runs on the TypeScript sources, as `npm start` does.
-  const child = spawn(process.execPath, ['--conditions=@provisioning/source', '--import', 'tsx', 'src/main.ts'], {
+  // `npm start`'s command: bundles the sources and runs the bundle.
+  const child = spawn(process.execPath, ['scripts/start.mjs'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -85,6 +85,14 @@ describe('npm start', () => {
       // The UI at the public origin's host (WebAuthn refuses IP addresses as relying-party ids), or why not.
       expect(platform.output()).toMatch(/web UI\s+(http:\/\/localhost:9090\/ui\/|not built)/);
       expect(platform.output()).not.toMatch(/web UI\s+http:\/\/127\.0\.0\.1/);
+      // The bundle keeps each file's import.meta.url: the UI's dist/ (and the shipped
+      // policies the platform started with) are found relative to the sources.
+      if (!platform.output().includes('not built')) {
+        const ui = await fetch(`${platform.controlCenter}/ui/`);
+        expect(ui.status).toBe(200);
+        expect(await ui.text()).toContain('<div id="root">');
+      }
+      expect(platform.output()).toMatch(/policies from \S+\/packages\/authz\/src\/policies\//);
       const post = (path: string, body: unknown) =>
         fetch(`${platform.controlCenter}${path}`, {
           method: 'POST',
