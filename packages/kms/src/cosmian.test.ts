@@ -18,8 +18,8 @@ describe('Cosmian KMS backend (KMIP 2.1 JSON)', () => {
     const uid = kms.createKey();
     const b = cosmianBackend({ url: kms.url, keyId: uid, accessToken: TOKEN });
     const ct = await b.encrypt(secret, { tenant: 't1' });
-    const sent = kms.seen.at(-1);
-    expect(sent?.path).toBe('/kmip/2_1');
+    const sent = kms.received.at(-1);
+    expect(sent?.url).toBe('/kmip/2_1');
     expect(sent?.body).toMatchObject({ tag: 'Encrypt', type: 'Structure' });
     const data = (sent?.body as { value: { tag: string; value: string }[] } | undefined)?.value.find(
       (v) => v.tag === 'Data',
@@ -38,7 +38,7 @@ describe('Cosmian KMS backend (KMIP 2.1 JSON)', () => {
     const b = cosmianBackend({ url: kms.url, keyId: uid, accessToken: TOKEN });
     const v1 = await b.encrypt(secret);
     const meta = await b.rotate();
-    expect(kms.seen.at(-1)?.body).toMatchObject({ tag: 'ReKey' });
+    expect(kms.received.at(-1)?.body).toMatchObject({ tag: 'ReKey' });
     expect(meta.latestVersion).toBe(2);
     const v2 = await b.rewrap(v1);
     expect(v2.keyVersion).toBe(2);

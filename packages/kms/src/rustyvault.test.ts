@@ -18,8 +18,8 @@ describe('RustyVault backend', () => {
   it('uses pki/keys/encrypt with hex data and the context as hex aad', async () => {
     const b = rustyVaultBackend({ address: rv.url, token: TOKEN, keyName: 'app-aes' });
     const ct = await b.encrypt(secret, { tenant: 't1' });
-    expect(rv.seen.at(-1)?.path).toBe('/v1/pki/keys/encrypt');
-    expect(rv.seen.at(-1)?.body).toMatchObject({ key_name: 'app-aes', data: secret.toString('hex') });
+    expect(rv.received.at(-1)?.url).toBe('/v1/pki/keys/encrypt');
+    expect(rv.received.at(-1)?.body).toMatchObject({ key_name: 'app-aes', data: secret.toString('hex') });
     expect(ct.keyVersion).toBe(0);
     expect(Buffer.from(await b.decrypt(ct, { tenant: 't1' }))).toEqual(secret);
     await expectKmsError(b.decrypt(ct, { tenant: 'x' }), 'ERR_KMS_DECRYPT_FAILED', [secret]);

@@ -27,8 +27,8 @@ describe('Vault Transit backend', () => {
     expect(Buffer.from(ct.data).toString()).toMatch(/^vault:v1:/);
     expect(ct.keyVersion).toBe(1);
     expect(Buffer.from(await kms.decrypt(ct, { tenant: 't1' }))).toEqual(secret);
-    expect(vault.seen.at(-1)?.headers['x-vault-token']).toBe(TOKEN);
-    expect(vault.seen.at(-1)?.path).toBe('/v1/transit/decrypt/app');
+    expect(vault.received.at(-1)?.headers['x-vault-token']).toBe(TOKEN);
+    expect(vault.received.at(-1)?.url).toBe('/v1/transit/decrypt/app');
   });
 
   it('context binding without derived keys: a wrong context is refused', async () => {
@@ -40,20 +40,20 @@ describe('Vault Transit backend', () => {
   it('derived keys: the context goes to Vault as `context` and a wrong one fails there', async () => {
     const kms = backend({ keyName: 'derived', derived: true });
     const ct = await kms.encrypt(secret, { tenant: 't1' });
-    const sent = vault.seen.at(-1)?.body as { context?: string };
+    const sent = vault.received.at(-1)?.body as { context?: string };
     expect(typeof sent.context).toBe('string');
     expect(Buffer.from(await kms.decrypt(ct, { tenant: 't1' }))).toEqual(secret);
     await expectKmsError(kms.decrypt(ct, { tenant: 't2' }), 'ERR_KMS_DECRYPT_FAILED', [secret]);
     await expectKmsError(kms.encrypt(secret), 'ERR_KMS_INVALID_OPTIONS');
     const dk = await kms.generateDataKey({ tenant: 't1' });
-    expect(vault.seen.at(-1)?.path).toBe('/v1/transit/datakey/plaintext/derived');
+    expect(vault.received.at(-1)?.url).toBe('/v1/transit/datakey/plaintext/derived');
     expect(Buffer.from(await kms.decrypt(dk.ciphertext, { tenant: 't1' }))).toEqual(Buffer.from(dk.plaintext));
   });
 
   it('associated_data mode: Vault authenticates the context; a wrong one fails there', async () => {
     const kms = backend({ associatedData: true });
     const ct = await kms.encrypt(secret, { tenant: 't1' });
-    const sent = vault.seen.at(-1)?.body as { associated_data?: string; plaintext: string };
+    const sent = vault.received.at(-1)?.body as { associated_data?: string; plaintext: string };
     expect(typeof sent.associated_data).toBe('string');
     expect(Buffer.from(sent.plaintext, 'base64')).toEqual(secret); // not framed: Vault holds the binding
     expect(Buffer.from(await kms.decrypt(ct, { tenant: 't1' }))).toEqual(secret);
@@ -70,7 +70,7 @@ describe('Vault Transit backend', () => {
     expect(meta.latestVersion).toBe(2);
     expect(meta.versions.map((v) => v.version)).toEqual([1, 2]);
     const rewrapped = await kms.rewrap(v1);
-    expect(vault.seen.at(-1)?.path).toBe('/v1/transit/rewrap/rot');
+    expect(vault.received.at(-1)?.url).toBe('/v1/transit/rewrap/rot');
     expect(rewrapped.keyVersion).toBe(2);
     await kms.setMinDecryptionVersion(2);
     expect((await kms.metadata()).minDecryptionVersion).toBe(2);
@@ -80,15 +80,15 @@ describe('Vault Transit backend', () => {
 
   it('batch requests encrypt and decrypt many items in one call each', async () => {
     const kms = backend();
-    const before = vault.seen.length;
+    const before = vault.received.length;
     const cts = await kms.encryptBatch([
       { plaintext: Buffer.from('a') },
       { plaintext: Buffer.from('b'), context: { x: '1' } },
     ]);
     const pts = await kms.decryptBatch([{ ciphertext: cts[0]! }, { ciphertext: cts[1]!, context: { x: '1' } }]);
     expect(pts.map((p) => Buffer.from(p).toString())).toEqual(['a', 'b']);
-    expect(vault.seen.length - before).toBe(2);
-    expect((vault.seen.at(-1)?.body as { batch_input: unknown[] } | undefined)?.batch_input).toHaveLength(2);
+    expect(vault.received.length - before).toBe(2);
+    expect((vault.received.at(-1)?.body as { batch_input: unknown[] } | undefined)?.batch_input).toHaveLength(2);
     const tampered = Buffer.from(cts[0]!.data)
       .toString()
       .replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));

@@ -1,49 +1,11 @@
+import { startUpCloudFixture, UPCLOUD_TEST_PROFILE } from '@provisioning/testing/upcloud';
 import { afterEach, describe, expect, it } from 'vitest';
-import { json, startFixture } from '../test/http-fixture.js';
 import { createLeaseManager } from './manager.js';
 import { memoryLeaseStore } from './stores/memory.js';
 import { upCloudSubaccountProvider } from './upcloud.js';
 
-// An in-process fixture following UpCloud API 1.3: POST /1.3/account/sub
-// ({ sub_account: … }) and DELETE /1.3/account/sub/{username}.
-const PROFILE = {
-  first_name: 'Platform',
-  last_name: 'Lease',
-  company: 'Example Oy',
-  address: 'Street 1',
-  postal_code: '00100',
-  city: 'Helsinki',
-  email: 'ops@example.com',
-  phone: '+358.31245434',
-  state: '',
-  country: 'FIN',
-  currency: 'EUR',
-  language: 'en',
-  vat_number: '',
-  timezone: 'UTC',
-};
-const BASIC = `Basic ${Buffer.from('main:main-password').toString('base64')}`;
-
-async function upcloudFixture() {
-  const accounts = new Map<string, unknown>();
-  const fixture = await startFixture((req, res) => {
-    if (req.headers.authorization !== BASIC) return json(res, 401, { error: { error_code: 'AUTHENTICATION_FAILED' } });
-    if (req.method === 'POST' && req.url === '/1.3/account/sub') {
-      const sub = (req.body as { sub_account: { username: string } }).sub_account;
-      if (accounts.has(sub.username)) return json(res, 409, { error: { error_code: 'USERNAME_EXISTS' } });
-      accounts.set(sub.username, sub);
-      return json(res, 201, { sub_account: { username: sub.username } });
-    }
-    const m = /^\/1\.3\/account\/sub\/([^/]+)$/.exec(req.url);
-    if (req.method === 'DELETE' && m) {
-      const username = decodeURIComponent(m[1] as string);
-      if (!accounts.delete(username)) return json(res, 404, { error: { error_code: 'ACCOUNT_NOT_FOUND' } });
-      return json(res, 204);
-    }
-    return json(res, 404);
-  });
-  return { ...fixture, accounts };
-}
+const PROFILE = UPCLOUD_TEST_PROFILE;
+const upcloudFixture = () => startUpCloudFixture({ username: 'main', password: 'main-password' });
 
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => {

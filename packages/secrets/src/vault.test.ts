@@ -1,6 +1,6 @@
 import { createManualClock } from '@provisioning/core';
+import { json, startFixture } from '@provisioning/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { json, startFixture } from '../test/http-fixture.js';
 import { createLeaseManager } from './manager.js';
 import { memoryLeaseStore } from './stores/memory.js';
 import { vaultDynamicSecretsProvider } from './vault.js';

@@ -1,5 +1,7 @@
 export type { BenchFigure } from './bench.js';
 export { announceTasks, benchFigures, cpuMicrosPerCall, formatOps, machineLine, taskFigure } from './bench.js';
+export type { Received } from './http-fixture.js';
+export { json, startFixture } from './http-fixture.js';
 export { integrationServers } from './inject.js';
 export { createTestDatabase } from './postgres.js';
 export type { TestServer } from './servers.js';

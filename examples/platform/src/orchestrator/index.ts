@@ -11,7 +11,7 @@ import {
 import type { Hono } from 'hono';
 import { createServiceApp } from '../kit/app.js';
 import { peekJson, RequestError, readBody, stringField } from '../kit/body.js';
-import { ConfigError, loadConfig } from '../kit/config.js';
+import { type Config, ConfigError, loadConfig } from '../kit/config.js';
 import { param } from '../kit/http.js';
 import type { Platform } from '../kit/platform.js';
 import { pageQuery } from '../kit/query.js';
@@ -59,11 +59,78 @@ export const ORCHESTRATOR_CONFIG = {
     },
     vault_namespace: { type: 'string', default: '', env: 'PROVISIONING_VAULT_NAMESPACE' },
   },
+  // UpCloud API subaccounts: offered when api_url is set; the main account's
+  // credentials come from the environment only ($PROVISIONING_UPCLOUD_TOKEN,
+  // or $PROVISIONING_UPCLOUD_USERNAME and $PROVISIONING_UPCLOUD_PASSWORD).
+  // UpCloud requires contact details on every subaccount: the profile keys.
+  upcloud: {
+    api_url: {
+      type: 'string',
+      default: '',
+      pattern: { test: /^https?:\/\/\S+$/, expected: 'an http(s) URL such as https://api.upcloud.com/1.3' },
+      env: 'PROVISIONING_UPCLOUD_API_URL',
+    },
+    username_prefix: {
+      type: 'string',
+      default: 'lease',
+      pattern: { test: /^[a-zA-Z][a-zA-Z0-9]{0,20}$/, expected: 'up to 21 letters and digits' },
+    },
+    first_name: { type: 'string', default: '' },
+    last_name: { type: 'string', default: '' },
+    company: { type: 'string', default: '' },
+    address: { type: 'string', default: '' },
+    postal_code: { type: 'string', default: '' },
+    city: { type: 'string', default: '' },
+    email: { type: 'string', default: '' },
+    phone: { type: 'string', default: '' },
+    state: { type: 'string', default: '' },
+    country: { type: 'string', default: '' },
+    currency: { type: 'string', default: '' },
+    language: { type: 'string', default: '' },
+    vat_number: { type: 'string', default: '' },
+    timezone: { type: 'string', default: '' },
+  },
   ssh: {
     authorized_keys_dir: { type: 'string', default: '', env: 'PROVISIONING_SSH_AUTHORIZED_KEYS_DIR' },
     port: { type: 'integer', default: 22, min: 1, max: 65_535, env: 'PROVISIONING_SSH_PORT' },
   },
 } as const;
+
+/** What UpCloud requires of a subaccount's contact details (the rest may be empty). */
+const UPCLOUD_REQUIRED = [
+  'first_name',
+  'last_name',
+  'email',
+  'phone',
+  'country',
+  'currency',
+  'language',
+  'timezone',
+] as const;
+
+/** The UpCloud provider's options from `[upcloud]` and the environment, or undefined when it is not configured. */
+export function upcloudOptions(section: Config<typeof ORCHESTRATOR_CONFIG>['upcloud']): LeasesOptions['upcloud'] {
+  const { api_url: baseUrl, username_prefix: usernamePrefix, ...profile } = section;
+  if (baseUrl === '') return undefined;
+  const env = process.env;
+  const auth = env.PROVISIONING_UPCLOUD_TOKEN
+    ? { token: env.PROVISIONING_UPCLOUD_TOKEN }
+    : env.PROVISIONING_UPCLOUD_USERNAME && env.PROVISIONING_UPCLOUD_PASSWORD
+      ? { username: env.PROVISIONING_UPCLOUD_USERNAME, password: env.PROVISIONING_UPCLOUD_PASSWORD }
+      : undefined;
+  const problems = [
+    ...(auth === undefined
+      ? [
+          '[upcloud] api_url needs $PROVISIONING_UPCLOUD_TOKEN, or $PROVISIONING_UPCLOUD_USERNAME and $PROVISIONING_UPCLOUD_PASSWORD',
+        ]
+      : []),
+    ...UPCLOUD_REQUIRED.filter((key) => profile[key] === '').map(
+      (key) => `[upcloud] ${key}: UpCloud requires it on every subaccount`,
+    ),
+  ];
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { baseUrl, usernamePrefix, auth: auth as NonNullable<typeof auth>, profile };
+}
 
 /** The Orchestrator reference server (default :8080): tasks, workflows, status events, security endpoints. */
 export const orchestratorService: ServiceModule = {
@@ -76,7 +143,9 @@ export const orchestratorService: ServiceModule = {
     if (config.secrets.vault_address !== '' && (token === undefined || token === '')) {
       throw new ConfigError(['[secrets] vault_address needs the token in $PROVISIONING_VAULT_TOKEN']);
     }
+    const upcloud = upcloudOptions(config.upcloud);
     return createOrchestrator(platform, {
+      ...(upcloud === undefined ? {} : { upcloud }),
       ...(config.secrets.aws_region === '' ? {} : { awsRegion: config.secrets.aws_region }),
       ...(config.secrets.vault_address === ''
         ? {}

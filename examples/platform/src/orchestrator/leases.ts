@@ -21,6 +21,7 @@ import {
   sshCertificateProvider,
   sshOtpProvider,
 } from '@provisioning/secrets/ssh';
+import type { UpCloudProviderOptions } from '@provisioning/secrets/upcloud';
 import type { Platform } from '../kit/platform.js';
 import { loadOrCreateSecret } from '../kit/secrets-dir.js';
 
@@ -74,6 +75,8 @@ export interface LeasesOptions {
   readonly awsRegion?: string;
   /** Vault address and token of the Vault provider; without them, `vault` is not offered. */
   readonly vault?: { readonly address: string; readonly token: string; readonly namespace?: string };
+  /** UpCloud API and main-account credentials of the subaccount provider; without them, `upcloud` is not offered. */
+  readonly upcloud?: Omit<UpCloudProviderOptions, 'name' | 'fetch' | 'random'>;
   /** How often expired leases are revoked, ms. Default 300,000 (5 min, the platform's cleanup interval). */
   readonly sweepIntervalMs?: number;
 }
@@ -83,7 +86,7 @@ export interface Leases {
   readonly manager: LeaseManager;
   readonly sweeper: TtlManager;
   readonly ca: SshCertificateAuthority;
-  /** Registered providers by name (`secret-ssh-key`, `ssh-dynamic`, `ssh-ca`, `ssh-otp`, `aws-sts`, `vault`). */
+  /** Registered providers by name (`secret-ssh-key`, `ssh-dynamic`, `ssh-ca`, `ssh-otp`, `aws-sts`, `vault`, `upcloud`). */
   readonly providers: ReadonlyMap<string, SecretProvider<Tagged<any>, any>>;
   /** The authorized_keys file of a user at a server. */
   authorizedKeysFile(server: string, user: string): string;
@@ -98,8 +101,9 @@ const SAFE = /^[A-Za-z0-9._-]{1,128}$/;
  * down is revoked by the next sweep), with the embedded providers — SSH key
  * pairs for `/api/v1/secrets`, temporal SSH keys deployed to authorized_keys
  * files, certificates from an Ed25519 CA generated on first start
- * (`<dataDir>/keys/ssh-ca`, mode 0600), OTPs in the hot store — and AWS STS
- * and Vault when configured. Every lease event goes to the audit log.
+ * (`<dataDir>/keys/ssh-ca`, mode 0600), OTPs in the hot store — and AWS STS,
+ * Vault and UpCloud subaccounts when configured. Every lease event goes to
+ * the audit log.
  */
 export async function createLeases(platform: Platform, options: LeasesOptions = {}): Promise<Leases> {
   const dir = options.authorizedKeysDir ?? join(platform.dataDir, 'ssh', 'authorized_keys');
@@ -161,6 +165,10 @@ export async function createLeases(platform: Platform, options: LeasesOptions = 
         }),
       ),
     );
+  }
+  if (options.upcloud !== undefined) {
+    const { upCloudSubaccountProvider } = await import('@provisioning/secrets/upcloud');
+    providers.push(tagged(upCloudSubaccountProvider({ ...options.upcloud, name: 'upcloud' })));
   }
 
   const audit = (event: LeaseEvent): void => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Principal } from '@provisioning/middleware';
 import { security } from '@provisioning/middleware/hono';
 import {
@@ -20,7 +21,7 @@ import { pageQuery } from '../kit/query.js';
 import { ANY, resource } from '../kit/resources.js';
 import type { Leases } from './leases.js';
 
-/** The provider behind each contract secret type (`upcloud` is not offered by the reference servers). */
+/** The provider behind each contract secret type (each offered when configured, `ssh_key` always). */
 const PROVIDER_OF: Readonly<Record<SecretType, string>> = {
   ssh_key: 'secret-ssh-key',
   aws_sts: 'aws-sts',
@@ -147,6 +148,27 @@ export function secretRoutes(platform: Platform, leases: Leases): Hono<SecuredEn
               : { kind: 'assume-role', roleArn, roleSessionName: text('session_name') ?? 'provisioning' };
           break;
         }
+        case 'upcloud': {
+          // What the subaccount may touch; the provider checks the UUIDs.
+          const list = (name: string): string[] | undefined => {
+            const value = params[name];
+            if (value === undefined) return undefined;
+            if (!Array.isArray(value) || value.length > 100 || !value.every((v) => typeof v === 'string'))
+              throw new RequestError(400, 'INVALID_REQUEST', `$.params.${name}: expected up to 100 strings`);
+            return value;
+          };
+          const servers = list('servers');
+          const storages = list('storages');
+          const ipFilters = list('ip_filters');
+          if (ipFilters?.some((f) => !isAddressOrRange(f)))
+            throw new RequestError(400, 'INVALID_REQUEST', '$.params.ip_filters: expected IP addresses or CIDR ranges');
+          request = {
+            ...(servers === undefined ? {} : { servers }),
+            ...(storages === undefined ? {} : { storages }),
+            ...(ipFilters === undefined ? {} : { ipFilters }),
+          };
+          break;
+        }
         default: {
           const vaultPath = text('path');
           if (vaultPath === undefined)
@@ -267,6 +289,14 @@ export function secretRoutes(platform: Platform, leases: Leases): Hono<SecuredEn
   return app;
 }
 
+/** `192.0.2.1`, `192.0.2.0/24`, `2001:db8::/32`. */
+function isAddressOrRange(value: string): boolean {
+  const [address = '', prefix, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
 /** The contract's `credentials`: strings only, snake_case, handed over once. */
 function credentials(type: SecretType, secret: unknown): Record<string, string> {
   const s = secret as Record<string, unknown>;
@@ -280,6 +310,8 @@ function credentials(type: SecretType, secret: unknown): Record<string, string> 
         session_token: String(s.sessionToken),
         expiration: (s.expiration as Date).toISOString(),
       };
+    case 'upcloud':
+      return { username: String(s.username), password: String(s.password) };
     default: {
       const data = (s.data ?? {}) as Record<string, unknown>;
       return Object.fromEntries(

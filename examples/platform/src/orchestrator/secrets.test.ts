@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRouteResponse, ORCHESTRATOR_ROUTES as R } from '@provisioning/platform-client/api';
+import { startUpCloudFixture, UPCLOUD_TEST_PROFILE } from '@provisioning/testing/upcloud';
 import { describe, expect, it } from 'vitest';
 import { orchestratorHarness } from '../../test/orchestrator-fixture.js';
+import { upcloudOptions } from './index.js';
 
 async function setup() {
   const harness = await orchestratorHarness();
@@ -227,5 +229,102 @@ describe('SSH temporal keys: /api/v1/ssh/keys', () => {
       expect([res.status, res.json.code], JSON.stringify(body)).toEqual([status, code]);
     }
     expect(await service.leases.manager.list()).toEqual([]);
+  });
+});
+
+describe('upcloud secrets: API subaccounts (UpCloud API stand-in, @provisioning/testing/upcloud)', () => {
+  const MAIN = { username: 'main', password: 'main-password' };
+  const SERVER = '00798b85-efdc-41ca-8021-f6ef457b8531';
+
+  it('creates an API-only subaccount scoped to the servers asked for, and deletes it on revoke', async () => {
+    const api = await startUpCloudFixture(MAIN);
+    try {
+      const { call, user, at } = await orchestratorHarness({
+        orchestrator: { upcloud: { baseUrl: `${api.url}/1.3`, auth: MAIN, profile: UPCLOUD_TEST_PROFILE } },
+      });
+      const dana = (await user('dana', ['Developer'])).token;
+      const made = await call('POST', R.generateSecret.path, dana, {
+        type: 'upcloud',
+        ttl_seconds: 1800,
+        params: { ...DEV, servers: [SERVER], ip_filters: ['10.0.0.0/8'] },
+      });
+      expect(made.status, made.text).toBe(201);
+      const secret = parseRouteResponse(R.generateSecret, made.json) as {
+        id: string;
+        credentials: Record<string, string>;
+      };
+      expect(secret.id).toMatch(/^upcloud:/);
+      const { username, password } = secret.credentials as { username: string; password: string };
+      expect(api.accounts.get(username)).toMatchObject({
+        password,
+        allow_api: 'yes',
+        allow_gui: 'no',
+        server_access: { server: [{ uuid: SERVER, storage: 'yes' }] },
+        ip_filters: { ip_filter: ['10.0.0.0/8'] },
+      });
+      // The password is handed over once: the lease's later views do not carry it.
+      expect((await call('GET', at(R.getSecret, secret.id), dana)).text).not.toContain(password);
+
+      expect((await call('POST', at(R.revokeSecret, secret.id), dana, { reason: 'done' })).status).toBe(200);
+      expect(api.accounts.size).toBe(0);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('refuses bad scopes with a typed 400 and creates no subaccount', async () => {
+    const api = await startUpCloudFixture(MAIN);
+    try {
+      const { call, user } = await orchestratorHarness({
+        orchestrator: { upcloud: { baseUrl: `${api.url}/1.3`, auth: MAIN, profile: UPCLOUD_TEST_PROFILE } },
+      });
+      const dana = (await user('dana', ['Developer'])).token;
+      for (const params of [
+        { servers: ['not-a-uuid'] },
+        { servers: SERVER },
+        { storages: [1] },
+        { ip_filters: ['10.0.0.0/33'] },
+        { ip_filters: ['example.com'] },
+      ]) {
+        const res = await call('POST', R.generateSecret.path, dana, {
+          type: 'upcloud',
+          ttl_seconds: 1800,
+          params: { ...DEV, ...params },
+        });
+        expect([res.status, res.json.code], JSON.stringify(params)).toEqual([400, 'INVALID_REQUEST']);
+      }
+      // Refused before UpCloud was called: the route checks shapes and addresses, the provider the UUIDs.
+      expect(api.received).toEqual([]);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('is configured from [upcloud] and the environment, with clear errors', () => {
+    const section = { api_url: '', username_prefix: 'lease', ...UPCLOUD_TEST_PROFILE };
+    expect(upcloudOptions(section)).toBeUndefined();
+    const saved = { ...process.env };
+    try {
+      delete process.env.PROVISIONING_UPCLOUD_TOKEN;
+      delete process.env.PROVISIONING_UPCLOUD_USERNAME;
+      delete process.env.PROVISIONING_UPCLOUD_PASSWORD;
+      const on = { ...section, api_url: 'https://api.upcloud.com/1.3' };
+      expect(() => upcloudOptions({ ...on, email: '' })).toThrow(
+        expect.objectContaining({
+          problems: [
+            expect.stringContaining('$PROVISIONING_UPCLOUD_TOKEN'),
+            '[upcloud] email: UpCloud requires it on every subaccount',
+          ],
+        }),
+      );
+      process.env.PROVISIONING_UPCLOUD_TOKEN = 'ucat_test';
+      expect(upcloudOptions(on)).toMatchObject({
+        baseUrl: on.api_url,
+        auth: { token: 'ucat_test' },
+        profile: { country: 'FIN' },
+      });
+    } finally {
+      process.env = saved;
+    }
   });
 });

@@ -13,7 +13,7 @@ export interface Received {
  * run here. `handle` answers each request; every request is recorded.
  */
 export async function startFixture(
-  handle: (req: Received, res: ServerResponse) => void | Promise<void>,
+  handle: (req: Received, res: ServerResponse) => unknown,
 ): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const server = createServer((req, res) => {
@@ -25,7 +25,7 @@ export async function startFixture(
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
-        body: text === '' ? undefined : JSON.parse(text),
+        body: parseBody(text),
       };
       received.push(r);
       void Promise.resolve(handle(r, res)).catch(() => {
@@ -46,6 +46,16 @@ export async function startFixture(
         server.close(() => resolve());
       }),
   };
+}
+
+/** A JSON body parsed; any other body as its text; none as undefined. */
+function parseBody(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Writes a JSON answer. */
