@@ -9,7 +9,7 @@ import { createSshCertificateAuthority } from '../../src/ssh/ca.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { sshCertificateProvider } from '../../src/ssh/providers.js';
 import { memoryLeaseStore } from '../../src/stores/memory.js';
-import { startSshd, type TestSshd } from './sshd.js';
+import { startSshd, type TestSshd } from '@provisioning/testing/sshd';
 
 // Real OpenSSH 9.2 (Debian's openssh-server and openssh-client): sshd on
 // loopback with its own config; logins through the real `ssh` client.

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, MissingServerError, tempDir } from '@provisioning/testing';
+import { freePort, MissingServerError, tempDir } from './servers.js';
 
 const SSHD = '/usr/sbin/sshd';
 
@@ -11,7 +11,7 @@ export interface TestSshd {
   readonly dir: string;
   /** The file sshd reads as `TrustedUserCAKeys` (re-read at every login). */
   readonly trustedCaFile: string;
-  /** The file sshd reads as `AuthorizedKeysFile` for every user. */
+  /** The file sshd reads as `AuthorizedKeysFile` (for every user, unless `authorizedKeysFile` was given). */
   readonly authorizedKeysFile: string;
   /** sshd's log so far (stderr, `-e`). */
   log(): string;
@@ -47,6 +47,8 @@ export async function startSshd(
   options: {
     /** Signs the generated host public key: sshd then presents this host certificate (`HostCertificate`). */
     hostCertificate?: (hostPublicKey: string) => string;
+    /** sshd's `AuthorizedKeysFile` (its `%u` tokens allowed) instead of one empty file for every user. */
+    authorizedKeysFile?: string;
   } = {},
 ): Promise<TestSshd> {
   requireProgram(SSHD, 'openssh-server');
@@ -66,9 +68,9 @@ export async function startSshd(
     hostCertLines.push(`HostCertificate ${certFile}`);
   }
   const trustedCaFile = join(dir, 'trusted_ca.pub');
-  const authorizedKeysFile = join(dir, 'authorized_keys');
+  const authorizedKeysFile = options.authorizedKeysFile ?? join(dir, 'authorized_keys');
   writeFileSync(trustedCaFile, '');
-  writeFileSync(authorizedKeysFile, '', { mode: 0o600 });
+  if (options.authorizedKeysFile === undefined) writeFileSync(authorizedKeysFile, '', { mode: 0o600 });
   const config = join(dir, 'sshd_config');
   writeFileSync(
     config,
