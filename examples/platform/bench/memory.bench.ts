@@ -5,7 +5,7 @@
  *
  *   node --import tsx examples/platform/bench/memory.bench.ts [start|source] …
  *
- * - `start`: what `npm start` runs (scripts/start.mjs): the platform bundled
+ * - `start`: what `npm start` runs (scripts/start.sh): the platform bundled
  *   from its sources by esbuild, run by plain node.
  * - `source`: the sources under tsx, as the tests run them (for comparison).
  *
@@ -43,13 +43,14 @@ async function metrics(url: string, token: string): Promise<Record<string, numbe
 function command(mode: string): [string, string[]] {
   if (mode === 'source')
     return [process.execPath, ['--conditions=@provisioning/source', '--import', 'tsx', 'src/main.ts']];
-  return [process.execPath, ['scripts/start.mjs']];
+  return ['sh', ['scripts/start.sh']];
 }
 
 async function run(mode: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'platform-memory-'));
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
+    NODE: process.execPath,
     PROVISIONING_DATA_DIR: join(dir, 'data'),
     PROVISIONING_RATE_LIMIT: '1000000',
     LOG_LEVEL: 'warn',
