@@ -477,6 +477,9 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
     if (loaded.size === 0) return evaluate(snap, p.principal, p.action, p.resource, p.context, p.inline);
     // Inline entities win over provider entities with the same uid; only
     // provider entities reachable from this request are sent.
+    if (p.inlineByKey.size === 0) {
+      return evaluate(snap, p.principal, p.action, p.resource, p.context, closure(p.roots, loaded));
+    }
     const lookup = { get: (key: string) => p.inlineByKey.get(key) ?? loaded.get(key) };
     const fromProvider = closure(p.roots, lookup).filter((e) => !p.inlineByKey.has(entityKey(e.uid)));
     return evaluate(snap, p.principal, p.action, p.resource, p.context, [...p.inline, ...fromProvider]);
@@ -485,11 +488,13 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
   const load = async (prepared: readonly Prepared[]): Promise<Map<string, CedarEntity>> => {
     const loaded = new Map<string, CedarEntity>();
     if (!provider) return loaded;
-    await collectEntities(
+    // Synchronous (no promise) when the provider's `loadSync` answered every level.
+    const pending = collectEntities(
       prepared.map((p) => ({ roots: p.roots, inline: p.inlineByKey })),
       provider,
       loaded,
     );
+    if (pending) await pending;
     return loaded;
   };
 

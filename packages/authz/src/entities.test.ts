@@ -1,7 +1,14 @@
 import { createManualClock } from '@provisioning/core';
 import { describe, expect, it } from 'vitest';
-import { cachedEntityProvider, type EntityProvider, staticEntityProvider } from './entities.js';
-import type { CedarEntity, EntityRef } from './uid.js';
+import {
+  cachedEntityProvider,
+  closure,
+  collectEntities,
+  type EntityProvider,
+  staticEntityProvider,
+} from './entities.js';
+import { isEntitySnapshot } from './entity-snapshot.js';
+import { type CedarEntity, type EntityRef, entityKey } from './uid.js';
 
 const entity = (id: string, name = id): CedarEntity => ({
   uid: { type: 'App::User', id },
@@ -80,6 +87,54 @@ describe('cachedEntityProvider', () => {
     expect(inner.calls).toEqual([['a']]);
   });
 
+  it('hands out frozen snapshots: a change the inner provider makes in place is seen after invalidate, not before', async () => {
+    const stored = entity('a', 'old');
+    const inner: EntityProvider = { id: 'in-place', load: async () => [stored] };
+    const cache = cachedEntityProvider(inner, { ttlSeconds: 3600 });
+    const [first] = await cache.load([ref('a')]);
+    expect(first).toEqual(stored);
+    expect(first).not.toBe(stored);
+    expect(isEntitySnapshot(first)).toBe(true);
+    expect(Object.isFrozen(first?.attrs)).toBe(true);
+    expect(Object.isFrozen(stored)).toBe(false);
+    (stored.attrs as Record<string, unknown>).name = 'new';
+    expect((await cache.load([ref('a')]))[0]?.attrs.name).toBe('old');
+    expect(cache.loadSync?.([ref('a')])?.[0]?.attrs.name).toBe('old');
+    cache.invalidate(ref('a'));
+    const [after] = await cache.load([ref('a')]);
+    expect(after?.attrs.name).toBe('new');
+    expect(after).not.toBe(first);
+  });
+
+  it('loadSync answers as load only when every uid is a fresh hit', async () => {
+    const clock = createManualClock(0);
+    const inner = counting([entity('a'), entity('b')]);
+    const cache = cachedEntityProvider(inner, { ttlSeconds: 10, clock });
+    expect(cache.loadSync?.([ref('a')])).toBeUndefined(); // never loaded
+    const pending = cache.load([ref('a')]);
+    expect(cache.loadSync?.([ref('a')])).toBeUndefined(); // in flight
+    await pending;
+    expect(cache.loadSync?.([ref('a')])).toEqual(await cache.load([ref('a')]));
+    expect(cache.loadSync?.([ref('a'), ref('b')])).toBeUndefined(); // b is not cached
+    await cache.load([ref('b'), ref('nobody')]);
+    expect(cache.loadSync?.([ref('b'), ref('a')])).toEqual([entity('b'), entity('a')]);
+    expect(cache.loadSync?.([ref('nobody')])).toBeUndefined(); // unknown uids are never cached
+    clock.advance(10_000);
+    expect(cache.loadSync?.([ref('a')])).toBeUndefined(); // expired
+    expect(inner.calls).toEqual([['a'], ['b', 'nobody']]);
+  });
+
+  it('loadSync refreshes recency like load', async () => {
+    const inner = counting([entity('a'), entity('b'), entity('c')]);
+    const cache = cachedEntityProvider(inner, { maxEntries: 2 });
+    await cache.load([ref('a')]);
+    await cache.load([ref('b')]);
+    expect(cache.loadSync?.([ref('a')])).toHaveLength(1); // a is now the most recent
+    await cache.load([ref('c')]); // evicts b
+    expect(cache.loadSync?.([ref('a')])).toHaveLength(1);
+    expect(cache.loadSync?.([ref('b')])).toBeUndefined();
+  });
+
   it('rejects bad options', () => {
     const inner = counting([]);
     expect(() => cachedEntityProvider(inner, { ttlSeconds: 0 })).toThrow(
@@ -87,6 +142,61 @@ describe('cachedEntityProvider', () => {
     );
     expect(() => cachedEntityProvider(inner, { maxEntries: 0 })).toThrow(
       expect.objectContaining({ code: 'ERR_AUTHZ_INVALID_OPTIONS' }),
+    );
+  });
+});
+
+describe('collectEntities', () => {
+  // a -> b -> c (parents), a.friend = d, d -> e
+  const graph: CedarEntity[] = [
+    { uid: ref('a'), attrs: { friend: { __entity: ref('d') } }, parents: [ref('b')] },
+    { uid: ref('b'), attrs: {}, parents: [ref('c')] },
+    { uid: ref('c'), attrs: {}, parents: [] },
+    { uid: ref('d'), attrs: {}, parents: [ref('e')] },
+    { uid: ref('e'), attrs: {}, parents: [] },
+    { uid: ref('z'), attrs: {}, parents: [] },
+  ];
+  const noInline = new Map<string, CedarEntity>();
+  const asyncOnly = (p: EntityProvider): EntityProvider => ({ id: 'async', load: (uids) => p.load(uids) });
+
+  it('runs synchronously when loadSync answers every level, with the same result as the asynchronous load', async () => {
+    const cache = cachedEntityProvider(staticEntityProvider(graph));
+    const viaAsync = new Map<string, CedarEntity>();
+    const first = collectEntities([{ roots: [ref('a')], inline: noInline }], cache, viaAsync);
+    expect(first).toBeInstanceOf(Promise); // nothing cached yet
+    await first;
+    const viaSync = new Map<string, CedarEntity>();
+    expect(collectEntities([{ roots: [ref('a')], inline: noInline }], cache, viaSync)).toBeUndefined();
+    const plain = new Map<string, CedarEntity>();
+    await collectEntities([{ roots: [ref('a')], inline: noInline }], asyncOnly(staticEntityProvider(graph)), plain);
+    for (const m of [viaAsync, viaSync]) {
+      expect([...m.keys()]).toEqual([...plain.keys()]);
+      expect([...m.values()]).toEqual([...plain.values()]);
+    }
+    expect([...plain.keys()]).toEqual(['a', 'b', 'd', 'c', 'e'].map((id) => entityKey(ref(id))));
+    expect(closure([ref('a')], viaSync)).toEqual(closure([ref('a')], plain));
+  });
+
+  it('goes on asynchronously from the level loadSync cannot answer', async () => {
+    const cache = cachedEntityProvider(staticEntityProvider(graph));
+    await cache.load([ref('a'), ref('b')]); // c, d and e are not cached
+    const loaded = new Map<string, CedarEntity>();
+    const pending = collectEntities([{ roots: [ref('a')], inline: noInline }], cache, loaded);
+    expect(pending).toBeInstanceOf(Promise);
+    await pending;
+    expect([...loaded.keys()].sort()).toEqual(['a', 'b', 'c', 'd', 'e'].map((id) => entityKey(ref(id))));
+  });
+
+  it('a provider whose loadSync throws fails the load with ERR_AUTHZ_ENTITY_PROVIDER', () => {
+    const broken: EntityProvider = {
+      id: 'broken',
+      load: async () => [],
+      loadSync: () => {
+        throw new Error('db down');
+      },
+    };
+    expect(() => collectEntities([{ roots: [ref('a')], inline: noInline }], broken, new Map())).toThrow(
+      expect.objectContaining({ code: 'ERR_AUTHZ_ENTITY_PROVIDER', retryable: true }),
     );
   });
 });

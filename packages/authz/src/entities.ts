@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '@provisioning/core';
+import { entityLinks, keyOfEntity, keyOfRef, snapshotEntity } from './entity-snapshot.js';
 import { AuthzError } from './errors.js';
-import { type CedarEntity, type EntityRef, entityKey, forEachEntityRef } from './uid.js';
+import { type CedarEntity, type EntityRef, entityKey } from './uid.js';
 
 /**
  * Loads entities for decisions. `load` returns the entities it knows among
@@ -12,6 +13,15 @@ export interface EntityProvider {
   readonly id: string;
   /** Loads the entities with these uids. Rejecting makes the decision reject. */
   load(uids: readonly EntityRef[]): Promise<readonly CedarEntity[]>;
+  /**
+   * Optional: answers exactly as `load` would, synchronously, when it can do
+   * so without waiting for anything (every uid is in memory); `undefined`
+   * means "call `load`". The authorizer asks this first at every level of an
+   * entity load, so a decision whose entities are all at hand does not wait
+   * for the event loop. Throwing makes the decision reject, as `load`
+   * rejecting does.
+   */
+  loadSync?(uids: readonly EntityRef[]): readonly CedarEntity[] | undefined;
 }
 
 /**
@@ -25,9 +35,11 @@ export interface EntityProvider {
  */
 export function staticEntityProvider(entities: readonly CedarEntity[]): EntityProvider {
   const byKey = new Map(entities.map((e) => [entityKey(e.uid), e]));
+  const get = (uids: readonly EntityRef[]): CedarEntity[] => uids.flatMap((u) => byKey.get(entityKey(u)) ?? []);
   return {
     id: 'static',
-    load: async (uids) => uids.flatMap((u) => byKey.get(entityKey(u)) ?? []),
+    load: async (uids) => get(uids),
+    loadSync: get,
   };
 }
 
@@ -55,6 +67,14 @@ export interface CachedEntityProvider extends EntityProvider {
  * cached, so a newly created user is seen at once; a changed or removed
  * entity is seen after at most `ttlSeconds` unless you `invalidate` it —
  * keep the TTL short for entities whose membership grants rights.
+ *
+ * The cache keeps and returns a frozen copy of each entity as the inner
+ * provider gave it, so a change the inner provider makes to its own objects
+ * is seen, like any other change, when the entry is reloaded (after the TTL
+ * or `invalidate`). The authorizer keeps its work on each copy (links,
+ * schema checks) and reuses it until then. Cached entities are also answered
+ * synchronously (`loadSync`), so a decision whose entities are all cached
+ * does not wait for the event loop.
  *
  * @throws AuthzError `ERR_AUTHZ_INVALID_OPTIONS` for a bad TTL or size.
  * @example
@@ -86,14 +106,23 @@ export function cachedEntityProvider(
   const cache = new Map<string, { entity: CedarEntity; expiresAt: number }>();
   const inflight = new Map<string, Promise<CedarEntity | undefined>>();
 
-  const put = (entity: CedarEntity): void => {
+  // Security: the cache keeps a frozen snapshot of each entity as the inner
+  // provider returned it (see entity-snapshot.ts), and hands out only that.
+  // What the authorizer derives from a snapshot (its links, its converted and
+  // schema-checked form) is kept per snapshot object, so it is valid exactly
+  // as long as the entry: a reload after the TTL or an `invalidate` makes a
+  // new snapshot, and an inner provider that changes its objects in place
+  // cannot change an entity behind the cache's back.
+  const put = (entity: CedarEntity): CedarEntity => {
     const key = entityKey(entity.uid);
+    const snap = snapshotEntity(entity);
     cache.delete(key);
-    cache.set(key, { entity, expiresAt: clock.now() + ttlMs });
+    cache.set(key, { entity: snap, expiresAt: clock.now() + ttlMs });
     while (cache.size > maxEntries) {
       const oldest = cache.keys().next().value as string;
       cache.delete(oldest);
     }
+    return snap;
   };
 
   return {
@@ -105,13 +134,35 @@ export function cachedEntityProvider(
       if (uid) cache.delete(entityKey(uid));
       else cache.clear();
     },
+    loadSync(uids) {
+      // Answers only when every uid is a fresh hit (unknown uids are never
+      // cached, expired and in-flight ones need `load`): then `load` would
+      // return exactly these, without calling the inner provider.
+      const now = clock.now();
+      const hits: [string, { entity: CedarEntity; expiresAt: number }][] = [];
+      for (const uid of uids) {
+        const key = keyOfRef(uid);
+        const hit = cache.get(key);
+        if (!hit || hit.expiresAt <= now) return undefined;
+        hits.push([key, hit]);
+      }
+      const found: CedarEntity[] = new Array(hits.length);
+      for (let i = 0; i < hits.length; i++) {
+        const [key, hit] = hits[i] as [string, { entity: CedarEntity; expiresAt: number }];
+        // refresh recency (LRU)
+        cache.delete(key);
+        cache.set(key, hit);
+        found[i] = hit.entity;
+      }
+      return found;
+    },
     async load(uids) {
       const now = clock.now();
       const found: CedarEntity[] = [];
       const waits: Promise<CedarEntity | undefined>[] = [];
       const missing: EntityRef[] = [];
       for (const uid of uids) {
-        const key = entityKey(uid);
+        const key = keyOfRef(uid);
         const hit = cache.get(key);
         if (hit && hit.expiresAt > now) {
           // refresh recency (LRU)
@@ -127,8 +178,12 @@ export function cachedEntityProvider(
       }
       if (missing.length > 0) {
         const batch = inner.load(missing).then((list) => {
-          for (const e of list) put(e);
-          return new Map(list.map((e) => [entityKey(e.uid), e]));
+          const byKey = new Map<string, CedarEntity>();
+          for (const e of list) {
+            const snap = put(e);
+            byKey.set(entityKey(snap.uid), snap);
+          }
+          return byKey;
         });
         for (const uid of missing) {
           const key = entityKey(uid);
@@ -162,53 +217,114 @@ export interface EntityRequest {
  * Collects the entities decisions need: each request's roots, then (level by
  * level) their parents and every entity their attributes reference, from the
  * request's own inline entities first and then from `provider`, with one
- * provider call per level for all requests together.
+ * provider call per level for all requests together. Each level asks the
+ * provider's `loadSync` first: when every level is answered that way, the
+ * whole collection runs synchronously and `undefined` is returned; otherwise
+ * the returned promise settles when it is done.
+ *
+ * @throws AuthzError `ERR_AUTHZ_ENTITY_PROVIDER` (thrown or rejected) when the provider fails.
  */
-export async function collectEntities(
+export function collectEntities(
   requests: readonly EntityRequest[],
   provider: EntityProvider | undefined,
   loaded: Map<string, CedarEntity>,
-): Promise<void> {
-  type Item = { readonly uid: EntityRef; readonly req: number };
-  let frontier: Item[] = requests.flatMap((r, req) => r.roots.map((uid) => ({ uid, req })));
-  const seen = new Set<string>();
-  for (let round = 0; round < MAX_ROUNDS && frontier.length > 0; round++) {
+): Promise<void> | undefined {
+  return new Collection(requests, provider, loaded).run();
+}
+
+type Item = { readonly uid: EntityRef; readonly key: string; readonly req: number };
+
+/** The state of one {@link collectEntities} (a class: its steps are not closures made per call). */
+class Collection {
+  #frontier: Item[] = [];
+  #current: Item[] = [];
+  #round = 0;
+  readonly #seen: Set<string>[];
+
+  constructor(
+    readonly requests: readonly EntityRequest[],
+    readonly provider: EntityProvider | undefined,
+    readonly loaded: Map<string, CedarEntity>,
+  ) {
+    for (let req = 0; req < requests.length; req++) {
+      for (const uid of (requests[req] as EntityRequest).roots) this.#frontier.push({ uid, key: entityKey(uid), req });
+    }
+    this.#seen = requests.map(() => new Set<string>());
+  }
+
+  run(): Promise<void> | undefined {
+    const { provider } = this;
+    while (this.#round < MAX_ROUNDS && this.#frontier.length > 0) {
+      const wanted = this.#select();
+      let list: readonly CedarEntity[] | undefined = NONE;
+      if (wanted.length > 0 && provider) {
+        try {
+          list = provider.loadSync?.(wanted);
+        } catch (cause) {
+          throw providerFailed(provider, cause);
+        }
+        if (list === undefined) {
+          return loadAsync(provider, wanted).then((answer) => (this.#advance(answer) ? undefined : this.run()));
+        }
+      }
+      if (this.#advance(list)) break;
+    }
+    return undefined;
+  }
+
+  /** This level's items not seen before (per request), and the uids to ask the provider for. */
+  #select(): EntityRef[] {
+    const { requests, loaded } = this;
     const current: Item[] = [];
     const wanted = new Map<string, EntityRef>();
-    for (const item of frontier) {
-      const key = entityKey(item.uid);
-      const seenKey = `${item.req}\u0001${key}`;
-      if (seen.has(seenKey)) continue;
-      seen.add(seenKey);
+    for (const item of this.#frontier) {
+      const seen = this.#seen[item.req] as Set<string>;
+      if (seen.has(item.key)) continue;
+      seen.add(item.key);
       current.push(item);
-      if (!requests[item.req]?.inline.has(key) && !loaded.has(key)) wanted.set(key, item.uid);
+      if (!requests[item.req]?.inline.has(item.key) && !loaded.has(item.key)) wanted.set(item.key, item.uid);
     }
-    if (wanted.size > 0 && provider) {
-      let list: readonly CedarEntity[];
-      try {
-        list = await provider.load([...wanted.values()]);
-      } catch (cause) {
-        throw new AuthzError('the entity provider failed', {
-          code: 'ERR_AUTHZ_ENTITY_PROVIDER',
-          fault: 'server',
-          retryable: true,
-          cause,
-          details: { provider: provider.id },
-        });
-      }
-      for (const e of list) loaded.set(entityKey(e.uid), e);
-    }
-    const next: Item[] = [];
-    for (const item of current) {
-      const key = entityKey(item.uid);
-      const e = requests[item.req]?.inline.get(key) ?? loaded.get(key);
-      if (!e) continue;
-      for (const p of e.parents) next.push({ uid: p, req: item.req });
-      forEachEntityRef(e.attrs, (r) => next.push({ uid: r, req: item.req }));
-    }
-    frontier = next;
-    if (loaded.size > MAX_ENTITIES) break;
+    this.#current = current;
+    return [...wanted.values()];
   }
+
+  /** Stores what the provider answered and moves to the next level; true when the load must stop. */
+  #advance(list: readonly CedarEntity[]): boolean {
+    const { requests, loaded } = this;
+    for (const e of list) loaded.set(keyOfEntity(e), e);
+    const next: Item[] = [];
+    for (const item of this.#current) {
+      const e = requests[item.req]?.inline.get(item.key) ?? loaded.get(item.key);
+      if (!e) continue;
+      const { refs, refKeys } = entityLinks(e);
+      for (let i = 0; i < refs.length; i++) {
+        next.push({ uid: refs[i] as EntityRef, key: refKeys[i] as string, req: item.req });
+      }
+    }
+    this.#frontier = next;
+    this.#round++;
+    return loaded.size > MAX_ENTITIES;
+  }
+}
+
+const NONE: readonly CedarEntity[] = Object.freeze([]);
+
+async function loadAsync(provider: EntityProvider, uids: readonly EntityRef[]): Promise<readonly CedarEntity[]> {
+  try {
+    return await provider.load(uids);
+  } catch (cause) {
+    throw providerFailed(provider, cause);
+  }
+}
+
+function providerFailed(provider: EntityProvider, cause: unknown): AuthzError {
+  return new AuthzError('the entity provider failed', {
+    code: 'ERR_AUTHZ_ENTITY_PROVIDER',
+    fault: 'server',
+    retryable: true,
+    cause,
+    details: { provider: provider.id },
+  });
 }
 
 /**
@@ -222,17 +338,15 @@ export function closure(
 ): CedarEntity[] {
   const out: CedarEntity[] = [];
   const seen = new Set<string>();
-  const stack = [...roots];
+  const stack = roots.map(entityKey);
   while (stack.length > 0) {
-    const uid = stack.pop() as EntityRef;
-    const key = entityKey(uid);
+    const key = stack.pop() as string;
     if (seen.has(key)) continue;
     seen.add(key);
     const e = pool.get(key);
     if (!e) continue;
     out.push(e);
-    for (const p of e.parents) stack.push(p);
-    forEachEntityRef(e.attrs, (r) => stack.push(r));
+    for (const k of entityLinks(e).refKeys) stack.push(k);
   }
   return out;
 }

@@ -7,11 +7,13 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { schemaModel } from '../src/compiled/schema.js';
 import { createContextBuilder } from '../src/context.js';
 import { closure } from '../src/entities.js';
+import { isEntitySnapshot, snapshotEntity } from '../src/entity-snapshot.js';
 import { compilePolicySet, readPolicyDirectory, shippedPolicyDir } from '../src/index.js';
 import { loadPolicyTestFile } from '../src/policy-tests.js';
 import { type CedarEntity, entityKey, forEachEntityRef, parseEntityRef } from '../src/uid.js';
@@ -403,5 +405,55 @@ describe('compiled path = cedar-wasm on random requests over the shipped policie
     expect(t.allowed).toBeGreaterThan(100);
     expect(t.errored).toBeGreaterThan(50);
     expect(t.failures).toBeGreaterThan(100);
+  }, 120_000);
+});
+
+describe('compiled path on entity snapshots (the entity cache) = on plain entities = cedar-wasm', () => {
+  it('agrees on 1,500 random requests whose entities are shared snapshots, each decided twice', () => {
+    // Snapshots are shared across requests whenever the content is the same
+    // (as the entity cache shares them across decisions), so the memoised
+    // conversion of one is reused by requests with other contexts, other
+    // principals and other neighbours; a mutated entity gets its own.
+    const shared = new Map<string, { content: unknown; snap: CedarEntity }[]>();
+    const snapshotOf = (e: CedarEntity): CedarEntity => {
+      const key = JSON.stringify(e.uid ?? null);
+      const bucket = shared.get(key) ?? [];
+      shared.set(key, bucket);
+      const found = bucket.find((b) => isDeepStrictEqual(b.content, e));
+      if (found) {
+        reused++;
+        return found.snap;
+      }
+      const snap = snapshotEntity(e);
+      bucket.push({ content: structuredClone(e), snap });
+      return snap;
+    };
+    const t = tally();
+    let snapshots = 0;
+    let reused = 0;
+    fc.assert(
+      fc.property(randomRequest, (sample) => {
+        const r = build(sample);
+        const plain = d.compiled(r);
+        const entities = (r.entities as CedarEntity[]).map(snapshotOf);
+        snapshots += entities.filter(isEntitySnapshot).length;
+        const first = d.compiled({ ...r, entities });
+        const second = d.compiled({ ...r, entities });
+        // The whole answer (messages too) is the plain entities' answer, the
+        // first time (conversions made) and the second (conversions kept)…
+        expect(first).toEqual(plain);
+        expect(second).toEqual(plain);
+        // …and that one is cedar-wasm's.
+        const { compiled, wasm } = both(d, r, t);
+        expect(compiled).toEqual(wasm);
+      }),
+      { numRuns: 1500 },
+    );
+    expect(snapshots).toBeGreaterThan(5000);
+    expect(reused).toBeGreaterThan(snapshots / 2);
+    expect(t.decided).toBeGreaterThan(t.declined * 4);
+    expect(t.allowed).toBeGreaterThan(50);
+    expect(t.errored).toBeGreaterThan(25);
+    expect(t.failures).toBeGreaterThan(50);
   }, 120_000);
 });

@@ -9,7 +9,7 @@ import { type CedarSteps, cedarCall, runLocal } from '../cedar-calls.js';
 import type { CompiledPolicySet } from '../policy-set.js';
 import type { CedarEntity, EntityRef } from '../uid.js';
 import { type Compiled, compileExpr, type Env } from './expressions.js';
-import { checkRequest, EntityStore, RequestFailure, requestUid, toRecord, toStore } from './request.js';
+import { type Converted, checkRequest, EntityStore, RequestFailure, requestUid, toRecord, toStore } from './request.js';
 import { type SchemaModel, schemaModelSteps } from './schema.js';
 import { DECLINE, EntityUid, EvaluationError, Unsupported } from './values.js';
 
@@ -193,6 +193,11 @@ function* build(model: SchemaModel, set: CompiledPolicySet): CedarSteps<Compiled
     );
   }
 
+  // The converted and checked form of each entity snapshot (entities from the
+  // entity cache), per snapshot object: see toStore. A reload compiles a new
+  // evaluator, so nothing converted against an old schema is reused.
+  const converted = new WeakMap<object, Converted>();
+
   return {
     decide(principalRef, actionRef, resourceRef, context, entities) {
       try {
@@ -201,7 +206,7 @@ function* build(model: SchemaModel, set: CompiledPolicySet): CedarSteps<Compiled
         const resource = requestUid(resourceRef);
         const spec = checkRequest(model, principal, action, resource);
         const ctx = toRecord(context, spec.appliesTo.context, 'context');
-        const store = new EntityStore(toStore(model, entities), model.actions);
+        const store = new EntityStore(toStore(model, entities, converted), model.actions);
         const env: Env = { principal, action, resource, context: ctx, store };
         const forbids: string[] = [];
         const permits: string[] = [];

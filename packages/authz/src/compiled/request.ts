@@ -10,6 +10,7 @@
 // in a shape whose treatment by cedar-wasm is not pinned down here is
 // declined, so cedar-wasm decides it.
 
+import { isEntitySnapshot } from '../entity-snapshot.js';
 import { INVALID, parseDecimal, parseIp } from './extensions.js';
 import type { ActionModel, RecordType, SchemaModel, SchemaType } from './schema.js';
 import { type CedarRecord, CedarSet, DECLINE, EntityUid, equals, type Value } from './values.js';
@@ -186,36 +187,82 @@ export function requestUid(ref: { readonly type: string; readonly id: string }):
   return wellFormed(ref.id) ? new EntityUid(ref.type, ref.id) : decline();
 }
 
-/** Converts and checks the request's entities. */
-export function toStore(model: SchemaModel, entities: readonly unknown[]): Map<string, StoredEntity> {
+/** What converting one entity gave: the entity, or the failure or decline it threw. */
+export type Converted = StoredEntity | RequestFailure | typeof DECLINE;
+
+/**
+ * Converts and checks one entity on its own (its type, attributes, parents
+ * and tags against the schema): a pure function of the entity's content and
+ * the schema model.
+ */
+function convertEntity(model: SchemaModel, e: unknown): StoredEntity {
+  if (!isPlainObject(e)) return decline();
+  const uid = entityJson(field(e, 'uid')) ?? decline();
+  // Action entities come from the schema; cedar-wasm compares any given ones with it.
+  if (isActionType(uid.type)) return decline();
+  // An undeclared type, or a malformed type name: rejected either way.
+  const type = model.entityTypes.get(uid.type);
+  if (!type) return fail('an entity has a type the schema does not declare');
+  const rawAttrs = field(e, 'attrs');
+  if (rawAttrs === undefined) return fail('an entity has no attrs');
+  const attrs = toRecord(rawAttrs, type.shape, `an attribute of a ${uid.type}`);
+  const rawParents = field(e, 'parents');
+  if (rawParents === undefined) return fail('an entity has no parents');
+  if (!Array.isArray(rawParents)) return decline();
+  const parents: EntityUid[] = new Array(rawParents.length);
+  for (let i = 0; i < rawParents.length; i++) {
+    const p = entityJson(rawParents[i]) ?? decline();
+    if (!type.memberOf.has(p.type)) fail(`a ${uid.type} has a parent of a type it may not have`);
+    parents[i] = p;
+  }
+  const tags = field(e, 'tags');
+  if (tags !== undefined) {
+    if (!isPlainObject(tags)) return decline();
+    // The compiled path takes only schemas without tags, where any tag is an error.
+    if (Object.keys(tags).length > 0) fail('an entity has tags the schema does not declare');
+  }
+  return { uid, attrs, parents };
+}
+
+/**
+ * {@link convertEntity} of a snapshot, kept in `memo`. Safe because a snapshot
+ * cannot change (entity-snapshot.ts) and `memo` belongs to one schema model
+ * (one compiled evaluator): the same content and model always give the same
+ * entity, failure or decline, which is replayed as thrown the first time.
+ * The converted entity is shared by the decisions that use the snapshot; the
+ * evaluator only reads it.
+ */
+function convertSnapshot(model: SchemaModel, e: object, memo: WeakMap<object, Converted>): StoredEntity {
+  let c = memo.get(e);
+  if (c === undefined) {
+    try {
+      c = convertEntity(model, e);
+    } catch (thrown) {
+      // Anything unexpected is not kept: it propagates as before (a decline).
+      if (!(thrown instanceof RequestFailure) && thrown !== DECLINE) throw thrown;
+      c = thrown;
+    }
+    memo.set(e, c);
+  }
+  if (c === DECLINE || c instanceof RequestFailure) throw c;
+  return c;
+}
+
+/**
+ * Converts and checks the request's entities. With `memo`, the per-entity
+ * work for entity snapshots is done once per snapshot (see
+ * {@link convertSnapshot}); duplicates and cycles are checked per request.
+ */
+export function toStore(
+  model: SchemaModel,
+  entities: readonly unknown[],
+  memo?: WeakMap<object, Converted>,
+): Map<string, StoredEntity> {
   const store = new Map<string, StoredEntity>();
   for (const e of entities) {
-    if (!isPlainObject(e)) return decline();
-    const uid = entityJson(field(e, 'uid')) ?? decline();
-    // Action entities come from the schema; cedar-wasm compares any given ones with it.
-    if (isActionType(uid.type)) return decline();
-    // An undeclared type, or a malformed type name: rejected either way.
-    const type = model.entityTypes.get(uid.type);
-    if (!type) return fail('an entity has a type the schema does not declare');
-    const rawAttrs = field(e, 'attrs');
-    if (rawAttrs === undefined) return fail('an entity has no attrs');
-    const attrs = toRecord(rawAttrs, type.shape, `an attribute of a ${uid.type}`);
-    const rawParents = field(e, 'parents');
-    if (rawParents === undefined) return fail('an entity has no parents');
-    if (!Array.isArray(rawParents)) return decline();
-    const parents: EntityUid[] = new Array(rawParents.length);
-    for (let i = 0; i < rawParents.length; i++) {
-      const p = entityJson(rawParents[i]) ?? decline();
-      if (!type.memberOf.has(p.type)) fail(`a ${uid.type} has a parent of a type it may not have`);
-      parents[i] = p;
-    }
-    const tags = field(e, 'tags');
-    if (tags !== undefined) {
-      if (!isPlainObject(tags)) return decline();
-      // The compiled path takes only schemas without tags, where any tag is an error.
-      if (Object.keys(tags).length > 0) fail('an entity has tags the schema does not declare');
-    }
-    const entity: StoredEntity = { uid, attrs, parents };
+    const entity =
+      memo !== undefined && isEntitySnapshot(e) ? convertSnapshot(model, e as object, memo) : convertEntity(model, e);
+    const { uid, attrs, parents } = entity;
     const earlier = store.get(uid.key);
     if (earlier) {
       // cedar-wasm merges equal duplicates and rejects different ones (tested);
