@@ -135,6 +135,10 @@ export function sqliteDatabase<DB = unknown>(options: SqliteDatabaseOptions): Sq
     });
   }
   const statements = cachingStatements(native);
+  // One transaction wrapper for the connection's lifetime: better-sqlite3's
+  // transaction() builds four wrapped functions and their properties on every
+  // call, which cost more than the short transactions the stores run.
+  const inTransaction = native.transaction((fn: () => unknown) => fn());
   // Kysely's destroy() closes the handle it was given.
   const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: statements }) });
   const direct: DirectExecution = {
@@ -146,7 +150,7 @@ export function sqliteDatabase<DB = unknown>(options: SqliteDatabaseOptions): Sq
       if (statement.reader) return { rows: statement.all(params), numAffectedRows: undefined };
       return { rows: [], numAffectedRows: BigInt(statement.run(params).changes) };
     },
-    transaction: (fn) => native.transaction(fn)(),
+    transaction: <T>(fn: () => T): T => inTransaction(fn) as T,
   };
   const file: OpenFile = { db, direct, synchronous, busyTimeoutMs, refs: 0 };
   const id = native.memory ? undefined : fileId(options.filename);

@@ -43,6 +43,44 @@ describe('localAesGcmEncrypter', () => {
     await expect(enc.decrypt('garbage', ctx)).rejects.toMatchObject({ code: 'ERR_MFA_ENCRYPTION' });
   });
 
+  it('refuses every malformed shape of v1.<key>.<iv>.<body> with ERR_MFA_ENCRYPTION', async () => {
+    const enc = localAesGcmEncrypter({ keys: [{ id: 'k1', key: randomBytes(32) }] });
+    const box = await enc.encrypt(secret, ctx);
+    const [version, keyId, iv, body] = box.split('.') as [string, string, string, string];
+    for (const bad of [
+      '',
+      'v1',
+      'v1.k1',
+      `v1.k1.${iv}`,
+      `v1.k1.${iv}.`,
+      `v1.k1..${body}`,
+      `v1..${iv}.${body}`,
+      `.${keyId}.${iv}.${body}`,
+      `v2.${keyId}.${iv}.${body}`,
+      `v1.k2.${iv}.${body}`,
+      `${box}.`,
+      `${box}.x`,
+      `${version}.${keyId}.${iv}${iv}.${body}`,
+      `${version}.${keyId}.${iv}.${body.slice(0, 20)}`,
+      42 as unknown as string,
+    ]) {
+      await expect(enc.decrypt(bad, ctx), bad).rejects.toMatchObject({ code: 'ERR_MFA_ENCRYPTION' });
+    }
+    expect(await enc.decrypt(`${version}.${keyId}.${iv}.${body}`, ctx)).toEqual(secret);
+  });
+
+  it('returns a buffer of its own: wiping one decryption leaves the next intact', async () => {
+    const enc = localAesGcmEncrypter({ keys: [{ id: 'k1', key: randomBytes(32) }] });
+    const box = await enc.encrypt(secret, ctx);
+    const first = await enc.decrypt(box, ctx);
+    const second = await enc.decrypt(box, ctx);
+    expect(first).toBeInstanceOf(Uint8Array);
+    expect(first.length).toBe(secret.length);
+    first.fill(0);
+    expect(second).toEqual(secret);
+    expect(await enc.decrypt(box, ctx)).toEqual(secret);
+  });
+
   it('rotates keys: new ciphertexts use the first key, old ones still decrypt', async () => {
     const k1 = { id: 'k1', key: randomBytes(32) };
     const k2 = { id: 'k2', key: randomBytes(32) };

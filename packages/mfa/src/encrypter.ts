@@ -60,11 +60,15 @@ const VERSION = 'v1';
 
 /** Canonical AAD: fixed field order, length-prefixed, so no two contexts encode alike. */
 function aad(context: EncryptionContext): Buffer {
-  const parts = [context.userId, context.deviceId, context.purpose].map((p) => {
-    if (typeof p !== 'string') throw encryptionError('the encryption context is incomplete');
-    return `${Buffer.byteLength(p)}:${p}`;
-  });
-  return Buffer.from(`provisioning-mfa|${parts.join('|')}`, 'utf8');
+  const { userId, deviceId, purpose } = context ?? ({} as EncryptionContext);
+  if (typeof userId !== 'string' || typeof deviceId !== 'string' || typeof purpose !== 'string') {
+    throw encryptionError('the encryption context is incomplete');
+  }
+  // One string, one encode (this runs on every TOTP verification).
+  return Buffer.from(
+    `provisioning-mfa|${Buffer.byteLength(userId)}:${userId}|${Buffer.byteLength(deviceId)}:${deviceId}|${Buffer.byteLength(purpose)}:${purpose}`,
+    'utf8',
+  );
 }
 
 function encryptionError(message: string, cause?: unknown): MfaError {
@@ -114,21 +118,43 @@ export function localAesGcmEncrypter(options: LocalAesGcmEncrypterOptions): Secr
       return `${VERSION}.${current.id}.${iv.toString('base64url')}.${body.toString('base64url')}`;
     },
     async decrypt(ciphertext, context) {
-      const parts = typeof ciphertext === 'string' ? ciphertext.split('.') : [];
-      const [version, keyId, ivText, bodyText] = parts;
-      const key = keyId === undefined ? undefined : keys.get(keyId);
-      if (parts.length !== 4 || version !== VERSION || key === undefined || !ivText || !bodyText) {
+      // `v1.<keyId>.<iv>.<body>`, parsed by position rather than split():
+      // this runs on every TOTP verification.
+      const text = typeof ciphertext === 'string' ? ciphertext : '';
+      const a = text.indexOf('.');
+      const b = a < 0 ? -1 : text.indexOf('.', a + 1);
+      const c = b < 0 ? -1 : text.indexOf('.', b + 1);
+      const key = b < 0 ? undefined : keys.get(text.slice(a + 1, b));
+      if (
+        c < 0 ||
+        text.indexOf('.', c + 1) >= 0 ||
+        text.slice(0, a) !== VERSION ||
+        key === undefined ||
+        c === b + 1 ||
+        c === text.length - 1
+      ) {
         throw encryptionError('the ciphertext is malformed or its key is unknown');
       }
-      const iv = Buffer.from(ivText, 'base64url');
-      const body = Buffer.from(bodyText, 'base64url');
+      const iv = Buffer.from(text.slice(b + 1, c), 'base64url');
+      const body = Buffer.from(text.slice(c + 1), 'base64url');
       if (iv.length !== 12 || body.length < 16) throw encryptionError('the ciphertext is malformed');
+      let plaintext: Buffer | undefined;
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, iv);
+        const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
         decipher.setAAD(aad(context));
         decipher.setAuthTag(body.subarray(body.length - 16));
-        return new Uint8Array(Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]));
+        plaintext = decipher.update(body.subarray(0, body.length - 16));
+        // final() authenticates (throws on a bad tag; nothing is returned
+        // then) and, for GCM, adds no bytes. The plaintext is handed over as a
+        // view of update()'s own buffer, not copied: the caller's fill(0)
+        // then wipes the only copy (a Buffer.concat copy would sit in Node's
+        // shared buffer pool, out of the caller's reach).
+        decipher.final();
+        return new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.length);
       } catch (error) {
+        // With a wrong context (a ciphertext copied to another row) update()
+        // has already produced the real secret: wipe it before refusing.
+        plaintext?.fill(0);
         throw encryptionError('the ciphertext does not authenticate (wrong key or context, or tampered)', error);
       }
     },

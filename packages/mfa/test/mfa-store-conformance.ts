@@ -132,6 +132,20 @@ export function describeMfaStore(driver: MfaStoreDriver): void {
       expect(await store.getDevice(u1, w.id)).toEqual(w);
     });
 
+    it('lists copies too: changing a listed device’s dates or TOTP fields changes nothing stored', async () => {
+      const t = totpDevice(u1, { lastUsedAt: new Date(T0 + 5) });
+      await store.createDevice(t);
+      for (const listed of [await store.listDevices(u1), await store.listDevices(u1)]) {
+        expect(listed).toEqual([t]);
+        const got = listed[0] as MfaDevice;
+        got.createdAt.setTime(0);
+        got.confirmedAt?.setTime(0);
+        got.lastUsedAt?.setTime(0);
+        (got.totp as { secretCiphertext: string }).secretCiphertext = 'changed';
+      }
+      expect(await store.getDevice(u1, t.id)).toEqual(t);
+    });
+
     it('renames and touches', async () => {
       const t = totpDevice(u1);
       await store.createDevice(t);

@@ -2,14 +2,31 @@ import { CoreError } from '@provisioning/core';
 import { MfaError } from '../errors.js';
 import type { CounterUpdate, DeleteDeviceOutcome, MfaDevice, MfaStore } from '../store.js';
 
+// Returned devices are copies (the MfaStore contract): Dates and nested
+// objects are mutable. Written out field by field rather than with object
+// spread: listDevices runs on every TOTP verification.
 const copy = (d: MfaDevice): MfaDevice => ({
-  ...d,
-  createdAt: new Date(d.createdAt),
-  confirmedAt: d.confirmedAt && new Date(d.confirmedAt),
-  lastUsedAt: d.lastUsedAt && new Date(d.lastUsedAt),
-  totp: d.totp && { ...d.totp },
+  id: d.id,
+  userId: d.userId,
+  type: d.type,
+  name: d.name,
+  createdAt: new Date(d.createdAt.getTime()),
+  confirmedAt: d.confirmedAt === undefined ? undefined : new Date(d.confirmedAt.getTime()),
+  lastUsedAt: d.lastUsedAt === undefined ? undefined : new Date(d.lastUsedAt.getTime()),
+  totp:
+    d.totp === undefined
+      ? undefined
+      : {
+          secretCiphertext: d.totp.secretCiphertext,
+          algorithm: d.totp.algorithm,
+          digits: d.totp.digits,
+          periodSeconds: d.totp.periodSeconds,
+        },
   webauthn: d.webauthn && { ...d.webauthn, transports: [...d.webauthn.transports] },
 });
+
+const byCreation = (a: MfaDevice, b: MfaDevice): number =>
+  a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1);
 
 /**
  * An {@link MfaStore} in process memory: for tests and single-process quick
@@ -66,10 +83,9 @@ export function memoryMfaStore(): MfaStore {
       check();
       const ids = byUser.get(userId);
       if (ids === undefined) return [];
-      return [...ids]
-        .map((id) => devices.get(id) as MfaDevice)
-        .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1))
-        .map(copy);
+      const list: MfaDevice[] = [];
+      for (const id of ids) list.push(copy(devices.get(id) as MfaDevice));
+      return list.length > 1 ? list.sort(byCreation) : list;
     },
     async findCredential(credentialId) {
       check();
