@@ -88,7 +88,18 @@ export function sshCertificateProvider(
         ...(request.criticalOptions ? { criticalOptions: request.criticalOptions } : {}),
       });
       return {
-        secret: Object.freeze({ ...cert, keyPair }),
+        // Field by field: V8 gives each frozen spread copy a hidden class of its own.
+        secret: Object.freeze({
+          certificate: cert.certificate,
+          type: cert.type,
+          principals: cert.principals,
+          keyId: cert.keyId,
+          serial: cert.serial,
+          validAfter: cert.validAfter,
+          validBefore: cert.validBefore,
+          keyFingerprint: cert.keyFingerprint,
+          keyPair,
+        } satisfies SshCertificateSecret),
         metadata: {
           serial: cert.serial,
           keyId: cert.keyId,
