@@ -1,5 +1,5 @@
 import { createManualClock, type ManualClock } from '@provisioning/core';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeProvider } from '../test/fake-provider.js';
 import { SecretsError } from './errors.js';
 import type { Lease, LeaseStore } from './lease.js';
@@ -316,6 +316,51 @@ describe('lease manager', () => {
       });
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(late).toBe(true);
+    });
+
+    it('arms a timer only for a provider that has not answered within a microtask; the timeout still holds', async () => {
+      const spy = vi.spyOn(globalThis, 'setTimeout');
+      try {
+        // Makes its secret without waiting on anything, as the key pair and certificate providers do.
+        const quick = {
+          name: 'quick',
+          async create() {
+            return { secret: 's' };
+          },
+          async revoke() {},
+        } satisfies SecretProvider<unknown, string>;
+        const hops = signalProvider('hops', async () => {
+          for (let i = 0; i < 20; i++) await Promise.resolve();
+        });
+        const hanging = signalProvider('hanging', () => new Promise<void>(() => {}));
+        const throwing = {
+          name: 'throwing',
+          create: () => {
+            throw new Error('sync failure, password=hunter2');
+          },
+          async revoke() {},
+        } satisfies SecretProvider<unknown, string>;
+        const m = createLeaseManager({
+          store,
+          providers: [quick, hops, hanging, throwing],
+          clock,
+          providerTimeoutMs: 30,
+        });
+        await m.issue(quick, {}, { owner: 'a', ttlSeconds: 60 });
+        const armedByQuick = spy.mock.calls.filter(([, ms]) => ms === 30).length;
+        await m.issue(hops, {}, { owner: 'a', ttlSeconds: 60 });
+        await expect(m.issue(hanging, {}, { owner: 'a', ttlSeconds: 60 })).rejects.toMatchObject({
+          code: 'ERR_SECRETS_PROVIDER_TIMEOUT',
+        });
+        const error = await m.issue(throwing, {}, { owner: 'a', ttlSeconds: 60 }).catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: 'ERR_SECRETS_PROVIDER_FAILED' });
+        expect(String((error as Error).message)).not.toContain('hunter2');
+        expect(armedByQuick).toBe(0);
+        // hops and hanging were armed (hops answered before it fired); throwing rejected at once.
+        expect(spy.mock.calls.filter(([, ms]) => ms === 30).length).toBe(2);
+      } finally {
+        spy.mockRestore();
+      }
     });
 
     it('a copied context carries a live signal, for create and for revoke', async () => {

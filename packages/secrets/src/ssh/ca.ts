@@ -5,7 +5,7 @@ import { clientError, SecretsError } from '../errors.js';
 import { publicValueRandom } from '../random.js';
 import type { Ed25519Engine } from './ed25519.js';
 import { nodeEd25519 } from './ed25519.js';
-import { checkComment, parseEd25519PrivateKey, parseSshpkPublicKey, publicBlobOf, type SshKeyPair } from './keys.js';
+import { parseEd25519PrivateKey, parseSshpkPublicKey, publicBlobOf, type SshKeyPair } from './keys.js';
 import type { CertificateOption } from './wire.js';
 import {
   certificateType,
@@ -324,7 +324,8 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
         });
       }
       return Object.freeze({
-        certificate: `${certificateType(subjectBlob)} ${blob.toString('base64')} ${checkComment(request.keyId)}`,
+        // The key id is the line's comment: KEY_ID above already allows only what a comment may hold.
+        certificate: `${certificateType(subjectBlob)} ${blob.toString('base64')} ${request.keyId}`,
         type,
         principals: Object.freeze([...principals]),
         keyId: request.keyId,

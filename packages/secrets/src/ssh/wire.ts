@@ -27,9 +27,15 @@ export class SshWriter {
   private buf: Buffer;
   private at = 0;
 
-  constructor(sizeHint = 256) {
-    // Zero-filled: some of what is written here is private key material.
-    this.buf = Buffer.alloc(sizeHint);
+  /**
+   * @param sizeHint the exact size, or a starting capacity.
+   * @param publicData `true` only for public bytes (certificates, public
+   *   keys): the buffer then comes from Node's shared pool, not zero-filled,
+   *   which is safe because only written bytes are ever handed out. Default
+   *   `false`: a zero-filled buffer of its own, for private key material.
+   */
+  constructor(sizeHint = 256, publicData = false) {
+    this.buf = publicData ? Buffer.allocUnsafe(sizeHint) : Buffer.alloc(sizeHint);
   }
 
   private room(n: number): void {
@@ -106,7 +112,7 @@ const EMPTY = Buffer.alloc(0);
 
 /** The public key blob of an Ed25519 key: `string "ssh-ed25519"`, `string key`. */
 export function ed25519PublicBlob(publicKey: Uint8Array): Buffer {
-  return new SshWriter(ED25519_BLOB_LENGTH).string(SSH_ED25519).string(publicKey).finish();
+  return new SshWriter(ED25519_BLOB_LENGTH, true).string(SSH_ED25519).string(publicKey).finish();
 }
 
 // Names written into every key and certificate, encoded once.
@@ -129,11 +135,21 @@ export function sshFingerprint(blob: Uint8Array): string {
 
 /** The algorithm name a public key blob starts with (`ssh-ed25519`, `ssh-rsa` …). */
 export function readAlgorithm(blob: Uint8Array): string {
+  // Nearly every blob here is an Ed25519 key: recognised without making a string.
+  if (blob.length >= ED25519_PREFIX.length && startsWith(blob, ED25519_PREFIX)) return 'ssh-ed25519';
   const b = Buffer.isBuffer(blob) ? blob : Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   if (b.length < 4) throw new RangeError('truncated key blob');
   const n = b.readUInt32BE(0);
   if (4 + n > b.length) throw new RangeError('truncated key blob');
   return b.toString('latin1', 4, 4 + n);
+}
+
+// `string "ssh-ed25519"`: how an Ed25519 key blob starts.
+const ED25519_PREFIX = Buffer.from('0000000b7373682d65643235353139', 'hex');
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
 }
 
 /**
@@ -247,7 +263,7 @@ export function signedCertificate(f: CertificateFields, sign: (toBeSigned: Uint8
     extensions +
     4 +
     stringLength(f.caBlob);
-  const w = new SshWriter(toBeSigned + SIGNATURE_LENGTH)
+  const w = new SshWriter(toBeSigned + SIGNATURE_LENGTH, true)
     .string(typeName)
     .string(f.nonce)
     .raw(subjectParts)
