@@ -93,8 +93,11 @@ const message = Buffer.alloc(300, 7);
 const cpu = await cpuMicrosPerCall(
   {
     floor: async () => {
-      // Encoded by the keygen job, as ours does (exporting afterwards can deadlock Node 20).
-      generateKeyPairSync('ed25519', { privateKeyEncoding: { format: 'jwk' } } as never);
+      // Both keys encoded by the keygen job, as ours does (exporting afterwards can deadlock Node 20).
+      generateKeyPairSync('ed25519', {
+        privateKeyEncoding: { format: 'jwk' },
+        publicKeyEncoding: { format: 'jwk' },
+      } as never);
       sign(null, message, caKey);
     },
     memory,

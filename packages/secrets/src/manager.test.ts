@@ -1,5 +1,5 @@
 import { createManualClock, type ManualClock } from '@provisioning/core';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { fakeProvider } from '../test/fake-provider.js';
 import { SecretsError } from './errors.js';
 import type { Lease, LeaseStore } from './lease.js';
@@ -270,5 +270,143 @@ describe('lease manager', () => {
       expect(local.made).toHaveLength(1);
       expect(await store.list()).toEqual([]);
     });
+  });
+
+  // The abort signal is made only when a provider reads it (an AbortController
+  // per call was a measurable share of a certificate); providers that do read
+  // it must see exactly what an eager signal would show.
+  describe('the provider call signal', () => {
+    const signalProvider = (name: string, body: (ctx: { signal: AbortSignal }) => Promise<void>) =>
+      ({
+        name,
+        async create(_req: unknown, ctx: { signal: AbortSignal }) {
+          await body(ctx);
+          return { secret: 's' };
+        },
+        async revoke(_lease: Lease, ctx: { signal: AbortSignal }) {
+          await body(ctx);
+        },
+      }) satisfies SecretProvider<unknown, string>;
+
+    it('aborts the signal a waiting provider holds when the timeout elapses', async () => {
+      const seen: boolean[] = [];
+      const waiting = signalProvider('waiting', async (ctx) => {
+        const { signal } = ctx;
+        seen.push(signal.aborted);
+        await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        seen.push(signal.aborted);
+      });
+      const m = createLeaseManager({ store, providers: [waiting], clock, providerTimeoutMs: 30 });
+      await expect(m.issue(waiting, {}, { owner: 'a', ttlSeconds: 60 })).rejects.toMatchObject({
+        code: 'ERR_SECRETS_PROVIDER_TIMEOUT',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(seen).toEqual([false, true]);
+    });
+
+    it('a signal first read after the timeout is already aborted', async () => {
+      let late: boolean | undefined;
+      const slow = signalProvider('slow', async (ctx) => {
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        late = ctx.signal.aborted;
+      });
+      const m = createLeaseManager({ store, providers: [slow], clock, providerTimeoutMs: 30 });
+      await expect(m.issue(slow, {}, { owner: 'a', ttlSeconds: 60 })).rejects.toMatchObject({
+        code: 'ERR_SECRETS_PROVIDER_TIMEOUT',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(late).toBe(true);
+    });
+
+    it('arms a timer only for a provider that has not answered within a microtask; the timeout still holds', async () => {
+      const spy = vi.spyOn(globalThis, 'setTimeout');
+      try {
+        // Makes its secret without waiting on anything, as the key pair and certificate providers do.
+        const quick = {
+          name: 'quick',
+          async create() {
+            return { secret: 's' };
+          },
+          async revoke() {},
+        } satisfies SecretProvider<unknown, string>;
+        const hops = signalProvider('hops', async () => {
+          for (let i = 0; i < 20; i++) await Promise.resolve();
+        });
+        const hanging = signalProvider('hanging', () => new Promise<void>(() => {}));
+        const throwing = {
+          name: 'throwing',
+          create: () => {
+            throw new Error('sync failure, password=hunter2');
+          },
+          async revoke() {},
+        } satisfies SecretProvider<unknown, string>;
+        const m = createLeaseManager({
+          store,
+          providers: [quick, hops, hanging, throwing],
+          clock,
+          providerTimeoutMs: 30,
+        });
+        await m.issue(quick, {}, { owner: 'a', ttlSeconds: 60 });
+        const armedByQuick = spy.mock.calls.filter(([, ms]) => ms === 30).length;
+        await m.issue(hops, {}, { owner: 'a', ttlSeconds: 60 });
+        await expect(m.issue(hanging, {}, { owner: 'a', ttlSeconds: 60 })).rejects.toMatchObject({
+          code: 'ERR_SECRETS_PROVIDER_TIMEOUT',
+        });
+        const error = await m.issue(throwing, {}, { owner: 'a', ttlSeconds: 60 }).catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: 'ERR_SECRETS_PROVIDER_FAILED' });
+        expect(String((error as Error).message)).not.toContain('hunter2');
+        expect(armedByQuick).toBe(0);
+        // hops and hanging were armed (hops answered before it fired); throwing rejected at once.
+        expect(spy.mock.calls.filter(([, ms]) => ms === 30).length).toBe(2);
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
+    it('a copied context carries a live signal, for create and for revoke', async () => {
+      const signals: AbortSignal[] = [];
+      const copying = signalProvider('copying', async (ctx) => {
+        const copy = { ...ctx };
+        signals.push(copy.signal);
+      });
+      const m = createLeaseManager({ store, providers: [copying], clock, providerTimeoutMs: 1000 });
+      const { lease } = await m.issue(copying, {}, { owner: 'a', ttlSeconds: 60 });
+      await m.revoke(lease.id);
+      expect(signals).toHaveLength(2);
+      for (const signal of signals) {
+        expect(signal).toBeInstanceOf(AbortSignal);
+        expect(signal.aborted).toBe(false);
+      }
+      // One signal per call, not one shared by every call.
+      expect(signals[0]).not.toBe(signals[1]);
+    });
+  });
+
+  it('caps lease metadata at 16 KiB of JSON, escapes and UTF-8 counted, whichever way the size is checked', async () => {
+    const echo: SecretProvider<{ metadata: unknown }, string> = {
+      name: 'echo',
+      local: true,
+      async create(req) {
+        return { secret: 's', metadata: req.metadata as Record<string, string> };
+      },
+      async revoke() {},
+    };
+    const m = createLeaseManager({ store, providers: [echo], clock });
+    const issue = (metadata: unknown) => m.issue(echo, { metadata }, { owner: 'a', ttlSeconds: 60 });
+    const tooLarge = { code: 'ERR_SECRETS_INVALID_REQUEST', message: expect.stringContaining('16384 bytes') };
+    // `{"k":"…"}` is 8 bytes besides the value.
+    await expect(issue({ k: 'a'.repeat(16_376) })).resolves.toBeDefined();
+    await expect(issue({ k: 'a'.repeat(16_377) })).rejects.toMatchObject(tooLarge);
+    // A control character is 6 bytes of JSON (\u0001), é is 2 bytes of UTF-8.
+    await expect(issue({ k: '\u0001'.repeat(2729) })).resolves.toBeDefined();
+    await expect(issue({ k: '\u0001'.repeat(2730) })).rejects.toMatchObject(tooLarge);
+    await expect(issue({ k: 'é'.repeat(8188) })).resolves.toBeDefined();
+    await expect(issue({ k: 'é'.repeat(8189) })).rejects.toMatchObject(tooLarge);
+    // Many small entries: within the quick bound, nothing to measure exactly.
+    const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`key${i}`, `value ${i}`]));
+    const { lease } = await issue(many);
+    expect(lease.metadata).toEqual(many);
+    await expect(issue({ k: 1 })).rejects.toMatchObject({ code: 'ERR_SECRETS_INVALID_REQUEST' });
+    await expect(issue(['x'])).rejects.toMatchObject({ code: 'ERR_SECRETS_INVALID_REQUEST' });
   });
 });

@@ -66,6 +66,22 @@ export function describeLeaseStore(driver: LeaseStoreDriver): void {
       expect(await store.get('test/none')).toBeUndefined();
     });
 
+    it('keeps its own copy: changing the inserted or the returned lease changes nothing stored', async () => {
+      const lease = makeLease({ metadata: { role: 'r_1' } });
+      await store.insert(lease);
+      (lease as { owner: string }).owner = 'mallory';
+      (lease.metadata as Record<string, string>).role = 'admin';
+      const got = await store.get(lease.id);
+      expect(got).toEqual(makeLease({ metadata: { role: 'r_1' } }));
+      try {
+        (got as { owner: string }).owner = 'mallory';
+        (got?.metadata as Record<string, string>).role = 'admin';
+      } catch {
+        // A frozen lease refuses the change: as good.
+      }
+      expect(await store.get(lease.id)).toEqual(makeLease({ metadata: { role: 'r_1' } }));
+    });
+
     it('refuses a duplicate id and keeps the first lease', async () => {
       await store.insert(makeLease());
       await expect(store.insert(makeLease({ owner: 'mallory' }))).rejects.toMatchObject({

@@ -1,19 +1,20 @@
 import { isIP } from 'node:net';
 import type { Clock, RandomSource } from '@provisioning/core';
-import { systemClock, systemRandom } from '@provisioning/core';
+import { systemClock } from '@provisioning/core';
 import { clientError, SecretsError } from '../errors.js';
+import { publicValueRandom } from '../random.js';
 import type { Ed25519Engine } from './ed25519.js';
 import { nodeEd25519 } from './ed25519.js';
-import { checkComment, parseEd25519PrivateKey, parseSshpkPublicKey, publicBlobOf, type SshKeyPair } from './keys.js';
+import { parseEd25519PrivateKey, parseSshpkPublicKey, publicBlobOf, type SshKeyPair } from './keys.js';
 import type { CertificateOption } from './wire.js';
 import {
-  certificateToBeSigned,
   certificateType,
   ed25519PublicBlob,
   publicKeyLine,
   SshWriter,
   signedCertificate,
   sshFingerprint,
+  stringLength,
 } from './wire.js';
 
 /** Kind of certificate: logs a user in, or proves a host's identity. */
@@ -84,7 +85,7 @@ export interface SshCertificateAuthorityOptions {
   readonly privateKey: string | SshKeyPair;
   /** Default: the system clock. */
   readonly clock?: Clock;
-  /** Randomness for serials and nonces. Default: the OS CSPRNG. */
+  /** Randomness for serials and nonces. Default: the OS CSPRNG, read 4 KiB at a time. */
   readonly random?: RandomSource;
   /** Default `nodeEd25519`. */
   readonly engine?: Ed25519Engine;
@@ -123,7 +124,7 @@ const PRINCIPAL = /^[\x21-\x2b\x2d-\x7e]{1,255}$/;
 const KEY_ID = /^[\x20-\x7e]{1,255}$/;
 const MAX_PRINCIPALS = 256;
 
-const sshString = (value: string): Buffer => new SshWriter(4 + value.length).string(value).finish();
+const sshString = (value: string): Buffer => new SshWriter(stringLength(value)).string(value).finish();
 const NO_DATA = new Uint8Array(0);
 
 function checkSourceAddress(value: string): void {
@@ -141,6 +142,54 @@ function checkSourceAddress(value: string): void {
       );
     }
   }
+}
+
+const isPrincipal = (p: unknown): boolean => typeof p === 'string' && PRINCIPAL.test(p);
+
+function readUint64(bytes: Uint8Array): bigint {
+  if (bytes.length !== 8) throw new RangeError('the random source returned the wrong length');
+  return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, false);
+}
+
+// OpenSSH requires both lists in lexical order of their names.
+const byName = (a: CertificateOption, b: CertificateOption): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const NO_OPTIONS: readonly CertificateOption[] = Object.freeze([]);
+// What a user certificate gets when the request names no extensions. Shared
+// by every certificate: the encoder only reads it.
+const DEFAULT_USER_FLAGS: readonly CertificateOption[] = Object.freeze([
+  Object.freeze({ name: 'permit-pty', data: NO_DATA }),
+]);
+
+function flagList(extensions: readonly string[]): CertificateOption[] {
+  const flags: CertificateOption[] = [];
+  for (const name of new Set(extensions)) {
+    if (!FLAGS.has(name)) throw clientError('ERR_SECRETS_INVALID_REQUEST', 'unknown certificate extension', { name });
+    // Flags carry empty data.
+    flags.push({ name, data: NO_DATA });
+  }
+  return flags.sort(byName);
+}
+
+function criticalOptionList(critical: SshCriticalOptions): CertificateOption[] {
+  const options: CertificateOption[] = [];
+  for (const [name, value] of Object.entries(critical)) {
+    if (value === undefined || value === false) continue;
+    if (name === 'force-command') {
+      if (typeof value !== 'string' || value === '' || value.length > 4096 || /[\0\r\n]/.test(value)) {
+        throw clientError('ERR_SECRETS_INVALID_REQUEST', 'force-command is one line of text');
+      }
+      options.push({ name, data: sshString(value) });
+    } else if (name === 'source-address') {
+      if (typeof value !== 'string') throw clientError('ERR_SECRETS_INVALID_REQUEST', 'source-address is a string');
+      checkSourceAddress(value);
+      options.push({ name, data: sshString(value) });
+    } else if (name === 'verify-required' && value === true) {
+      options.push({ name, data: NO_DATA });
+    } else {
+      throw clientError('ERR_SECRETS_INVALID_REQUEST', 'unknown critical option', { name });
+    }
+  }
+  return options.sort(byName);
 }
 
 /**
@@ -173,7 +222,8 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
             throw clientError('ERR_SECRETS_INVALID_OPTIONS', 'the CA needs an Ed25519 private key');
           })();
   const clock = options.clock ?? systemClock;
-  const random = options.random ?? systemRandom;
+  // Serials and nonces are public: pooled CSPRNG bytes (see publicValueRandom).
+  const random = options.random ?? publicValueRandom;
   const engine = options.engine ?? nodeEd25519;
   const backdate = options.backdateSeconds ?? 45;
   if (!Number.isInteger(backdate) || backdate < 30 || backdate > 60) {
@@ -199,15 +249,17 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
         throw clientError('ERR_SECRETS_INVALID_REQUEST', 'certificate type is user or host');
       }
       const given = request.publicKey;
+      // A pair from generateSshKeyPair() carries its blob and fingerprint; anything else is parsed.
+      const generatedBlob = publicBlobOf(given);
       const subjectBlob =
-        publicBlobOf(given) ??
+        generatedBlob ??
         parseSshpkPublicKey(typeof given === 'string' ? given : (given as SshKeyPair)?.publicKey).toBuffer('rfc4253');
       const principals = request.principals;
       // An empty principal list means "any user" (or any host) to sshd: never issue one.
       if (!Array.isArray(principals) || principals.length === 0) {
         throw clientError('ERR_SECRETS_INVALID_REQUEST', 'a certificate needs at least one principal');
       }
-      if (principals.length > MAX_PRINCIPALS || !principals.every((p) => typeof p === 'string' && PRINCIPAL.test(p))) {
+      if (principals.length > MAX_PRINCIPALS || !principals.every(isPrincipal)) {
         throw clientError(
           'ERR_SECRETS_INVALID_REQUEST',
           `principals are 1-${MAX_PRINCIPALS} names of printable ASCII without spaces or commas`,
@@ -227,51 +279,28 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
           },
         );
       }
-      const serial = request.serial ?? Buffer.from(random.bytes(8)).readBigUInt64BE(0);
+      const serial = request.serial ?? readUint64(random.bytes(8));
       if (typeof serial !== 'bigint' || serial < 0n || serial > 0xffffffffffffffffn) {
         throw clientError('ERR_SECRETS_INVALID_REQUEST', 'serial is an unsigned 64-bit integer');
       }
-      const flags: CertificateOption[] = [];
-      const options: CertificateOption[] = [];
-      const extensions = request.extensions ?? (type === 'user' ? ['permit-pty'] : []);
-      const critical = request.criticalOptions ?? {};
-      if (type === 'host' && (extensions.length > 0 || Object.keys(critical).length > 0)) {
+      // Absent (or null) lists take the defaults without building anything.
+      const extensions = request.extensions ?? undefined;
+      const critical = request.criticalOptions ?? undefined;
+      if (
+        type === 'host' &&
+        ((extensions?.length ?? 0) > 0 || (critical !== undefined && Object.keys(critical).length > 0))
+      ) {
         throw clientError('ERR_SECRETS_INVALID_REQUEST', 'host certificates carry no extensions or critical options');
       }
-      for (const name of new Set(extensions)) {
-        if (!FLAGS.has(name))
-          throw clientError('ERR_SECRETS_INVALID_REQUEST', 'unknown certificate extension', { name });
-        // Flags carry empty data.
-        flags.push({ name, data: NO_DATA });
-      }
-      for (const [name, value] of Object.entries(critical)) {
-        if (value === undefined || value === false) continue;
-        if (name === 'force-command') {
-          if (typeof value !== 'string' || value === '' || value.length > 4096 || /[\0\r\n]/.test(value)) {
-            throw clientError('ERR_SECRETS_INVALID_REQUEST', 'force-command is one line of text');
-          }
-          options.push({ name, data: sshString(value) });
-        } else if (name === 'source-address') {
-          if (typeof value !== 'string') throw clientError('ERR_SECRETS_INVALID_REQUEST', 'source-address is a string');
-          checkSourceAddress(value);
-          options.push({ name, data: sshString(value) });
-        } else if (name === 'verify-required' && value === true) {
-          options.push({ name, data: NO_DATA });
-        } else {
-          throw clientError('ERR_SECRETS_INVALID_REQUEST', 'unknown critical option', { name });
-        }
-      }
-      // OpenSSH requires both lists in lexical order of their names.
-      const byName = (a: CertificateOption, b: CertificateOption): number =>
-        a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-      flags.sort(byName);
-      options.sort(byName);
+      const flags =
+        extensions === undefined ? (type === 'user' ? DEFAULT_USER_FLAGS : NO_OPTIONS) : flagList(extensions);
+      const options = critical === undefined ? NO_OPTIONS : criticalOptionList(critical);
 
       const now = clock.now();
       // Whole seconds: the certificate format counts seconds.
       const validAfter = new Date((Math.floor(now / 1000) - backdate) * 1000);
       const validBefore = new Date((Math.floor(now / 1000) + validity) * 1000);
-      const toBeSigned = certificateToBeSigned({
+      const fields = {
         subjectBlob,
         nonce: random.bytes(32),
         serial,
@@ -283,10 +312,10 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
         criticalOptions: options,
         extensions: flags,
         caBlob,
-      });
+      } as const;
       let blob: Buffer;
       try {
-        blob = signedCertificate(toBeSigned, sign(toBeSigned));
+        blob = signedCertificate(fields, sign);
       } catch (error) {
         throw new SecretsError('signing the certificate failed', {
           code: 'ERR_SECRETS_PROVIDER_FAILED',
@@ -295,17 +324,16 @@ export function createSshCertificateAuthority(options: SshCertificateAuthorityOp
         });
       }
       return Object.freeze({
-        certificate: `${certificateType(subjectBlob)} ${blob.toString('base64')} ${checkComment(request.keyId)}`,
+        // The key id is the line's comment: KEY_ID above already allows only what a comment may hold.
+        certificate: `${certificateType(subjectBlob)} ${blob.toString('base64')} ${request.keyId}`,
         type,
         principals: Object.freeze([...principals]),
         keyId: request.keyId,
         serial: serial.toString(),
         validAfter,
         validBefore,
-        keyFingerprint:
-          typeof given === 'object' && typeof given?.fingerprint === 'string'
-            ? given.fingerprint
-            : sshFingerprint(subjectBlob),
+        // Only a generated pair's own fingerprint is known to match its key.
+        keyFingerprint: generatedBlob !== undefined ? (given as SshKeyPair).fingerprint : sshFingerprint(subjectBlob),
       });
     },
   };

@@ -58,7 +58,8 @@ export const nodeEd25519: Ed25519Engine = Object.freeze({
   },
   signer(seed: Uint8Array): (message: Uint8Array) => Uint8Array {
     const key = nodeKey(seed);
-    return (message) => new Uint8Array(sign(null, message, key));
+    // The KeyObject is made once per signer and reused; the signature is a fresh Buffer (a Uint8Array).
+    return (message) => sign(null, message, key);
   },
   generate(): { seed: Uint8Array; publicKey: Uint8Array } {
     // OpenSSL's own keygen, about 10x faster than importing a DER seed
@@ -69,15 +70,26 @@ export const nodeEd25519: Ed25519Engine = Object.freeze({
     // mutex that the export holds (the process hangs at 0% CPU). JWK, not DER:
     // it reads the raw key (~55 µs a pair here) where DER runs OpenSSL 3's
     // encoder (~230 µs). The cost: the seed passes through a base64url string,
-    // which cannot be wiped; the caller gets it as OpenSSH text anyway.
+    // which cannot be wiped; the caller gets it as OpenSSH text anyway. The
+    // public key is JWK-encoded by the job too (its `x` is also in the private
+    // JWK): otherwise the job wraps it in a KeyObject, which cost ~6 µs and
+    // left one more keygen-made KeyObject for the garbage collector.
     // @types/node has no overload for a JWK private key encoding.
     const { privateKey } = generateKeyPairSync('ed25519', {
       privateKeyEncoding: { format: 'jwk' },
+      publicKeyEncoding: { format: 'jwk' },
     } as never) as unknown as { privateKey: JsonWebKey };
-    const seed = Buffer.from(String(privateKey.d), 'base64url');
-    const publicKey = Buffer.from(String(privateKey.x), 'base64url');
-    if (seed.length !== 32 || publicKey.length !== 32) throw new Error('OpenSSL returned a malformed Ed25519 key');
-    return { seed: new Uint8Array(seed), publicKey: new Uint8Array(publicKey) };
+    // Decoded straight into buffers of their own: Buffer.from(text) would put
+    // the seed in Node's shared allocation pool, then cost a copy out of it.
+    const seed = new Uint8Array(32);
+    const publicKey = new Uint8Array(32);
+    const seedBytes = Buffer.from(seed.buffer).write(String(privateKey.d), 'base64url');
+    const publicBytes = Buffer.from(publicKey.buffer).write(String(privateKey.x), 'base64url');
+    if (seedBytes !== 32 || publicBytes !== 32 || privateKey.d?.length !== 43 || privateKey.x?.length !== 43) {
+      seed.fill(0);
+      throw new Error('OpenSSL returned a malformed Ed25519 key');
+    }
+    return { seed, publicKey };
   },
 });
 

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createSshCertificateAuthority } from './ca.js';
 import { nobleEd25519, nodeEd25519 } from './ed25519.js';
-import { generateSshKeyPair, parseEd25519PrivateKey, parseSshPublicKey } from './keys.js';
+import { generateSshKeyPair, parseEd25519PrivateKey, parseSshPublicKey, publicBlobOf } from './keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sshkeys-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -101,6 +102,31 @@ describe('ssh key pairs', () => {
     expect(inspect(pair, { showHidden: true, depth: 5 })).not.toContain(body);
     expect(Object.keys(pair)).not.toContain('privateKey');
     expect(`${pair}`).not.toContain(body);
+    // Copies carry the public fields only.
+    expect(JSON.stringify(structuredClone(pair))).not.toContain(body);
+    expect({ ...pair }).toEqual({
+      type: 'ssh-ed25519',
+      publicKey: pair.publicKey,
+      fingerprint: pair.fingerprint,
+      comment: '',
+    });
+    expect(Object.isFrozen(pair)).toBe(true);
+    // Formatted once: the same text (and the same random check integers) every time it is read.
+    expect(pair.privateKey).toBe(pair.privateKey);
+  });
+
+  it('a copy of a pair is not mistaken for a generated one: the CA parses its key and fingerprints it', () => {
+    const pair = generateSshKeyPair({ comment: 'copy' });
+    const other = generateSshKeyPair();
+    // Spread (public fields only), then given another key's line: its fingerprint field is now stale.
+    const copy = { ...pair, publicKey: other.publicKey } as unknown as typeof pair;
+    expect(publicBlobOf(pair)).toBeDefined();
+    expect(publicBlobOf(copy)).toBeUndefined();
+    expect(publicBlobOf(null)).toBeUndefined();
+    const ca = createSshCertificateAuthority({ privateKey: generateSshKeyPair() });
+    const request = { principals: ['u'], keyId: 'k', validitySeconds: 60 };
+    expect(ca.issue({ ...request, publicKey: pair }).keyFingerprint).toBe(pair.fingerprint);
+    expect(ca.issue({ ...request, publicKey: copy }).keyFingerprint).toBe(other.fingerprint);
   });
 
   it('parses a private key back to its seed', () => {

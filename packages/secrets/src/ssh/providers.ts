@@ -75,20 +75,30 @@ export function sshCertificateProvider(
     local: true,
     async create(request, ctx) {
       const keyPair =
-        request?.publicKey === undefined
-          ? generateSshKeyPair({ comment: ctx.leaseId, ...(engine ? { engine } : {}) })
-          : undefined;
+        request?.publicKey === undefined ? generateSshKeyPair({ comment: ctx.leaseId, engine }) : undefined;
       const cert = ca.issue({
         publicKey: keyPair ?? (request.publicKey as string),
         principals: request?.principals,
         type: request.type ?? 'user',
         keyId: ctx.leaseId,
         validitySeconds: ctx.ttlSeconds,
-        ...(request.extensions ? { extensions: request.extensions } : {}),
-        ...(request.criticalOptions ? { criticalOptions: request.criticalOptions } : {}),
+        // Absent ones (undefined or null) take the CA's defaults.
+        extensions: request.extensions,
+        criticalOptions: request.criticalOptions,
       });
       return {
-        secret: Object.freeze({ ...cert, keyPair }),
+        // Field by field: V8 gives each frozen spread copy a hidden class of its own.
+        secret: Object.freeze({
+          certificate: cert.certificate,
+          type: cert.type,
+          principals: cert.principals,
+          keyId: cert.keyId,
+          serial: cert.serial,
+          validAfter: cert.validAfter,
+          validBefore: cert.validBefore,
+          keyFingerprint: cert.keyFingerprint,
+          keyPair,
+        } satisfies SshCertificateSecret),
         metadata: {
           serial: cert.serial,
           keyId: cert.keyId,

@@ -10,16 +10,32 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
-/** Appends SSH wire-format values (RFC 4251 §5) to a growing buffer. */
+/** Bytes of `value` as an SSH `string`: the uint32 length and the bytes (text is UTF-8). */
+export function stringLength(value: Uint8Array | string): number {
+  return 4 + (typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length);
+}
+
+/**
+ * Appends SSH wire-format values (RFC 4251 §5) to a buffer. Given the exact
+ * size (what {@link stringLength} and friends add up to), it writes everything
+ * into one allocation and {@link SshWriter.finish} hands that buffer over
+ * without a copy; otherwise it grows as needed.
+ */
 export class SshWriter {
   private buf: Buffer;
   private at = 0;
 
-  constructor(sizeHint = 256) {
-    // Zero-filled: some of what is written here is private key material.
-    this.buf = Buffer.alloc(sizeHint);
+  /**
+   * @param sizeHint the exact size, or a starting capacity.
+   * @param publicData `true` only for public bytes (certificates, public
+   *   keys): the buffer then comes from Node's shared pool, not zero-filled,
+   *   which is safe because only written bytes are ever handed out. Default
+   *   `false`: a zero-filled buffer of its own, for private key material.
+   */
+  constructor(sizeHint = 256, publicData = false) {
+    this.buf = publicData ? Buffer.allocUnsafe(sizeHint) : Buffer.alloc(sizeHint);
   }
 
   private room(n: number): void {
@@ -54,10 +70,15 @@ export class SshWriter {
     return this;
   }
 
-  /** `string`: a uint32 length, then the bytes (text is UTF-8). */
+  /** `string`: a uint32 length, then the bytes (text is UTF-8, written in place). */
   string(value: Uint8Array | string): this {
-    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    return this.uint32(bytes.length).raw(bytes);
+    if (typeof value !== 'string') return this.uint32(value.length).raw(value);
+    const n = Buffer.byteLength(value, 'utf8');
+    this.room(4 + n);
+    this.buf.writeUInt32BE(n, this.at);
+    this.buf.write(value, this.at + 4, n, 'utf8');
+    this.at += 4 + n;
+    return this;
   }
 
   /** Bytes written so far. */
@@ -65,19 +86,40 @@ export class SshWriter {
     return this.at;
   }
 
-  /** A copy of what was written; the writer's own buffer is zeroed. */
+  /** A view of the bytes written so far (not a copy: valid until the next write or `finish`). */
+  written(): Buffer {
+    return this.buf.subarray(0, this.at);
+  }
+
+  /**
+   * What was written. When the buffer is exactly full it is handed over as it
+   * is (the writer keeps no reference, so the caller holds the only copy);
+   * otherwise a copy, and the writer's own buffer is zeroed.
+   */
   finish(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.at));
-    this.buf.fill(0);
+    const full = this.buf;
+    const n = this.at;
+    this.buf = EMPTY;
     this.at = 0;
+    if (n === full.length) return full;
+    const out = Buffer.from(full.subarray(0, n));
+    full.fill(0);
     return out;
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** The public key blob of an Ed25519 key: `string "ssh-ed25519"`, `string key`. */
 export function ed25519PublicBlob(publicKey: Uint8Array): Buffer {
-  return new SshWriter(51).string('ssh-ed25519').string(publicKey).finish();
+  return new SshWriter(ED25519_BLOB_LENGTH, true).string(SSH_ED25519).string(publicKey).finish();
 }
+
+// Names written into every key and certificate, encoded once.
+const SSH_ED25519 = Buffer.from('ssh-ed25519', 'latin1');
+const NONE = Buffer.from('none', 'latin1');
+// `string "ssh-ed25519"`, `string key`.
+const ED25519_BLOB_LENGTH = 4 + 11 + 4 + 32;
 
 /** `ssh-ed25519 AAAA… comment` (no trailing comment when it is empty), as in `id_ed25519.pub`. */
 export function publicKeyLine(blob: Uint8Array, comment: string): string {
@@ -87,16 +129,27 @@ export function publicKeyLine(blob: Uint8Array, comment: string): string {
 
 /** `SHA256:…`, the fingerprint `ssh-keygen -l` prints: unpadded base64 of the blob's SHA-256. */
 export function sshFingerprint(blob: Uint8Array): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+  // A SHA-256 is 32 bytes: 43 base64 characters and one `=`.
+  return `SHA256:${hash('sha256', blob, 'base64').slice(0, 43)}`;
 }
 
 /** The algorithm name a public key blob starts with (`ssh-ed25519`, `ssh-rsa` …). */
 export function readAlgorithm(blob: Uint8Array): string {
-  const b = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  // Nearly every blob here is an Ed25519 key: recognised without making a string.
+  if (blob.length >= ED25519_PREFIX.length && startsWith(blob, ED25519_PREFIX)) return 'ssh-ed25519';
+  const b = Buffer.isBuffer(blob) ? blob : Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   if (b.length < 4) throw new RangeError('truncated key blob');
   const n = b.readUInt32BE(0);
   if (4 + n > b.length) throw new RangeError('truncated key blob');
   return b.toString('latin1', 4, 4 + n);
+}
+
+// `string "ssh-ed25519"`: how an Ed25519 key blob starts.
+const ED25519_PREFIX = Buffer.from('0000000b7373682d65643235353139', 'hex');
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
 }
 
 /**
@@ -106,36 +159,42 @@ export function readAlgorithm(blob: Uint8Array): string {
  * 1, 2, 3 … to the 8-byte block, base64 in lines of 70 characters.
  */
 export function opensshPrivateKey(seed: Uint8Array, publicKey: Uint8Array, comment: string, checkInt: number): string {
-  const secret = new Uint8Array(64);
-  secret.set(seed, 0);
-  secret.set(publicKey, 32);
-  const priv = new SshWriter(160)
-    .uint32(checkInt)
-    .uint32(checkInt)
-    .string('ssh-ed25519')
-    .string(publicKey)
-    .string(secret)
-    .string(comment);
-  secret.fill(0);
-  for (let pad = 1; priv.length % 8 !== 0; pad++) priv.raw(Uint8Array.of(pad));
-  const section = priv.finish();
-  const body = new SshWriter(section.length + 128)
-    .raw(Buffer.from('openssh-key-v1\0', 'latin1'))
-    .string('none')
-    .string('none')
-    .string('')
+  // Sized exactly and written in one zero-filled buffer (the private section
+  // sits inside the body as a string), wiped once it is base64.
+  const unpadded = 8 + stringLength('ssh-ed25519') + stringLength(publicKey) + 4 + 64 + stringLength(comment);
+  const padding = (8 - (unpadded % 8)) % 8;
+  const section = unpadded + padding;
+  const body = new SshWriter(MAGIC.length + 8 + 8 + 4 + 4 + 4 + ED25519_BLOB_LENGTH + 4 + section)
+    .raw(MAGIC)
+    .string(NONE)
+    .string(NONE)
+    .uint32(0)
     .uint32(1)
-    .string(ed25519PublicBlob(publicKey))
-    .string(section)
+    .uint32(ED25519_BLOB_LENGTH)
+    .string(SSH_ED25519)
+    .string(publicKey)
+    .uint32(section)
+    .uint32(checkInt)
+    .uint32(checkInt)
+    .string(SSH_ED25519)
+    .string(publicKey)
+    // The private key string: seed ‖ public key.
+    .uint32(64)
+    .raw(seed)
+    .raw(publicKey)
+    .string(comment)
+    .raw(PADDING.subarray(0, padding))
     .finish();
-  section.fill(0);
   const base64 = body.toString('base64');
   body.fill(0);
-  const lines: string[] = ['-----BEGIN OPENSSH PRIVATE KEY-----'];
-  for (let i = 0; i < base64.length; i += 70) lines.push(base64.slice(i, i + 70));
-  lines.push('-----END OPENSSH PRIVATE KEY-----', '');
-  return lines.join('\n');
+  let text = '-----BEGIN OPENSSH PRIVATE KEY-----\n';
+  for (let i = 0; i < base64.length; i += 70) text += `${base64.slice(i, i + 70)}\n`;
+  return `${text}-----END OPENSSH PRIVATE KEY-----\n`;
 }
+
+const MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
+// Padding of the private section: 1, 2, 3 … up to the 8-byte block.
+const PADDING = Uint8Array.of(1, 2, 3, 4, 5, 6, 7);
 
 /** One critical option or extension of a certificate: `data` is empty for flags, an SSH string for options. */
 export interface CertificateOption {
@@ -171,35 +230,79 @@ export function certificateType(subjectBlob: Uint8Array): string {
 }
 
 /**
- * The bytes the CA signs: the certificate from its type name to the
- * signature key. The subject key's parts follow the nonce exactly as they
- * follow the algorithm name in its own blob.
+ * The signed certificate blob: the certificate from its type name to the
+ * signature key (the subject key's parts follow the nonce exactly as they
+ * follow the algorithm name in its own blob), which `sign` signs, then
+ * `string signature` (`string "ssh-ed25519"`, `string sig`). Sized first and
+ * written into one buffer; `sign` gets a view of its first part.
+ *
+ * @throws Error if `sign` does not return a 64-byte Ed25519 signature.
  */
-export function certificateToBeSigned(f: CertificateFields): Buffer {
+export function signedCertificate(f: CertificateFields, sign: (toBeSigned: Uint8Array) => Uint8Array): Buffer {
   const algorithm = readAlgorithm(f.subjectBlob);
-  const w = new SshWriter(512)
-    .string(`${algorithm}-cert-v01@openssh.com`)
+  const typeName = certificateTypeBytes(algorithm);
+  const subjectParts = f.subjectBlob.subarray(4 + algorithm.length);
+  let principals = 0;
+  for (const p of f.principals) principals += stringLength(p);
+  const critical = optionsLength(f.criticalOptions);
+  const extensions = optionsLength(f.extensions);
+  const toBeSigned =
+    stringLength(typeName) +
+    stringLength(f.nonce) +
+    subjectParts.length +
+    8 +
+    4 +
+    stringLength(f.keyId) +
+    4 +
+    principals +
+    8 +
+    8 +
+    4 +
+    critical +
+    4 +
+    extensions +
+    4 +
+    stringLength(f.caBlob);
+  const w = new SshWriter(toBeSigned + SIGNATURE_LENGTH, true)
+    .string(typeName)
     .string(f.nonce)
-    .raw(f.subjectBlob.subarray(4 + Buffer.byteLength(algorithm, 'latin1')))
+    .raw(subjectParts)
     .uint64(f.serial)
     .uint32(f.type)
-    .string(f.keyId);
-  const principals = new SshWriter(64);
-  for (const p of f.principals) principals.string(p);
-  w.string(principals.finish());
-  w.uint64(f.validAfter).uint64(f.validBefore);
-  w.string(optionList(f.criticalOptions)).string(optionList(f.extensions));
-  return w.string('').string(f.caBlob).finish();
+    .string(f.keyId)
+    .uint32(principals);
+  for (const p of f.principals) w.string(p);
+  w.uint64(f.validAfter).uint64(f.validBefore).uint32(critical);
+  for (const o of f.criticalOptions) w.string(o.name).string(o.data);
+  w.uint32(extensions);
+  for (const o of f.extensions) w.string(o.name).string(o.data);
+  // The reserved string is empty.
+  w.uint32(0).string(f.caBlob);
+  const signature = sign(w.written());
+  if (signature.length !== 64) throw new Error('the Ed25519 engine returned a malformed signature');
+  return w
+    .uint32(SIGNATURE_LENGTH - 4)
+    .string(SSH_ED25519)
+    .string(signature)
+    .finish();
 }
 
-/** The signed certificate blob: what it signs, then `string signature` (`string "ssh-ed25519"`, `string sig`). */
-export function signedCertificate(toBeSigned: Uint8Array, ed25519Signature: Uint8Array): Buffer {
-  const signature = new SshWriter(83).string('ssh-ed25519').string(ed25519Signature).finish();
-  return new SshWriter(toBeSigned.length + 4 + signature.length).raw(toBeSigned).string(signature).finish();
+// `string signature`: `string "ssh-ed25519"`, `string` of 64 bytes.
+const SIGNATURE_LENGTH = 4 + 4 + 11 + 4 + 64;
+
+// Certificate type names, encoded once per subject key algorithm (a handful).
+const typeNames = new Map<string, Buffer>();
+function certificateTypeBytes(algorithm: string): Buffer {
+  let bytes = typeNames.get(algorithm);
+  if (bytes === undefined) {
+    bytes = Buffer.from(`${algorithm}-cert-v01@openssh.com`, 'utf8');
+    if (typeNames.size < 64) typeNames.set(algorithm, bytes);
+  }
+  return bytes;
 }
 
-function optionList(options: readonly CertificateOption[]): Buffer {
-  const w = new SshWriter(64);
-  for (const o of options) w.string(o.name).string(o.data);
-  return w.finish();
+function optionsLength(options: readonly CertificateOption[]): number {
+  let n = 0;
+  for (const o of options) n += stringLength(o.name) + stringLength(o.data);
+  return n;
 }
