@@ -167,3 +167,56 @@ describe('Hono response headers', () => {
     expect(res.headers.get('x-request-id')).toBe('from-handler');
   });
 });
+
+describe('completion events on Fastify and Express', () => {
+  const auth = { authorization: `Bearer ${TOKENS.admin}` };
+  const later = () => new Promise((r) => setTimeout(r, 20));
+  const completions = (h: ReturnType<typeof harness>) =>
+    h.events.filter((e) => e.action === 'operation.completed').map((e) => e.requestId);
+  const decisions = (h: ReturnType<typeof harness>) =>
+    h.events.filter((e) => e.action === 'authz.allowed').map((e) => e.requestId);
+
+  it("Fastify: one completion per request although inject() emits 'finish' twice", async () => {
+    const h = harness();
+    const app = Fastify();
+    app.get('/servers/:id', { preHandler: fastifySecurity(h.chain, route) }, async () => ({ ok: true }));
+    for (let i = 0; i < 2; i++) expect((await app.inject({ url: '/servers/a', headers: auth })).statusCode).toBe(200);
+    await later();
+    expect(completions(h)).toHaveLength(2);
+    expect(completions(h)).toEqual(decisions(h));
+    await app.close();
+  });
+
+  it('Fastify: the same hook twice on a route completes both of its contexts', async () => {
+    const h = harness();
+    const hook = fastifySecurity(h.chain, route);
+    const app = Fastify();
+    app.get('/servers/:id', { preHandler: [hook, hook] }, async () => ({ ok: true }));
+    expect((await app.inject({ url: '/servers/a', headers: auth })).statusCode).toBe(200);
+    await later();
+    expect(decisions(h)).toHaveLength(2);
+    expect(new Set(decisions(h)).size).toBe(2);
+    expect(completions(h).sort()).toEqual(decisions(h).sort());
+    await app.close();
+  });
+
+  it('Express: one completion per request, and both contexts of a middleware listed twice', async () => {
+    const h = harness();
+    const mw = expressSecurity(h.chain, route);
+    const app = express();
+    app.get('/once/:id', mw, (_req, res) => void res.json({ ok: true }));
+    app.get('/twice/:id', mw, mw, (_req, res) => void res.json({ ok: true }));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    expect((await fetch(`http://127.0.0.1:${port}/once/a`, { headers: auth })).status).toBe(200);
+    await later();
+    expect(completions(h)).toEqual(decisions(h));
+    expect(completions(h)).toHaveLength(1);
+    expect((await fetch(`http://127.0.0.1:${port}/twice/a`, { headers: auth })).status).toBe(200);
+    await later();
+    expect(decisions(h)).toHaveLength(3);
+    expect(completions(h).sort()).toEqual(decisions(h).sort());
+    await new Promise((r) => server.close(() => r(undefined)));
+  });
+});
