@@ -1,5 +1,5 @@
 import { memoryStore } from '@provisioning/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createSecurityChain } from './chain.js';
 import { MiddlewareError } from './errors.js';
 import { get, harness, TOKENS } from './test-fixtures.js';
@@ -281,6 +281,33 @@ describe('security chain: audit', () => {
     expect(calls).toBe(6);
   });
 
+  it('a throwing onAuditError stays an uncaught error and costs the later events nothing', async () => {
+    const thrown: (() => void)[] = [];
+    // Capture what the chain rethrows instead of letting it reach the test runner.
+    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((callback) => void thrown.push(callback));
+    try {
+      const recorded: string[] = [];
+      const h = harness({
+        audit: {
+          record: (event) => {
+            if (event.action === 'authz.allowed') throw new Error('recorder down');
+            recorded.push(event.action);
+          },
+        },
+        onAuditError: () => {
+          throw new Error('onAuditError is broken too');
+        },
+      });
+      expect((await h.chain.handle(get('/s', bearer(TOKENS.admin)), read, {}, ok)).status).toBe(200);
+      await h.settle();
+      expect(recorded).toEqual(['operation.completed']);
+      expect(thrown).toHaveLength(1);
+      expect(() => thrown[0]?.()).toThrow('onAuditError is broken too');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it("audits only refusals and failed operations of an `audit: 'failures'` route, emergency use always", async () => {
     const h = harness();
     const scraped: RouteSecurity = { ...read, audit: 'failures' };
@@ -405,7 +432,7 @@ describe('security chain: options', () => {
   });
 
   it('awaits an asynchronous resource resolver and refuses 400 when it rejects', async () => {
-    const h = harness();
+    const h = harness({ rateLimit: { store: memoryStore(), perIp: 100, perPrincipal: 100 } });
     const ok200 = await h.chain.handle(
       get('/s', bearer(TOKENS.admin)),
       { action: 'read', resource: async () => ({ type: 'Provisioning::Server', id: 'async-1' }) },
@@ -414,6 +441,22 @@ describe('security chain: options', () => {
     );
     expect(ok200.status).toBe(200);
     expect(h.authorizations.at(-1)?.resource.id).toBe('async-1');
+    // Any thenable is awaited, as `await` would.
+    const thenable = await h.chain.handle(
+      get('/s', bearer(TOKENS.admin)),
+      {
+        action: 'read',
+        resource: () =>
+          ({
+            // biome-ignore lint/suspicious/noThenProperty: a custom thenable is the point of the test
+            then: (resolve: (r: { type: string; id: string }) => void) => resolve({ type: 'T', id: 'thenable-1' }),
+          }) as unknown as { type: string; id: string },
+      },
+      {},
+      ok,
+    );
+    expect(thenable.status).toBe(200);
+    expect(h.authorizations.at(-1)?.resource.id).toBe('thenable-1');
     const bad = await h.chain.handle(
       get('/s', bearer(TOKENS.admin)),
       { action: 'read', resource: () => Promise.reject(new Error('no such server')) },

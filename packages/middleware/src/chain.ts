@@ -203,7 +203,18 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
   const flush = (): void => {
     const events = pending;
     pending = [];
-    for (const event of events) record(event);
+    for (const event of events) {
+      try {
+        record(event);
+      } catch (error) {
+        // Only a throwing onAuditError gets here. It stays an uncaught
+        // exception, as it was with one setImmediate per event, without
+        // costing the events after it their record.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
   };
   const emit = (event: SecurityAuditEvent): void => {
     // Never on the response path: the recorder runs after the response is
@@ -412,7 +423,8 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
         } else {
           // A synchronous resolver (the usual case) is not awaited: that saves a turn of the microtask queue.
           const resolved = route.resource(request, info.params ?? {}, principal);
-          resource = resolved instanceof Promise ? await resolved : resolved;
+          resource =
+            typeof (resolved as { then?: unknown }).then === 'function' ? await resolved : (resolved as ResourceRef);
         }
       } catch {
         return refuse(ctx, 'ERR_MW_BAD_REQUEST', 'authz.error', {}, 'resource not resolvable');
