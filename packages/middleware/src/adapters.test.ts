@@ -1,6 +1,4 @@
-import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { type Context, Hono } from 'hono';
@@ -220,55 +218,5 @@ describe('completion events on Fastify and Express', () => {
     expect(decisions(h)).toHaveLength(3);
     expect(completions(h).sort()).toEqual(decisions(h).sort());
     await new Promise((r) => server.close(() => r(undefined)));
-  });
-});
-
-describe('Hono on @hono/node-server reads the Node request headers with Web semantics', () => {
-  const send = (port: number, headers: Record<string, string | string[]>) =>
-    new Promise<{ status: number; body: any; requestId: string | undefined }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path: '/servers/srv-9' });
-      // setHeader with a list sends one header line per value.
-      for (const [name, value] of Object.entries(headers)) req.setHeader(name, value);
-      req.once('response', (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          text += chunk;
-        });
-        res.once('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: JSON.parse(text),
-            requestId: res.headers['x-request-id'] as string | undefined,
-          }),
-        );
-      });
-      req.once('error', reject);
-      req.end();
-    });
-
-  it('authenticates from the socket request, the API key header too, and keeps an incoming request id', async () => {
-    const h = harness();
-    const app = new Hono<{ Variables: SecurityVariables }>();
-    app.get('/servers/:id', honoSecurity(h.chain, route), (c) =>
-      c.json({ id: c.req.param('id'), by: c.get('security').principal?.id, ip: c.get('security').clientIp }),
-    );
-    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise((r) => server.once('listening', r));
-    const { port } = server.address() as AddressInfo;
-    try {
-      const ok = await send(port, { authorization: `Bearer ${TOKENS.viewer}`, 'x-request-id': 'req-node-1' });
-      expect(ok).toMatchObject({ status: 200, body: { id: 'srv-9', by: 'u-viewer', ip: '127.0.0.1' } });
-      expect(ok.requestId).toBe('req-node-1');
-      const key = await send(port, { 'x-api-key': TOKENS.apiKey });
-      expect(key).toMatchObject({ status: 200, body: { by: 'key-1' } });
-      // Two Authorization lines read as one joined value, as a Web Headers would: malformed, refused.
-      const twice = await send(port, { authorization: [`Bearer ${TOKENS.viewer}`, `Bearer ${TOKENS.admin}`] });
-      expect(twice).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
-      await h.settle();
-      expect(h.events.at(-1)).toMatchObject({ action: 'auth.failed', reason: 'malformed' });
-    } finally {
-      await new Promise((r) => server.close(() => r(undefined)));
-    }
   });
 });

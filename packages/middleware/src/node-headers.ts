@@ -18,22 +18,3 @@ export class NodeHeaderReader implements HeaderReader {
     return Array.isArray(value) ? value.join(', ') : String(value);
   }
 }
-
-/**
- * The same over Node's `headersDistinct` (every value of every header, as
- * received), for the Hono adapter on `@hono/node-server`: repeated headers
- * are joined with `, ` like the Web `Headers` that node-server would
- * otherwise build for each request (a repeated `Authorization` therefore
- * stays malformed instead of Node's first-one-wins).
- */
-export class DistinctHeaderReader implements HeaderReader {
-  readonly #headers: NodeJS.Dict<string[]>;
-  constructor(headers: NodeJS.Dict<string[]>) {
-    this.#headers = headers;
-  }
-  get(name: string): string | null {
-    const values = this.#headers[name.toLowerCase()];
-    if (values === undefined || values.length === 0) return null;
-    return values.length === 1 ? (values[0] as string) : values.join(', ');
-  }
-}
