@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { type Context, Hono } from 'hono';
@@ -218,5 +219,41 @@ describe('completion events on Fastify and Express', () => {
     expect(decisions(h)).toHaveLength(3);
     expect(completions(h).sort()).toEqual(decisions(h).sort());
     await new Promise((r) => server.close(() => r(undefined)));
+  });
+});
+
+describe('Hono on @hono/node-server', () => {
+  it('hands resource() the Web Request, body included (the platform peeks JSON bodies to find the resource)', async () => {
+    const h = harness();
+    const app = new Hono<{ Variables: SecurityVariables }>();
+    const seen: unknown[] = [];
+    app.post(
+      '/servers',
+      honoSecurity(h.chain, {
+        action: 'read',
+        resource: async (request) => {
+          seen.push(request instanceof Request);
+          const body = (await (request as Request).clone().json()) as { id: string };
+          return { type: 'Provisioning::Server', id: body.id };
+        },
+      }),
+      async (c) => c.json({ id: (await c.req.json()).id, ip: c.get('security').clientIp }),
+    );
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/servers`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.viewer}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'srv-body' }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ id: 'srv-body', ip: '127.0.0.1' });
+      expect(seen).toEqual([true]);
+      expect(h.authorizations.at(-1)?.resource.id).toBe('srv-body');
+    } finally {
+      await new Promise((r) => server.close(() => r(undefined)));
+    }
   });
 });
