@@ -42,7 +42,7 @@ export function security(chain: SecurityChain, route: RouteSecurity): RequestHan
   function onFinish(this: Tracked): void {
     const context = this[key];
     if (context === undefined) return;
-    // Once only, as `once` did: Fastify's inject() emits 'finish' twice.
+    // Once only, as `once` did, should 'finish' come twice (Fastify's inject() emits it twice).
     this[key] = undefined;
     chain.complete(context, this.statusCode);
   }
