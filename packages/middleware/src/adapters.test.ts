@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { type Context, Hono } from 'hono';
@@ -165,5 +166,94 @@ describe('Hono response headers', () => {
       return c.json({});
     }).request('/servers/a', { headers: auth });
     expect(res.headers.get('x-request-id')).toBe('from-handler');
+  });
+});
+
+describe('completion events on Fastify and Express', () => {
+  const auth = { authorization: `Bearer ${TOKENS.admin}` };
+  const later = () => new Promise((r) => setTimeout(r, 20));
+  const completions = (h: ReturnType<typeof harness>) =>
+    h.events.filter((e) => e.action === 'operation.completed').map((e) => e.requestId);
+  const decisions = (h: ReturnType<typeof harness>) =>
+    h.events.filter((e) => e.action === 'authz.allowed').map((e) => e.requestId);
+
+  it("Fastify: one completion per request although inject() emits 'finish' twice", async () => {
+    const h = harness();
+    const app = Fastify();
+    app.get('/servers/:id', { preHandler: fastifySecurity(h.chain, route) }, async () => ({ ok: true }));
+    for (let i = 0; i < 2; i++) expect((await app.inject({ url: '/servers/a', headers: auth })).statusCode).toBe(200);
+    await later();
+    expect(completions(h)).toHaveLength(2);
+    expect(completions(h)).toEqual(decisions(h));
+    await app.close();
+  });
+
+  it('Fastify: the same hook twice on a route completes both of its contexts', async () => {
+    const h = harness();
+    const hook = fastifySecurity(h.chain, route);
+    const app = Fastify();
+    app.get('/servers/:id', { preHandler: [hook, hook] }, async () => ({ ok: true }));
+    expect((await app.inject({ url: '/servers/a', headers: auth })).statusCode).toBe(200);
+    await later();
+    expect(decisions(h)).toHaveLength(2);
+    expect(new Set(decisions(h)).size).toBe(2);
+    expect(completions(h).sort()).toEqual(decisions(h).sort());
+    await app.close();
+  });
+
+  it('Express: one completion per request, and both contexts of a middleware listed twice', async () => {
+    const h = harness();
+    const mw = expressSecurity(h.chain, route);
+    const app = express();
+    app.get('/once/:id', mw, (_req, res) => void res.json({ ok: true }));
+    app.get('/twice/:id', mw, mw, (_req, res) => void res.json({ ok: true }));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    expect((await fetch(`http://127.0.0.1:${port}/once/a`, { headers: auth })).status).toBe(200);
+    await later();
+    expect(completions(h)).toEqual(decisions(h));
+    expect(completions(h)).toHaveLength(1);
+    expect((await fetch(`http://127.0.0.1:${port}/twice/a`, { headers: auth })).status).toBe(200);
+    await later();
+    expect(decisions(h)).toHaveLength(3);
+    expect(completions(h).sort()).toEqual(decisions(h).sort());
+    await new Promise((r) => server.close(() => r(undefined)));
+  });
+});
+
+describe('Hono on @hono/node-server', () => {
+  it('hands resource() the Web Request, body included (the platform peeks JSON bodies to find the resource)', async () => {
+    const h = harness();
+    const app = new Hono<{ Variables: SecurityVariables }>();
+    const seen: unknown[] = [];
+    app.post(
+      '/servers',
+      honoSecurity(h.chain, {
+        action: 'read',
+        resource: async (request) => {
+          seen.push(request instanceof Request);
+          const body = (await (request as Request).clone().json()) as { id: string };
+          return { type: 'Provisioning::Server', id: body.id };
+        },
+      }),
+      async (c) => c.json({ id: (await c.req.json()).id, ip: c.get('security').clientIp }),
+    );
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/servers`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.viewer}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'srv-body' }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ id: 'srv-body', ip: '127.0.0.1' });
+      expect(seen).toEqual([true]);
+      expect(h.authorizations.at(-1)?.resource.id).toBe('srv-body');
+    } finally {
+      await new Promise((r) => server.close(() => r(undefined)));
+    }
   });
 });

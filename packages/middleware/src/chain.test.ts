@@ -1,5 +1,5 @@
 import { memoryStore } from '@provisioning/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createSecurityChain } from './chain.js';
 import { MiddlewareError } from './errors.js';
 import { get, harness, TOKENS } from './test-fixtures.js';
@@ -241,6 +241,73 @@ describe('security chain: audit', () => {
     expect((await throwing.chain.handle(get('/s', bearer(TOKENS.admin)), read, {}, ok)).status).toBe(200);
   });
 
+  it('records each event of a turn on its own, in order: a recorder failure loses only that event', async () => {
+    const recorded: string[] = [];
+    const failed: string[] = [];
+    let calls = 0;
+    const h = harness({
+      audit: {
+        record: (event) => {
+          calls++;
+          // Every other call fails, synchronously or by rejecting.
+          if (calls % 4 === 1) throw new Error('sync failure');
+          if (calls % 4 === 3) return Promise.reject(new Error('async failure'));
+          recorded.push(`${event.requestId}:${event.action}`);
+          return undefined;
+        },
+      },
+      onAuditError: (_e, event) => failed.push(`${event.requestId}:${event.action}`),
+    });
+    // Two requests in the same turn of the event loop: four events, one flush.
+    const [a, b] = await Promise.all(
+      ['r-a', 'r-b'].map((id) =>
+        h.chain.handle(get('/s', { ...bearer(TOKENS.admin), 'x-request-id': id }), read, {}, ok),
+      ),
+    );
+    expect([a?.status, b?.status]).toEqual([200, 200]);
+    expect(calls).toBe(0);
+    await h.settle();
+    await h.settle();
+    expect(calls).toBe(4);
+    const all = [...recorded, ...failed].sort();
+    expect(all).toEqual(
+      ['r-a:authz.allowed', 'r-a:operation.completed', 'r-b:authz.allowed', 'r-b:operation.completed'].sort(),
+    );
+    expect(failed).toHaveLength(2);
+    // A later event gets its own turn again.
+    await h.chain.handle(get('/s', { ...bearer(TOKENS.admin), 'x-request-id': 'r-c' }), read, {}, ok);
+    await h.settle();
+    await h.settle();
+    expect(calls).toBe(6);
+  });
+
+  it('a throwing onAuditError stays an uncaught error and costs the later events nothing', async () => {
+    const thrown: (() => void)[] = [];
+    // Capture what the chain rethrows instead of letting it reach the test runner.
+    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((callback) => void thrown.push(callback));
+    try {
+      const recorded: string[] = [];
+      const h = harness({
+        audit: {
+          record: (event) => {
+            if (event.action === 'authz.allowed') throw new Error('recorder down');
+            recorded.push(event.action);
+          },
+        },
+        onAuditError: () => {
+          throw new Error('onAuditError is broken too');
+        },
+      });
+      expect((await h.chain.handle(get('/s', bearer(TOKENS.admin)), read, {}, ok)).status).toBe(200);
+      await h.settle();
+      expect(recorded).toEqual(['operation.completed']);
+      expect(thrown).toHaveLength(1);
+      expect(() => thrown[0]?.()).toThrow('onAuditError is broken too');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it("audits only refusals and failed operations of an `audit: 'failures'` route, emergency use always", async () => {
     const h = harness();
     const scraped: RouteSecurity = { ...read, audit: 'failures' };
@@ -345,6 +412,70 @@ describe('security chain: options', () => {
       code: '401',
       request_id: res.headers.get('x-request-id'),
     });
+  });
+
+  it("lets a route's context override the chain's keys and keeps a __proto__ key a plain key", async () => {
+    const h = harness();
+    const fromRequest = JSON.parse('{"__proto__": {"polluted": true}, "ip": "192.0.2.1", "ticket": "CHG-1"}');
+    await h.chain.handle(
+      get('/s', bearer(TOKENS.admin)),
+      { ...read, context: () => fromRequest },
+      { clientAddress: '198.51.100.9' },
+      ok,
+    );
+    const context = h.authorizations[0]?.context as Record<string, unknown>;
+    expect(context.ip).toBe('192.0.2.1');
+    expect(context.ticket).toBe('CHG-1');
+    expect(Object.getPrototypeOf(context)).toBe(Object.prototype);
+    expect(Object.hasOwn(context, '__proto__')).toBe(true);
+    expect((context as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  it('awaits an asynchronous resource resolver and refuses 400 when it rejects', async () => {
+    const h = harness({ rateLimit: { store: memoryStore(), perIp: 100, perPrincipal: 100 } });
+    const ok200 = await h.chain.handle(
+      get('/s', bearer(TOKENS.admin)),
+      { action: 'read', resource: async () => ({ type: 'Provisioning::Server', id: 'async-1' }) },
+      {},
+      ok,
+    );
+    expect(ok200.status).toBe(200);
+    expect(h.authorizations.at(-1)?.resource.id).toBe('async-1');
+    // Any thenable is awaited, as `await` would.
+    const thenable = await h.chain.handle(
+      get('/s', bearer(TOKENS.admin)),
+      {
+        action: 'read',
+        resource: () =>
+          ({
+            // biome-ignore lint/suspicious/noThenProperty: a custom thenable is the point of the test
+            then: (resolve: (r: { type: string; id: string }) => void) => resolve({ type: 'T', id: 'thenable-1' }),
+          }) as unknown as { type: string; id: string },
+      },
+      {},
+      ok,
+    );
+    expect(thenable.status).toBe(200);
+    expect(h.authorizations.at(-1)?.resource.id).toBe('thenable-1');
+    const bad = await h.chain.handle(
+      get('/s', bearer(TOKENS.admin)),
+      { action: 'read', resource: () => Promise.reject(new Error('no such server')) },
+      {},
+      ok,
+    );
+    expect(bad.status).toBe(400);
+    const badSync = await h.chain.handle(
+      get('/s', bearer(TOKENS.admin)),
+      {
+        action: 'read',
+        resource: () => {
+          throw new Error('unparsable');
+        },
+      },
+      {},
+      ok,
+    );
+    expect(badSync.status).toBe(400);
   });
 
   it('hands the authenticated principal to the resource resolver', async () => {

@@ -133,6 +133,8 @@ export interface SecurityChain {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const AUTHORIZATION = /^(Bearer|ApiKey)\s+([\x21-\x7e]+)\s*$/i;
+const PRINTABLE = /^[\x21-\x7e]+$/;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -188,18 +190,39 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
   }
 
   const auditing = options.audit !== undefined;
+  // Events waiting for the next turn of the event loop, in the order emitted.
+  let pending: SecurityAuditEvent[] = [];
+  const record = (event: SecurityAuditEvent): void => {
+    try {
+      const result = options.audit?.record(event);
+      if (result instanceof Promise) result.catch((error: unknown) => options.onAuditError?.(error, event));
+    } catch (error) {
+      options.onAuditError?.(error, event);
+    }
+  };
+  const flush = (): void => {
+    const events = pending;
+    pending = [];
+    for (const event of events) {
+      try {
+        record(event);
+      } catch (error) {
+        // Only a throwing onAuditError gets here. It stays an uncaught
+        // exception, as it was with one setImmediate per event, without
+        // costing the events after it their record.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  };
   const emit = (event: SecurityAuditEvent): void => {
     // Never on the response path: the recorder runs after the response is
     // handed back (next turn of the event loop), and its failure is reported,
-    // not thrown into the request.
-    setImmediate(() => {
-      try {
-        const result = options.audit?.record(event);
-        if (result instanceof Promise) result.catch((error: unknown) => options.onAuditError?.(error, event));
-      } catch (error) {
-        options.onAuditError?.(error, event);
-      }
-    });
+    // not thrown into the request. One setImmediate serves every event of the
+    // turn (a decision and a completion, or many requests' under load) rather
+    // than one per event; each event is still recorded on its own.
+    if (pending.push(event) === 1) setImmediate(flush);
   };
 
   // One object literal with every field, so events share one shape (spreading
@@ -209,11 +232,9 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
     kind: SecurityAuditEvent['kind'],
     action: string,
     outcome: SecurityAuditEvent['outcome'],
-    extra: {
-      reason?: string | undefined;
-      status?: number | undefined;
-      latencyMs?: number | undefined;
-    } = {},
+    reason?: string,
+    status?: number,
+    latencyMs?: number,
   ): SecurityAuditEvent => ({
     kind,
     action,
@@ -230,9 +251,9 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
     sessionId: ctx.sessionId,
     resource: ctx.resource,
     operation: ctx.action,
-    reason: extra.reason,
-    status: extra.status,
-    latencyMs: extra.latencyMs,
+    reason,
+    status,
+    latencyMs,
     policyIds: ctx.decision?.policyIds,
     policyVersion: ctx.decision?.version,
     retention: ctx.emergency ? 'break-glass' : 'default',
@@ -256,7 +277,9 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
           code === 'ERR_MW_FORBIDDEN' || code === 'ERR_MW_MFA_REQUIRED' || code === 'ERR_MW_EMERGENCY_SCOPE'
             ? 'denied'
             : 'failure',
-          { reason: reason ?? mapping.error, status: mapping.status, latencyMs: clock.now() - ctx.startedAt },
+          reason ?? mapping.error,
+          mapping.status,
+          clock.now() - ctx.startedAt,
         ),
       );
     }
@@ -276,17 +299,20 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
     };
   };
 
+  const challenge = (error?: string): Record<string, string> => ({
+    'WWW-Authenticate': `Bearer realm="${realm}"${error === undefined ? '' : `, error="${error}"`}`,
+  });
+
   const credentialOf = (request: SecurityRequest): Credential | 'malformed' | undefined => {
     const authorization = request.headers.get('authorization');
     if (authorization !== null) {
-      const match = /^(Bearer|ApiKey)\s+([\x21-\x7e]+)\s*$/i.exec(authorization);
+      const match = AUTHORIZATION.exec(authorization);
       if (match === null) return 'malformed';
       const [, scheme = '', value = ''] = match;
       return scheme.toLowerCase() === 'bearer' ? { kind: 'bearer', token: value } : { kind: 'api-key', key: value };
     }
     const apiKey = request.headers.get(apiKeyHeader);
-    if (apiKey !== null)
-      return /^[\x21-\x7e]+$/.test(apiKey.trim()) ? { kind: 'api-key', key: apiKey.trim() } : 'malformed';
+    if (apiKey !== null) return PRINTABLE.test(apiKey.trim()) ? { kind: 'api-key', key: apiKey.trim() } : 'malformed';
     return undefined;
   };
 
@@ -345,9 +371,6 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
 
       // 2. Authenticate.
       const credential = credentialOf(request);
-      const challenge = (error?: string): Record<string, string> => ({
-        'WWW-Authenticate': `Bearer realm="${realm}"${error === undefined ? '' : `, error="${error}"`}`,
-      });
       if (credential === undefined) return refuse(ctx, 'ERR_MW_UNAUTHENTICATED', 'auth.missing', challenge());
       if (credential === 'malformed') {
         return refuse(ctx, 'ERR_MW_INVALID_CREDENTIALS', 'auth.failed', challenge('invalid_request'), 'malformed');
@@ -395,10 +418,14 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
       // 4. Resolve the resource (a failure to parse it is the client's fault).
       let resource: ResourceRef;
       try {
-        resource =
-          route.resource === undefined
-            ? { type: 'Provisioning::Api', id: new URL(request.url, 'http://local').pathname }
-            : await route.resource(request, info.params ?? {}, principal);
+        if (route.resource === undefined) {
+          resource = { type: 'Provisioning::Api', id: new URL(request.url, 'http://local').pathname };
+        } else {
+          // A synchronous resolver (the usual case) is not awaited: that saves a turn of the microtask queue.
+          const resolved = route.resource(request, info.params ?? {}, principal);
+          resource =
+            typeof (resolved as { then?: unknown }).then === 'function' ? await resolved : (resolved as ResourceRef);
+        }
       } catch {
         return refuse(ctx, 'ERR_MW_BAD_REQUEST', 'authz.error', {}, 'resource not resolvable');
       }
@@ -424,22 +451,20 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
       // 7. Authorize: deny by default, and any error or evaluation error denies.
       let decision: AuthorizationDecision;
       try {
-        decision = await options.authorizer.authorize({
-          principal,
-          action: route.action,
-          resource,
-          context: {
-            mfa: {
-              present: mfaAgeSeconds !== undefined,
-              ageSeconds: mfaAgeSeconds === undefined ? -1 : Math.floor(mfaAgeSeconds),
-            },
-            ip: ctx.clientIp,
-            time: new Date(clock.now()).toISOString(),
-            emergency: principal.emergency !== undefined,
-            ...(principal.emergency === undefined ? {} : { approvalId: principal.emergency.sessionId }),
-            ...(route.context?.(request) ?? {}),
+        const base: Record<string, unknown> = {
+          mfa: {
+            present: mfaAgeSeconds !== undefined,
+            ageSeconds: mfaAgeSeconds === undefined ? -1 : Math.floor(mfaAgeSeconds),
           },
-        });
+          ip: ctx.clientIp,
+          time: new Date(clock.now()).toISOString(),
+          emergency: principal.emergency !== undefined,
+        };
+        if (principal.emergency !== undefined) base.approvalId = principal.emergency.sessionId;
+        // The route's own keys come last and win. Spread, not Object.assign: a
+        // `__proto__` key from request data stays a plain key.
+        const context = route.context === undefined ? base : { ...base, ...route.context(request) };
+        decision = await options.authorizer.authorize({ principal, action: route.action, resource, context });
       } catch {
         return refuse(ctx, 'ERR_MW_AUTHORIZATION_FAILED', 'authz.error', {}, 'authorizer failed');
       }
@@ -467,10 +492,15 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
   const complete: SecurityChain['complete'] = (ctx, status) => {
     if (auditing && (status >= 400 || !failuresOnly.has(ctx))) {
       emit(
-        eventOf(ctx, 'operation', 'operation.completed', status < 400 ? 'success' : 'failure', {
+        eventOf(
+          ctx,
+          'operation',
+          'operation.completed',
+          status < 400 ? 'success' : 'failure',
+          undefined,
           status,
-          latencyMs: clock.now() - ctx.startedAt,
-        }),
+          clock.now() - ctx.startedAt,
+        ),
       );
     }
   };
@@ -512,8 +542,9 @@ function mergeRateLimitHeaders(
   second: Readonly<Record<string, string>>,
 ): Record<string, string> {
   const out: Record<string, string> = { ...first };
-  for (const [name, value] of Object.entries(second)) {
-    if (name === 'Retry-After') continue;
+  for (const name in second) {
+    if (name === 'Retry-After' || !Object.hasOwn(second, name)) continue;
+    const value = second[name] as string;
     out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
   }
   return out;

@@ -4,8 +4,10 @@
  *
  * @module
  */
+import type { ServerResponse } from 'node:http';
 import type { Request as ExpressRequest, Response as ExpressResponse, NextFunction, RequestHandler } from 'express';
 import type { SecurityChain } from './chain.js';
+import { NodeHeaderReader } from './node-headers.js';
 import type { RouteSecurity, SecurityContext, SecurityRequest } from './types.js';
 
 declare global {
@@ -19,17 +21,7 @@ declare global {
 
 /** A {@link SecurityRequest} view of an Express request (no body copy, no Web Request). */
 export function toSecurityRequest(req: ExpressRequest): SecurityRequest {
-  return {
-    method: req.method,
-    url: req.originalUrl ?? req.url,
-    headers: {
-      get(name: string) {
-        const value = req.headers[name.toLowerCase()];
-        if (value === undefined) return null;
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-    },
-  };
+  return { method: req.method, url: req.originalUrl ?? req.url, headers: new NodeHeaderReader(req.headers) };
 }
 
 /**
@@ -43,6 +35,17 @@ export function toSecurityRequest(req: ExpressRequest): SecurityRequest {
  * ```
  */
 export function security(chain: SecurityChain, route: RouteSecurity): RequestHandler {
+  // As in the Fastify adapter: the context rides on the response under this
+  // middleware's own key, for one shared 'finish' listener.
+  const key = Symbol('provisioning.security');
+  type Tracked = ServerResponse & { [key]?: SecurityContext };
+  function onFinish(this: Tracked): void {
+    const context = this[key];
+    if (context === undefined) return;
+    // Once only, as `once` did, should 'finish' come twice (Fastify's inject() emits it twice).
+    this[key] = undefined;
+    chain.complete(context, this.statusCode);
+  }
   return (req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
     chain
       .check(toSecurityRequest(req), route, {
@@ -59,9 +62,18 @@ export function security(chain: SecurityChain, route: RouteSecurity): RequestHan
         }
         req.security = result.context;
         res.locals.security = result.context;
-        for (const [name, value] of Object.entries(result.context.responseHeaders)) res.setHeader(name, value);
+        const headers = result.context.responseHeaders;
+        for (const name in headers) res.setHeader(name, headers[name] as string);
         res.setHeader('x-request-id', result.context.requestId);
-        res.once('finish', () => chain.complete(result.context, res.statusCode));
+        const tracked = res as ExpressResponse & Tracked;
+        if (tracked[key] === undefined) {
+          tracked[key] = result.context;
+          res.on('finish', onFinish);
+        } else {
+          // The same middleware twice on one route: each run completes its own context.
+          const context = result.context;
+          res.once('finish', () => chain.complete(context, res.statusCode));
+        }
         next();
       }, next);
   };

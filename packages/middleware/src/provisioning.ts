@@ -33,6 +33,7 @@ import type {
   CedarValue,
   ContextBuilder,
   ContextBuilderOptions,
+  ContextInput,
   EntityRef,
 } from '@provisioning/authz';
 import { MiddlewareError } from './errors.js';
@@ -262,12 +263,14 @@ export function authorizerFrom(
   const userType = `${ns}::User`;
 
   // authz is an optional peer: load its context builder only when a decision is made.
-  let builder: Promise<ContextBuilder> | undefined =
-    options.contextBuilder === undefined ? undefined : Promise.resolve(options.contextBuilder);
+  // Once loaded it is used directly, without an await per decision.
+  let loadedBuilder: ContextBuilder | undefined = options.contextBuilder;
+  let builder: Promise<ContextBuilder> | undefined;
   const contexts = (): Promise<ContextBuilder> => {
-    builder ??= import('@provisioning/authz').then((m) =>
-      m.createContextBuilder({ clock: authz.clock, ...options.context }),
-    );
+    builder ??= import('@provisioning/authz').then((m) => {
+      loadedBuilder = m.createContextBuilder({ clock: authz.clock, ...options.context });
+      return loadedBuilder;
+    });
     return builder;
   };
 
@@ -337,22 +340,27 @@ export function authorizerFrom(
       }
 
       const mfa = context.mfa as { present?: unknown } | undefined;
-      const extra: Record<string, CedarValue> = {};
-      for (const [key, value] of Object.entries(context)) {
-        if (!CHAIN_CONTEXT_KEYS.has(key) && value !== undefined) extra[key] = value as CedarValue;
+      let extra: Record<string, CedarValue> | undefined;
+      for (const key of Object.keys(context)) {
+        const value = context[key];
+        if (CHAIN_CONTEXT_KEYS.has(key) || value === undefined) continue;
+        extra ??= {};
+        extra[key] = value as CedarValue;
       }
       const timeText = typeof context.time === 'string' ? context.time : undefined;
       const request_ = context.request as { method?: string; path?: string; requestId?: string } | undefined;
-      const cedarContext = (await contexts()).build({
+      // Only the keys that apply, as before (the builder tells absent from undefined).
+      const input: { -readonly [K in keyof ContextInput]: ContextInput[K] } = {
         clientIp: text(context.ip, ''),
         mfaVerifiedAt: mfa?.present === true && principal.mfaAt !== undefined ? principal.mfaAt : null,
-        ...(timeText === undefined ? {} : { at: Date.parse(timeText) }),
-        ...(approvalId === undefined ? {} : { approvalId }),
-        ...(breakGlassSession === undefined ? {} : { breakGlassSession }),
-        ...(typeof context.force === 'boolean' ? { force: context.force } : {}),
-        ...(request_ === undefined ? {} : { request: request_ }),
-        ...(Object.keys(extra).length === 0 ? {} : { extra }),
-      });
+      };
+      if (timeText !== undefined) input.at = Date.parse(timeText);
+      if (approvalId !== undefined) input.approvalId = approvalId;
+      if (breakGlassSession !== undefined) input.breakGlassSession = breakGlassSession;
+      if (typeof context.force === 'boolean') input.force = context.force;
+      if (request_ !== undefined) input.request = request_;
+      if (extra !== undefined) input.extra = extra;
+      const cedarContext = (loadedBuilder ?? (await contexts())).build(input);
       if (options.entities !== undefined) entities.push(...options.entities(request));
 
       const cedarRequest = {
@@ -452,7 +460,9 @@ const ACTOR_TYPES: Readonly<Record<Principal['type'], AuditActorType>> = {
 
 // A loose IP check (audit validates strictly): the chain writes `unknown` when
 // it has no socket address, which audit would refuse.
-const looksLikeIp = (value: string): boolean => /^[0-9a-fA-F:.]+$/.test(value) && /[.:]/.test(value);
+const IP_CHARS = /^[0-9a-fA-F:.]+$/;
+const IP_SEPARATOR = /[.:]/;
+const looksLikeIp = (value: string): boolean => IP_CHARS.test(value) && IP_SEPARATOR.test(value);
 
 /**
  * An {@link AuditRecorder} over `@provisioning/audit`'s log (or any of its
@@ -490,24 +500,27 @@ export function auditRecorderFrom(log: AuditSink, options: AuditRecorderFromOpti
       if (event.policyIds !== undefined) metadata.policyIds = [...event.policyIds];
       if (event.emergencySessionId !== undefined) metadata.emergencySessionId = event.emergencySessionId;
       const { actor } = event;
-      const input: AuditEventInput = {
+      // Optional fields are set only when present, as the spreads did (audit
+      // rebuilds the event in canonical order, so the order here is free).
+      const actorIn: { -readonly [K in keyof AuditEventInput['actor']]: AuditEventInput['actor'][K] } = {
+        id: actor.id ?? 'anonymous',
+        type: actor.id === undefined ? 'anonymous' : (ACTOR_TYPES[actor.type ?? 'user'] ?? 'user'),
+      };
+      if (actor.roles !== undefined && actor.roles.length > 0) actorIn.roles = [...actor.roles];
+      if (looksLikeIp(actor.ip)) actorIn.ip = actor.ip;
+      if (actor.userAgent !== undefined) actorIn.userAgent = actor.userAgent;
+      const input: { -readonly [K in keyof AuditEventInput]: AuditEventInput[K] } = {
         action,
         outcome: event.outcome,
-        actor: {
-          id: actor.id ?? 'anonymous',
-          type: actor.id === undefined ? 'anonymous' : (ACTOR_TYPES[actor.type ?? 'user'] ?? 'user'),
-          ...(actor.roles === undefined || actor.roles.length === 0 ? {} : { roles: [...actor.roles] }),
-          ...(looksLikeIp(actor.ip) ? { ip: actor.ip } : {}),
-          ...(actor.userAgent === undefined ? {} : { userAgent: actor.userAgent }),
-        },
-        ...(event.resource === undefined ? {} : { resource: { type: event.resource.type, id: event.resource.id } }),
-        ...(event.reason === undefined ? {} : { reason: event.reason }),
+        actor: actorIn,
         requestId: event.requestId,
-        ...(event.sessionId === undefined ? {} : { sessionId: event.sessionId }),
-        ...(event.policyVersion === undefined ? {} : { policyVersion: event.policyVersion }),
         metadata,
-        ...(emergency ? { retention: breakGlassRetention } : {}),
       };
+      if (event.resource !== undefined) input.resource = { type: event.resource.type, id: event.resource.id };
+      if (event.reason !== undefined) input.reason = event.reason;
+      if (event.sessionId !== undefined) input.sessionId = event.sessionId;
+      if (event.policyVersion !== undefined) input.policyVersion = event.policyVersion;
+      if (emergency) input.retention = breakGlassRetention;
       return log.record(input);
     },
   };
