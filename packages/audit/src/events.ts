@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Clock, RandomSource } from '@provisioning/core';
 import { isSensitiveFieldName, REDACTED, redactString, uuidv7 } from '@provisioning/core';
-import { canonicalJson, markCanonical } from './canonical.js';
+import { eventJson, markCanonical } from './canonical.js';
 import { AuditError } from './errors.js';
 
 /** The version of the event schema written in every event's `v` field. */
@@ -487,9 +487,8 @@ export interface PreparedEvent {
  */
 export function prepareEvent(input: AuditEventInput, context: NormalizeContext): PreparedEvent {
   const event = buildEvent(input, context);
-  // Built with its keys sorted at every level (markCanonical): JSON.stringify is then the
-  // canonical form; canonicalJson sorts itself when integer-like keys made that untrue.
-  const json = canonicalJson(event);
+  // The canonical form of the fixed shape buildEvent makes, written field by field (eventJson).
+  const json = eventJson(event);
   // JSON.stringify writes U+0000 and lone surrogates as \u escapes: without one, no string holds
   // either, and the per-field look (which names the field) is needed only when there is one.
   if (json.includes('\\u')) {
@@ -551,6 +550,8 @@ function buildEvent(input: AuditEventInput, context: NormalizeContext): AuditEve
     sorted = insertionOrderSorted;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw invalid('metadata', 'must be an object');
     metadata = m as Record<string, JsonValue>;
+    // Sorted at every level by json(): canonicalJson (in eventJson) may then stringify it directly.
+    if (sorted) markCanonical(metadata);
   }
   const reason = text(input.reason, 'reason', MAX_TEXT, false);
   const requestId = text(input.requestId, 'requestId', MAX_ID, false);
