@@ -173,6 +173,25 @@ export async function sqlAuditStore(
         }
       },
     },
+    {
+      // Partial indexes on the columns an event may leave empty (client IP, session, request,
+      // resource): a row without the value costs that index nothing, and a query that filters on
+      // the column (`col = ?` implies `col IS NOT NULL`) still uses it, in SQLite and PostgreSQL.
+      // Only indexes are rebuilt: no row is touched (the append-only triggers stay as they are).
+      id: '0002-partial-indexes',
+      async up(k) {
+        for (const [name, cols, where] of [
+          ['resource', 'resource_type, resource_id', 'resource_type'],
+          ['ip', 'actor_ip', 'actor_ip'],
+          ['session', 'session_id', 'session_id'],
+          ['request', 'request_id', 'request_id'],
+        ] as const) {
+          const index = raw(`${t.events}_${name}_idx`);
+          await sql`DROP INDEX ${index}`.execute(k);
+          await sql`CREATE INDEX ${index} ON ${T(t.events)} (${raw(cols)}) WHERE ${raw(where)} IS NOT NULL`.execute(k);
+        }
+      },
+    },
   ]);
 
   const num = (v: number | string | bigint): number => Number(v);
