@@ -379,9 +379,24 @@ export async function sqlAuditStore(
               events += i === 0 ? r.json : `\n${r.json}`;
             }
             const arrays = sql.join(columns.map((column, c) => sql`${column}::${raw(PG_ARRAY_TYPES[c] as string)}[]`));
-            const result = await sql`INSERT INTO ${T(t.events)} (${raw(COLUMNS.join(', '))})
-              SELECT * FROM unnest(${arrays}, string_to_array(${events}::text, E'\\n'))
-              ON CONFLICT (seq) DO NOTHING`.execute(trx);
+            const insert = (onConflict: string) =>
+              sql`INSERT INTO ${T(t.events)} (${raw(COLUMNS.join(', '))})
+                SELECT * FROM unnest(${arrays}, string_to_array(${events}::text, E'\\n')) ${raw(onConflict)}`.execute(
+                trx,
+              );
+            // A plain INSERT first: ON CONFLICT makes PostgreSQL insert every row speculatively (an
+            // extra probe of the primary key and an extra WAL record per row), which only a retry
+            // needs. A seq already present (unique_violation) rolls back to the savepoint and takes
+            // the ON CONFLICT path, checked below exactly as before.
+            await sql`SAVEPOINT audit_append`.execute(trx);
+            let result: { numAffectedRows?: bigint };
+            try {
+              result = await insert('');
+            } catch (error) {
+              if ((error as { code?: string }).code !== '23505') throw error;
+              await sql`ROLLBACK TO SAVEPOINT audit_append`.execute(trx);
+              result = await insert('ON CONFLICT (seq) DO NOTHING');
+            }
             inserted = BigInt(result.numAffectedRows ?? 0n);
           } else {
             // Multi-row INSERTs of raw SQL with the values in one flat array: Kysely's builder

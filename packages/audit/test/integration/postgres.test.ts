@@ -3,7 +3,9 @@ import { usePostgresDatabase } from '@provisioning/testing';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/canonical.js';
+import type { ChainedRecord } from '../../src/chain.js';
 import { chainHash, GENESIS_HASH } from '../../src/chain.js';
+import { prepareEvent } from '../../src/events.js';
 import { createAuditLog } from '../../src/log.js';
 import { postgresAuditStore } from '../../src/postgres.js';
 import type { AuditStore } from '../../src/store.js';
@@ -153,6 +155,36 @@ describe('postgres append-only', () => {
     }
     // Only indexes were rebuilt: the append-only triggers still refuse changes.
     await expect(pool.query('DELETE FROM up_events WHERE seq = 1')).rejects.toThrow(/append-only/);
+  });
+
+  it('a batch written again (its commit acknowledgement lost) is accepted once; a different one on the same seqs is refused', async () => {
+    const store = await postgresAuditStore({ pool: newPool(), tablePrefix: 'again' });
+    await store.open();
+    const clock = createManualClock(new Date('2026-01-01T00:00:00Z'));
+    const chain = (from: number, to: number, salt = ''): ChainedRecord[] => {
+      const out: ChainedRecord[] = [];
+      let prev = GENESIS_HASH;
+      for (let seq = 1; seq <= to; seq++) {
+        const { event, json } = prepareEvent(sampleInput(seq, { reason: `r${seq}${salt}` }), { clock });
+        prev = chainHash(prev, seq, json);
+        if (seq >= from) out.push({ seq, hash: prev, event, json });
+      }
+      return out;
+    };
+    const ours = chain(1, 8);
+    const first = ours.slice(0, 5);
+    await store.write(first, { durable: true });
+    // The same batch again: the plain INSERT hits the primary key, the ON CONFLICT path finds it is ours.
+    await store.write(first, { durable: true });
+    // Overlapping: 4 and 5 are there already, 6 to 8 are new.
+    await store.write(ours.slice(3), { durable: true });
+    expect((await store.query({}, { limit: 100 })).records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // Other events on seqs already taken: another writer.
+    await expect(store.write(chain(7, 9, 'x'), { durable: true })).rejects.toMatchObject({
+      code: 'ERR_AUDIT_SINK_WRITE',
+    });
+    expect((await store.query({}, { limit: 100 })).records).toHaveLength(8);
+    await store.close();
   });
 
   it('two stores on one database: a second writer on the same chain is detected, not merged', async () => {
