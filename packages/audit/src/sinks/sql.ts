@@ -18,7 +18,7 @@ import type {
   StoredRecord,
   WriteOptions,
 } from '../store.js';
-import { compileQuery, decodeCursor, encodeCursor, expiresAtMs, pageLimit, toRanges } from '../store.js';
+import { compileQuery, decodeCursor, encodeCursor, pageLimit, retentionMs, toRanges } from '../store.js';
 
 /** Options shared by the SQLite and PostgreSQL audit stores. */
 export interface SqlAuditStoreOptions {
@@ -211,10 +211,18 @@ export async function sqlAuditStore(
       });
     });
 
+  // Events of one millisecond share their time string (normalizeEvent formats each ms once):
+  // parse each once. Compared by value, so any string gives the right number.
+  let lastTime = '';
+  let lastTs = Number.NaN;
   // The column values of one record, in COLUMNS order, written into `out` from `at`; returns the next index.
   function rowValues(r: ChainedRecord, out: unknown[], at: number): number {
     const e = r.event;
-    const ts = Date.parse(e.time);
+    if (e.time !== lastTime) {
+      lastTs = Date.parse(e.time);
+      lastTime = e.time;
+    }
+    const ts = lastTs;
     let i = at;
     out[i++] = r.seq;
     out[i++] = e.id;
@@ -229,7 +237,7 @@ export async function sqlAuditStore(
     out[i++] = e.sessionId ?? null;
     out[i++] = e.requestId ?? null;
     out[i++] = e.retention;
-    out[i++] = expiresAtMs(e, retentionDays);
+    out[i++] = ts + retentionMs(e.retention, retentionDays);
     out[i++] = r.hash;
     // The exact text the chain hash covers.
     out[i++] = r.json;
