@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Clock, RandomSource } from '@provisioning/core';
 import { isSensitiveFieldName, REDACTED, redactString, uuidv7 } from '@provisioning/core';
-import { markCanonical } from './canonical.js';
+import { eventJson, markCanonical } from './canonical.js';
 import { AuditError } from './errors.js';
 
 /** The version of the event schema written in every event's `v` field. */
@@ -353,6 +353,11 @@ function text(value: unknown, field: string, max: number, required: boolean): st
 const at = (parent: string, key: string | number): string =>
   typeof key === 'number' ? `${parent}[${key}]` : `${parent}.${key}`;
 
+// Cleared by json() when it builds an object whose keys JSON.stringify would not write in
+// sorted order (see there); buildEvent then marks neither the metadata nor the event as
+// canonical, and canonicalJson sorts them itself. Read and reset synchronously by buildEvent.
+let insertionOrderSorted = true;
+
 function json(value: unknown, field: string, depth: number): JsonValue {
   if (value === null || typeof value === 'boolean') return value;
   if (typeof value === 'string') return scrub(text(value, field, MAX_TEXT * 4, false) as string);
@@ -376,6 +381,10 @@ function json(value: unknown, field: string, depth: number): JsonValue {
     for (const k of keys) {
       const v = (value as Record<string, unknown>)[k];
       if (v === undefined) continue;
+      // JavaScript enumerates integer-like keys ("9", "10") first and in numeric order,
+      // whatever the insertion order: such an object does not stringify in sorted order.
+      const c = k.charCodeAt(0);
+      if (c >= 48 && c <= 57) insertionOrderSorted = false;
       const problem = textProblem(k, MAX_ID, true);
       if (problem !== undefined) throw invalid(`${field} key`, problem);
       // Audit metadata outlives tokens: never store a secret even if a caller passes one.
@@ -478,8 +487,8 @@ export interface PreparedEvent {
  */
 export function prepareEvent(input: AuditEventInput, context: NormalizeContext): PreparedEvent {
   const event = buildEvent(input, context);
-  // Built with its keys sorted at every level (markCanonical): JSON.stringify is the canonical form.
-  const json = JSON.stringify(event);
+  // The canonical form of the fixed shape buildEvent makes, written field by field (eventJson).
+  const json = eventJson(event);
   // JSON.stringify writes U+0000 and lone surrogates as \u escapes: without one, no string holds
   // either, and the per-field look (which names the field) is needed only when there is one.
   if (json.includes('\\u')) {
@@ -534,10 +543,15 @@ function buildEvent(input: AuditEventInput, context: NormalizeContext): AuditEve
     throw invalid('retention', 'is not a configured retention class');
   }
   let metadata: Record<string, JsonValue> | undefined;
+  let sorted = true;
   if (input.metadata !== undefined) {
+    insertionOrderSorted = true;
     const m = json(input.metadata, 'metadata', 0);
+    sorted = insertionOrderSorted;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw invalid('metadata', 'must be an object');
     metadata = m as Record<string, JsonValue>;
+    // Sorted at every level by json(): canonicalJson (in eventJson) may then stringify it directly.
+    if (sorted) markCanonical(metadata);
   }
   const reason = text(input.reason, 'reason', MAX_TEXT, false);
   const requestId = text(input.requestId, 'requestId', MAX_ID, false);
@@ -560,7 +574,7 @@ function buildEvent(input: AuditEventInput, context: NormalizeContext): AuditEve
   if (sessionId !== undefined) event.sessionId = sessionId;
   event.time = isoTime(now);
   event.v = AUDIT_SCHEMA_VERSION;
-  markCanonical(event);
+  if (sorted) markCanonical(event);
   return event as unknown as AuditEvent;
 }
 

@@ -133,8 +133,81 @@ describe('sqlite append-only', () => {
       expect(plan("request_id = 'r'")).toMatch(/USING (COVERING )?INDEX audit_events_request_idx/);
       expect(plan("actor_ip = '192.0.2.1'")).toMatch(/USING (COVERING )?INDEX audit_events_ip_idx/);
       expect(plan('ts >= 1 AND ts < 2')).toMatch(/USING (COVERING )?INDEX audit_events_ts_idx/);
+      // The partial indexes (migration 0002) serve equality on their column.
+      expect(plan("resource_type = 'session' AND resource_id = 's-1'")).toMatch(
+        /USING (COVERING )?INDEX audit_events_resource_idx/,
+      );
     } finally {
       raw.close();
+    }
+  });
+
+  it('migration 0002: a database of the first schema gets partial indexes, keeps every event and still verifies', async () => {
+    const filename = `${dir.path}/upgrade.db`;
+    const log = await createAuditLog({ sinks: [await sqliteAuditStore({ filename })], signer: conformanceSigner });
+    // Half the events without client IP, session, request id or resource.
+    for (let i = 0; i < 40; i++) {
+      const input = sampleInput(i);
+      const { ip: _ip, ...actor } = input.actor;
+      const { resource: _r, sessionId: _s, requestId: _q, ...bare } = input;
+      void log.record(i % 2 === 0 ? input : { ...bare, actor });
+    }
+    await log.close();
+    // Back to what a database of the first release holds: its full indexes, 0002 not applied.
+    const raw = new Database(filename);
+    raw.exec(`
+      DROP INDEX audit_events_resource_idx; CREATE INDEX audit_events_resource_idx ON audit_events (resource_type, resource_id);
+      DROP INDEX audit_events_ip_idx; CREATE INDEX audit_events_ip_idx ON audit_events (actor_ip);
+      DROP INDEX audit_events_session_idx; CREATE INDEX audit_events_session_idx ON audit_events (session_id);
+      DROP INDEX audit_events_request_idx; CREATE INDEX audit_events_request_idx ON audit_events (request_id);
+      DELETE FROM provisioning_migrations WHERE namespace = 'audit-audit' AND id = '0002-partial-indexes';`);
+    const indexSql = () =>
+      (
+        raw
+          .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+          .all() as {
+          name: string;
+          sql: string;
+        }[]
+      ).map((r) => `${r.name}: ${r.sql.includes('WHERE') ? 'partial' : 'full'}`);
+    expect(indexSql()).toContain('audit_events_ip_idx: full');
+    raw.close();
+
+    const reopened = await createAuditLog({ sinks: [await sqliteAuditStore({ filename })], signer: conformanceSigner });
+    const result = await reopened.verify();
+    expect(result.problems).toEqual([]);
+    expect(result.count).toBe(40);
+    expect((await reopened.query({ ip: '192.0.2.2' })).records.map((r) => r.seq)).toEqual([3]);
+    expect((await reopened.query({ sessionId: 'sess-1' }, { limit: 100 })).records).toHaveLength(6);
+    expect((await reopened.query({ resourceType: 'session', resourceId: 's-4' })).records.map((r) => r.seq)).toEqual([
+      5,
+    ]);
+    await reopened.record(sampleInput(40), { durable: true });
+    expect((await reopened.verify()).count).toBe(41);
+    await reopened.close();
+    const after = new Database(filename);
+    try {
+      const rows = (
+        after
+          .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+          .all() as {
+          name: string;
+          sql: string;
+        }[]
+      ).map((r) => `${r.name}: ${r.sql.includes('WHERE') ? 'partial' : 'full'}`);
+      expect(rows).toEqual([
+        'audit_events_action_idx: full',
+        'audit_events_actor_idx: full',
+        'audit_events_ip_idx: partial',
+        'audit_events_request_idx: partial',
+        'audit_events_resource_idx: partial',
+        'audit_events_session_idx: partial',
+        'audit_events_ts_idx: full',
+      ]);
+      // The triggers are still there: the upgrade rebuilt indexes only.
+      expect(() => after.prepare('DELETE FROM audit_events WHERE seq = 1').run()).toThrow(/append-only/);
+    } finally {
+      after.close();
     }
   });
 

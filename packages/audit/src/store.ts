@@ -315,8 +315,12 @@ export function expiresAtMs(
   event: Pick<AuditEvent, 'time' | 'retention'>,
   days: Readonly<Record<string, number>>,
 ): number {
-  const d = days[event.retention] ?? days.standard ?? 365;
-  return Date.parse(event.time) + d * 86_400_000;
+  return Date.parse(event.time) + retentionMs(event.retention, days);
+}
+
+/** @internal How long a retention class keeps its events (ms); unknown classes use `standard`. */
+export function retentionMs(retention: string, days: Readonly<Record<string, number>>): number {
+  return (days[retention] ?? days.standard ?? 365) * 86_400_000;
 }
 
 /** @internal Compresses sorted seqs with their hashes into ranges. */

@@ -203,10 +203,10 @@ export function jsonlSink(options: JsonlSinkOptions): JsonlAuditStore {
     }
   }
 
-  async function appendRaw(text: string, durable: boolean): Promise<void> {
+  async function appendRaw(text: string | Buffer, durable: boolean): Promise<void> {
     const handle = fh;
     if (handle === undefined) throw new AuditError(`${id} is not open`, { code: 'ERR_AUDIT_CLOSED', fault: 'client' });
-    const buf = Buffer.from(text);
+    const buf = typeof text === 'string' ? Buffer.from(text) : text;
     const before = size;
     try {
       let off = 0;
@@ -221,6 +221,30 @@ export function jsonlSink(options: JsonlSinkOptions): JsonlAuditStore {
       throw sinkError(id, 'append', error);
     }
     size = before + buf.length;
+  }
+
+  // The lines of a batch, UTF-8 encoded straight into one buffer kept across batches:
+  // concatenating them into one string and encoding that cost twice as much (the string
+  // is copied to flatten it, then encoded). Reusing the buffer is safe because writes run
+  // one at a time (`writing`) and each awaits its own write before the next batch is encoded.
+  let lineBuf = Buffer.allocUnsafeSlow(0);
+  function encodeBatch(batch: readonly ChainedRecord[]): Buffer {
+    let estimate = 0;
+    for (const r of batch) estimate += r.json.length + 128; // 128: the line's own fields
+    if (lineBuf.length < estimate) lineBuf = Buffer.allocUnsafeSlow(Math.max(estimate, lineBuf.length * 2));
+    let off = 0;
+    for (const r of batch) {
+      const line = `{"seq":${r.seq},"hash":"${r.hash}","event":${r.json}}\n`;
+      // A UTF-16 code unit takes at most 3 bytes of UTF-8: grow before a line that might not fit
+      // (Buffer#write would silently write only what fits).
+      if (lineBuf.length - off < line.length * 3) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(lineBuf.length * 2, off + line.length * 3));
+        lineBuf.copy(grown, 0, 0, off);
+        lineBuf = grown;
+      }
+      off += lineBuf.write(line, off);
+    }
+    return lineBuf.subarray(0, off);
   }
 
   async function startActive(prev: ChainHead): Promise<void> {
@@ -429,17 +453,15 @@ export function jsonlSink(options: JsonlSinkOptions): JsonlAuditStore {
     write(batch: readonly ChainedRecord[], writeOptions: WriteOptions): Promise<void> {
       const run = async (): Promise<void> => {
         if (batch.length === 0) return;
-        let text = '';
-        for (const r of batch) text += `{"seq":${r.seq},"hash":"${r.hash}","event":${r.json}}\n`;
-        const bytes = text.length; // close enough for the rotation decision
-        if (firstSeq !== 0 && (size + bytes > maxBytes || clock.now() - createdMs >= maxAgeMs)) {
+        const bytes = encodeBatch(batch);
+        if (firstSeq !== 0 && (size + bytes.length > maxBytes || clock.now() - createdMs >= maxAgeMs)) {
           try {
             await rotate();
           } catch (error) {
             throw error instanceof AuditError ? error : sinkError(id, 'rotate', error);
           }
         }
-        await appendRaw(text, writeOptions.durable);
+        await appendRaw(bytes, writeOptions.durable);
         const first = batch[0] as ChainedRecord;
         const last = batch[batch.length - 1] as ChainedRecord;
         if (firstSeq === 0) firstSeq = first.seq;

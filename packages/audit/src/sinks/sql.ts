@@ -18,7 +18,7 @@ import type {
   StoredRecord,
   WriteOptions,
 } from '../store.js';
-import { compileQuery, decodeCursor, encodeCursor, expiresAtMs, pageLimit, toRanges } from '../store.js';
+import { compileQuery, decodeCursor, encodeCursor, pageLimit, retentionMs, toRanges } from '../store.js';
 
 /** Options shared by the SQLite and PostgreSQL audit stores. */
 export interface SqlAuditStoreOptions {
@@ -173,6 +173,25 @@ export async function sqlAuditStore(
         }
       },
     },
+    {
+      // Partial indexes on the columns an event may leave empty (client IP, session, request,
+      // resource): a row without the value costs that index nothing, and a query that filters on
+      // the column (`col = ?` implies `col IS NOT NULL`) still uses it, in SQLite and PostgreSQL.
+      // Only indexes are rebuilt: no row is touched (the append-only triggers stay as they are).
+      id: '0002-partial-indexes',
+      async up(k) {
+        for (const [name, cols, where] of [
+          ['resource', 'resource_type, resource_id', 'resource_type'],
+          ['ip', 'actor_ip', 'actor_ip'],
+          ['session', 'session_id', 'session_id'],
+          ['request', 'request_id', 'request_id'],
+        ] as const) {
+          const index = raw(`${t.events}_${name}_idx`);
+          await sql`DROP INDEX ${index}`.execute(k);
+          await sql`CREATE INDEX ${index} ON ${T(t.events)} (${raw(cols)}) WHERE ${raw(where)} IS NOT NULL`.execute(k);
+        }
+      },
+    },
   ]);
 
   const num = (v: number | string | bigint): number => Number(v);
@@ -192,10 +211,18 @@ export async function sqlAuditStore(
       });
     });
 
+  // Events of one millisecond share their time string (normalizeEvent formats each ms once):
+  // parse each once. Compared by value, so any string gives the right number.
+  let lastTime = '';
+  let lastTs = Number.NaN;
   // The column values of one record, in COLUMNS order, written into `out` from `at`; returns the next index.
   function rowValues(r: ChainedRecord, out: unknown[], at: number): number {
     const e = r.event;
-    const ts = Date.parse(e.time);
+    if (e.time !== lastTime) {
+      lastTs = Date.parse(e.time);
+      lastTime = e.time;
+    }
+    const ts = lastTs;
     let i = at;
     out[i++] = r.seq;
     out[i++] = e.id;
@@ -210,7 +237,7 @@ export async function sqlAuditStore(
     out[i++] = e.sessionId ?? null;
     out[i++] = e.requestId ?? null;
     out[i++] = e.retention;
-    out[i++] = expiresAtMs(e, retentionDays);
+    out[i++] = ts + retentionMs(e.retention, retentionDays);
     out[i++] = r.hash;
     // The exact text the chain hash covers.
     out[i++] = r.json;
@@ -360,9 +387,24 @@ export async function sqlAuditStore(
               events += i === 0 ? r.json : `\n${r.json}`;
             }
             const arrays = sql.join(columns.map((column, c) => sql`${column}::${raw(PG_ARRAY_TYPES[c] as string)}[]`));
-            const result = await sql`INSERT INTO ${T(t.events)} (${raw(COLUMNS.join(', '))})
-              SELECT * FROM unnest(${arrays}, string_to_array(${events}::text, E'\\n'))
-              ON CONFLICT (seq) DO NOTHING`.execute(trx);
+            const insert = (onConflict: string) =>
+              sql`INSERT INTO ${T(t.events)} (${raw(COLUMNS.join(', '))})
+                SELECT * FROM unnest(${arrays}, string_to_array(${events}::text, E'\\n')) ${raw(onConflict)}`.execute(
+                trx,
+              );
+            // A plain INSERT first: ON CONFLICT makes PostgreSQL insert every row speculatively (an
+            // extra probe of the primary key and an extra WAL record per row), which only a retry
+            // needs. A seq already present (unique_violation) rolls back to the savepoint and takes
+            // the ON CONFLICT path, checked below exactly as before.
+            await sql`SAVEPOINT audit_append`.execute(trx);
+            let result: { numAffectedRows?: bigint };
+            try {
+              result = await insert('');
+            } catch (error) {
+              if ((error as { code?: string }).code !== '23505') throw error;
+              await sql`ROLLBACK TO SAVEPOINT audit_append`.execute(trx);
+              result = await insert('ON CONFLICT (seq) DO NOTHING');
+            }
             inserted = BigInt(result.numAffectedRows ?? 0n);
           } else {
             // Multi-row INSERTs of raw SQL with the values in one flat array: Kysely's builder

@@ -3,7 +3,9 @@ import { usePostgresDatabase } from '@provisioning/testing';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/canonical.js';
+import type { ChainedRecord } from '../../src/chain.js';
 import { chainHash, GENESIS_HASH } from '../../src/chain.js';
+import { prepareEvent } from '../../src/events.js';
 import { createAuditLog } from '../../src/log.js';
 import { postgresAuditStore } from '../../src/postgres.js';
 import type { AuditStore } from '../../src/store.js';
@@ -86,6 +88,103 @@ describe('postgres append-only', () => {
         'ix_events_session_idx',
       ]),
     );
+  });
+
+  it('migration 0002: tables of the first schema get partial indexes, keep every event and still verify', async () => {
+    const pool = newPool();
+    const log = await createAuditLog({
+      sinks: [await postgresAuditStore({ pool, tablePrefix: 'up' })],
+      signer: conformanceSigner,
+    });
+    for (let i = 0; i < 20; i++) {
+      const { resource: _r, sessionId: _s, requestId: _q, ...bare } = sampleInput(i);
+      void log.record(i % 2 === 0 ? sampleInput(i) : bare);
+    }
+    await log.flush();
+    // Back to what a database of the first release holds: its full indexes, 0002 not applied.
+    await pool.query(`
+      DROP INDEX up_events_resource_idx; CREATE INDEX up_events_resource_idx ON up_events (resource_type, resource_id);
+      DROP INDEX up_events_ip_idx; CREATE INDEX up_events_ip_idx ON up_events (actor_ip);
+      DROP INDEX up_events_session_idx; CREATE INDEX up_events_session_idx ON up_events (session_id);
+      DROP INDEX up_events_request_idx; CREATE INDEX up_events_request_idx ON up_events (request_id);
+      DELETE FROM provisioning_migrations WHERE namespace = 'audit-up' AND id = '0002-partial-indexes';`);
+    await log.close();
+    const partial = async () =>
+      (
+        await pool.query(
+          "SELECT indexname, indexdef LIKE '%WHERE%' AS partial FROM pg_indexes WHERE tablename = 'up_events' AND indexname LIKE '%_idx' ORDER BY indexname",
+        )
+      ).rows.map((r: { indexname: string; partial: boolean }) => `${r.indexname}: ${r.partial ? 'partial' : 'full'}`);
+    expect(await partial()).toContain('up_events_ip_idx: full');
+
+    const reopened = await createAuditLog({
+      sinks: [await postgresAuditStore({ pool: newPool(), tablePrefix: 'up' })],
+      signer: conformanceSigner,
+    });
+    const result = await reopened.verify();
+    expect(result.problems).toEqual([]);
+    expect(result.count).toBe(20);
+    expect((await reopened.query({ requestId: 'req-4' })).records.map((r) => r.seq)).toEqual([5]);
+    expect((await reopened.query({ resourceType: 'session', resourceId: 's-6' })).records.map((r) => r.seq)).toEqual([
+      7,
+    ]);
+    await reopened.close();
+    expect(await partial()).toEqual([
+      'up_events_action_idx: full',
+      'up_events_actor_idx: full',
+      'up_events_ip_idx: partial',
+      'up_events_request_idx: partial',
+      'up_events_resource_idx: partial',
+      'up_events_session_idx: partial',
+      'up_events_ts_idx: full',
+    ]);
+    // A parameterised equality (what the store sends) proves `IS NOT NULL`: the partial indexes serve it.
+    const client = await pool.connect();
+    try {
+      await client.query('SET enable_seqscan = off');
+      for (const [column, index] of [
+        ['session_id', 'up_events_session_idx'],
+        ['request_id', 'up_events_request_idx'],
+        ['actor_ip', 'up_events_ip_idx'],
+      ]) {
+        const plan = await client.query(`EXPLAIN SELECT seq FROM up_events WHERE ${column} = $1`, ['x']);
+        expect(plan.rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n')).toContain(index);
+      }
+    } finally {
+      client.release();
+    }
+    // Only indexes were rebuilt: the append-only triggers still refuse changes.
+    await expect(pool.query('DELETE FROM up_events WHERE seq = 1')).rejects.toThrow(/append-only/);
+  });
+
+  it('a batch written again (its commit acknowledgement lost) is accepted once; a different one on the same seqs is refused', async () => {
+    const store = await postgresAuditStore({ pool: newPool(), tablePrefix: 'again' });
+    await store.open();
+    const clock = createManualClock(new Date('2026-01-01T00:00:00Z'));
+    const chain = (from: number, to: number, salt = ''): ChainedRecord[] => {
+      const out: ChainedRecord[] = [];
+      let prev = GENESIS_HASH;
+      for (let seq = 1; seq <= to; seq++) {
+        const { event, json } = prepareEvent(sampleInput(seq, { reason: `r${seq}${salt}` }), { clock });
+        prev = chainHash(prev, seq, json);
+        if (seq >= from) out.push({ seq, hash: prev, event, json });
+      }
+      return out;
+    };
+    const ours = chain(1, 8);
+    const first = ours.slice(0, 5);
+    await store.write(first, { durable: true });
+    // The same batch again: the plain INSERT hits the primary key, the ON CONFLICT path finds it is ours.
+    await store.write(first, { durable: true });
+    // Overlapping: 4 and 5 are there already, 6 to 8 are new.
+    await store.write(ours.slice(3), { durable: true });
+    expect((await store.query({}, { limit: 100 })).records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // Other events on seqs already taken: another writer.
+    await expect(store.write(chain(7, 9, 'x'), { durable: true })).rejects.toMatchObject({
+      code: 'ERR_AUDIT_SINK_WRITE',
+    });
+    expect((await store.query({}, { limit: 100 })).records).toHaveLength(8);
+    await store.close();
   });
 
   it('two stores on one database: a second writer on the same chain is detected, not merged', async () => {
