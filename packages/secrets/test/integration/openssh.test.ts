@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createManualClock } from '@provisioning/core';
+import { startSshd, type TestSshd } from '@provisioning/testing/sshd';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLeaseManager } from '../../src/manager.js';
 import { authorizedKeysProvider, cleanupAuthorizedKeys, deployAuthorizedKey } from '../../src/ssh/authorized-keys.js';
@@ -9,7 +10,6 @@ import { createSshCertificateAuthority } from '../../src/ssh/ca.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { sshCertificateProvider } from '../../src/ssh/providers.js';
 import { memoryLeaseStore } from '../../src/stores/memory.js';
-import { startSshd, type TestSshd } from '@provisioning/testing/sshd';
 
 // Real OpenSSH 9.2 (Debian's openssh-server and openssh-client): sshd on
 // loopback with its own config; logins through the real `ssh` client.
