@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every package's benchmarks (packages/*/bench/*.bench.ts), one process
-// each, resolving workspace packages to their TypeScript source. Pass package
-// names to run only those: `npm run bench -- core auth`.
+// each, resolving workspace packages to their TypeScript source, transpiled as
+// the published build is (bench-loader/register.mjs: esbuild without tsx's
+// keepNames). Pass package names to run only those: `npm run bench -- core auth`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,7 +20,7 @@ for (const name of readdirSync('packages').sort()) {
     console.log(`\n## ${name}/${file}`);
     const result = spawnSync(
       process.execPath,
-      ['--import', 'tsx', '--conditions=@provisioning/source', join(dir, file)],
+      ['--import', './scripts/bench-loader/register.mjs', '--conditions=@provisioning/source', join(dir, file)],
       {
         stdio: 'inherit',
       },
