@@ -101,10 +101,11 @@ async function run(mode: string): Promise<void> {
     });
     clearInterval(sampler);
     const after = rssMiB(pid);
+    const afterMetrics = await metrics(orchestrator, login.data.access_token);
     const load = loadavg()[0]?.toFixed(1);
     console.log(
       `${mode}: ready ${readyMs} ms; idle RSS ${idle.toFixed(0)} MiB (heap used ${idleMetrics.heapUsed?.toFixed(0)} of ${idleMetrics.heapTotal?.toFixed(0)}, external ${idleMetrics.external?.toFixed(0)}); ` +
-        `under load peak ${peak.toFixed(0)} MiB, after ${after.toFixed(0)} MiB; ${result.requests.average.toFixed(0)} req/s, ` +
+        `under load peak ${peak.toFixed(0)} MiB, after ${after.toFixed(0)} MiB (heap used ${afterMetrics.heapUsed?.toFixed(0)} of ${afterMetrics.heapTotal?.toFixed(0)}); ${result.requests.average.toFixed(0)} req/s, ` +
         `${result.non2xx} non-2xx, ${result.errors} errors; ${CONNECTIONS} connections, ${SECONDS} s; load average ${load}`,
     );
   } finally {

@@ -84,10 +84,12 @@ describe('npm start', () => {
       const platform = await start(dir.path);
       // Recorded, not asserted (speed belongs in benchmarks): `npm start` is documented as ready within 10 s.
       expect(platform.readyMs).toBeGreaterThan(0);
-      // start.sh exec'd node (one process, the child's pid) with glibc's fixed mmap threshold (see start.sh).
+      // start.sh exec'd node (one process, the child's pid) with glibc's fixed mmap threshold and a heap bound (see start.sh).
       const environ = readFileSync(`/proc/${platform.child.pid}/environ`, 'utf8').split('\0');
       expect(environ).toContain('MALLOC_MMAP_THRESHOLD_=131072');
-      expect(readFileSync(`/proc/${platform.child.pid}/cmdline`, 'utf8')).toContain('scripts/start.mjs');
+      const cmdline = readFileSync(`/proc/${platform.child.pid}/cmdline`, 'utf8').split('\0');
+      expect(cmdline).toContain('--max-old-space-size=256');
+      expect(cmdline.at(-2)).toMatch(/scripts\/start\.mjs$/);
       // The UI at the public origin's host (WebAuthn refuses IP addresses as relying-party ids), or why not.
       expect(platform.output()).toMatch(/web UI\s+(http:\/\/localhost:9090\/ui\/|not built)/);
       expect(platform.output()).not.toMatch(/web UI\s+http:\/\/127\.0\.0\.1/);
