@@ -4,10 +4,9 @@
  *
  * @module
  */
-import type { ServerResponse } from 'node:http';
 import type { Request as ExpressRequest, Response as ExpressResponse, NextFunction, RequestHandler } from 'express';
 import type { SecurityChain } from './chain.js';
-import { NodeHeaderReader } from './node-headers.js';
+import { completeOnFinish, NodeHeaderReader } from './node-http.js';
 import type { RouteSecurity, SecurityContext, SecurityRequest } from './types.js';
 
 declare global {
@@ -35,17 +34,7 @@ export function toSecurityRequest(req: ExpressRequest): SecurityRequest {
  * ```
  */
 export function security(chain: SecurityChain, route: RouteSecurity): RequestHandler {
-  // As in the Fastify adapter: the context rides on the response under this
-  // middleware's own key, for one shared 'finish' listener.
-  const key = Symbol('provisioning.security');
-  type Tracked = ServerResponse & { [key]?: SecurityContext };
-  function onFinish(this: Tracked): void {
-    const context = this[key];
-    if (context === undefined) return;
-    // Once only, as `once` did, should 'finish' come twice (Fastify's inject() emits it twice).
-    this[key] = undefined;
-    chain.complete(context, this.statusCode);
-  }
+  const track = completeOnFinish(chain);
   return (req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
     chain
       .check(toSecurityRequest(req), route, {
@@ -65,15 +54,7 @@ export function security(chain: SecurityChain, route: RouteSecurity): RequestHan
         const headers = result.context.responseHeaders;
         for (const name in headers) res.setHeader(name, headers[name] as string);
         res.setHeader('x-request-id', result.context.requestId);
-        const tracked = res as ExpressResponse & Tracked;
-        if (tracked[key] === undefined) {
-          tracked[key] = result.context;
-          res.on('finish', onFinish);
-        } else {
-          // The same middleware twice on one route: each run completes its own context.
-          const context = result.context;
-          res.once('finish', () => chain.complete(context, res.statusCode));
-        }
+        track(res, result.context);
         next();
       }, next);
   };

@@ -4,10 +4,9 @@
  *
  * @module
  */
-import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { SecurityChain } from './chain.js';
-import { NodeHeaderReader } from './node-headers.js';
+import { completeOnFinish, NodeHeaderReader } from './node-http.js';
 import type { RouteSecurity, SecurityContext, SecurityRequest } from './types.js';
 
 declare module 'fastify' {
@@ -33,19 +32,8 @@ export function toSecurityRequest(request: FastifyRequest): SecurityRequest {
  * ```
  */
 export function security(chain: SecurityChain, route: RouteSecurity): preHandlerAsyncHookHandler {
-  // The context of a passed request rides on its raw response, for one shared
-  // 'finish' listener (no closure and no `once` wrapper per request); the key
-  // is this hook's own, so two protected hooks on one route do not collide.
-  const key = Symbol('provisioning.security');
-  type Tracked = ServerResponse & { [key]?: SecurityContext };
-  // The raw status is the one Fastify sent.
-  function onFinish(this: Tracked): void {
-    const context = this[key];
-    if (context === undefined) return;
-    // Once only, as `once` did: Fastify's inject() emits 'finish' twice.
-    this[key] = undefined;
-    chain.complete(context, this.statusCode);
-  }
+  // The raw response's status is the one Fastify sent.
+  const track = completeOnFinish(chain);
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const result = await chain.check(toSecurityRequest(request), route, {
       clientAddress: request.raw.socket.remoteAddress,
@@ -62,14 +50,6 @@ export function security(chain: SecurityChain, route: RouteSecurity): preHandler
     const headers = result.context.responseHeaders;
     for (const name in headers) reply.header(name, headers[name]);
     reply.header('x-request-id', result.context.requestId);
-    const raw = reply.raw as Tracked;
-    if (raw[key] === undefined) {
-      raw[key] = result.context;
-      raw.on('finish', onFinish);
-    } else {
-      // The same hook listed twice on one route: each run completes its own context.
-      const context = result.context;
-      raw.once('finish', () => chain.complete(context, raw.statusCode));
-    }
+    track(reply.raw, result.context);
   };
 }
