@@ -5,6 +5,19 @@ import type { KeySet } from './keys.js';
 import { createKeySet } from './keys.js';
 import { createTokenService } from './tokens.js';
 
+/** A key set that counts signature checks: jose resolves the key only when it checks a signature (a cache hit needs no key). */
+async function countingKeySet(): Promise<{ keys: KeySet; signatureChecks(): number }> {
+  const base = await createKeySet();
+  let checks = 0;
+  const keys: KeySet = Object.assign(Object.create(base) as KeySet, {
+    verificationKey: (kid: string) => {
+      checks += 1;
+      return base.verificationKey(kid);
+    },
+  });
+  return { keys, signatureChecks: () => checks };
+}
+
 describe('token service', () => {
   it('issues access tokens with the documented claims and a 15 minute lifetime', async () => {
     const { tokens, clock } = await fixture();
@@ -169,36 +182,21 @@ describe('token service', () => {
   });
 
   it('admits a token to the cache on its second verification: from the third on, no signature check', async () => {
-    const keys = await createKeySet();
-    let signatureChecks = 0;
-    // The key is resolved only when jose checks a signature (a cache hit needs no key).
-    const counting: KeySet = Object.assign(Object.create(keys) as KeySet, {
-      verificationKey: (kid: string) => {
-        signatureChecks += 1;
-        return keys.verificationKey(kid);
-      },
-    });
+    const { keys: counting, signatureChecks } = await countingKeySet();
     const { tokens } = await fixture({ keys: counting });
     const once = await tokens.issue({ subject: 'u' });
     const reused = await tokens.issue({ subject: 'u' });
     await tokens.verify(once.accessToken);
-    expect(signatureChecks).toBe(1);
+    expect(signatureChecks()).toBe(1);
     for (let i = 0; i < 5; i++) await tokens.verify(reused.accessToken);
-    expect(signatureChecks).toBe(1 + 2);
+    expect(signatureChecks()).toBe(1 + 2);
     await tokens.verify(once.accessToken); // its second use: checked, now admitted
     await tokens.verify(once.accessToken);
-    expect(signatureChecks).toBe(1 + 2 + 1);
+    expect(signatureChecks()).toBe(1 + 2 + 1);
   });
 
   it('admits every reused token: no two tokens can keep each other out of the cache', async () => {
-    const keys = await createKeySet();
-    let signatureChecks = 0;
-    const counting: KeySet = Object.assign(Object.create(keys) as KeySet, {
-      verificationKey: (kid: string) => {
-        signatureChecks += 1;
-        return keys.verificationKey(kid);
-      },
-    });
+    const { keys: counting, signatureChecks } = await countingKeySet();
     // 100 tokens against a small admission table: with one slot per fingerprint
     // some pairs collided (~5 expected) and overwrote each other on every use.
     const { tokens } = await fixture({ keys: counting, cache: { maxEntries: 400 } });
@@ -206,12 +204,12 @@ describe('token service', () => {
     for (let i = 0; i < 100; i++) issued.push((await tokens.issue({ subject: `u${i}` })).accessToken);
     for (let round = 0; round < 2; round++) for (const t of issued) await tokens.verify(t);
     // Two checks each, fewer if the filter admitted one early (a false positive, ~1e-4 a token here).
-    const afterTwo = signatureChecks;
+    const afterTwo = signatureChecks();
     expect(afterTwo).toBeGreaterThanOrEqual(190);
     expect(afterTwo).toBeLessThanOrEqual(200);
     // From then on every one of them is a cache hit.
     for (let round = 0; round < 3; round++) for (const t of issued) await tokens.verify(t);
-    expect(signatureChecks).toBe(afterTwo);
+    expect(signatureChecks()).toBe(afterTwo);
   });
 
   it('the verified-token cache never outlives exp and never skips the revocation check', async () => {
