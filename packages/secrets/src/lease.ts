@@ -107,7 +107,10 @@ export function filterLimit(filter: LeaseFilter | undefined): number {
 }
 
 /** @internal Whether a lease matches a filter (ignoring limit and after). */
-export function matches(lease: Lease, filter: LeaseFilter | undefined): boolean {
+export function matches(
+  lease: Pick<Lease, 'id' | 'owner' | 'provider' | 'state'>,
+  filter: LeaseFilter | undefined,
+): boolean {
   if (filter === undefined) return true;
   if (filter.owner !== undefined && lease.owner !== filter.owner) return false;
   if (filter.provider !== undefined && lease.provider !== filter.provider) return false;

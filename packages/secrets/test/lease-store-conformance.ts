@@ -82,6 +82,20 @@ export function describeLeaseStore(driver: LeaseStoreDriver): void {
       expect(await store.get(lease.id)).toEqual(makeLease({ metadata: { role: 'r_1' } }));
     });
 
+    it("keeps its own times: a caller's Date changed after insert or get moves no stored expiry", async () => {
+      const lease = makeLease();
+      await store.insert(lease);
+      lease.expiresAt.setTime(T0 - 1);
+      lease.createdAt.setTime(0);
+      const got = await store.get(lease.id);
+      expect(got?.expiresAt.getTime()).toBe(T0 + 60_000);
+      got?.expiresAt.setTime(T0 - 1);
+      got?.maxExpiresAt.setTime(T0 - 1);
+      expect(await store.get(lease.id)).toEqual(makeLease());
+      // Not due before its real expiry, whatever the callers did to their copies.
+      expect(await store.due(new Date(T0 + 1000), 10)).toEqual([]);
+    });
+
     it('refuses a duplicate id and keeps the first lease', async () => {
       await store.insert(makeLease());
       await expect(store.insert(makeLease({ owner: 'mallory' }))).rejects.toMatchObject({
