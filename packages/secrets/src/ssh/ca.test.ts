@@ -108,6 +108,17 @@ describe('ssh certificate authority', () => {
     expect(keygenL(a.certificate)).toMatch(/Extensions: \n\s+permit-pty\n\s*$/);
   });
 
+  it('reads the random serial as the big-endian uint64 of the first 8 random bytes, high bits too', () => {
+    // The serial is read by byte arithmetic (no DataView): check it against
+    // the certificate ssh-keygen decodes, with every byte's high bit set.
+    const bytes = [0xff, 0xfe, 0x80, 0x81, 0x7f, 0x01, 0x00, 0xc3];
+    const random = { bytes: (n: number) => Uint8Array.from({ length: n }, (_, i) => bytes[i % 8] as number) };
+    const fixed = createSshCertificateAuthority({ privateKey: caPair.privateKey, clock, random });
+    const cert = fixed.issue({ publicKey: user.publicKey, principals: ['u'], keyId: 'k', validitySeconds: 60 });
+    expect(cert.serial).toBe(String(0xfffe80817f0100c3n));
+    expect(keygenL(cert.certificate)).toContain(`Serial: ${0xfffe80817f0100c3n}`);
+  });
+
   it('never issues a certificate valid for any principal (empty list refused)', () => {
     for (const principals of [[], [''], ['a b'], ['a,b']]) {
       expect(() => ca.issue({ publicKey: user.publicKey, principals, keyId: 'k', validitySeconds: 60 })).toThrow(

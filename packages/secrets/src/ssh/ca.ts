@@ -11,6 +11,7 @@ import {
   certificateType,
   ed25519PublicBlob,
   publicKeyLine,
+  readUint32,
   SshWriter,
   signedCertificate,
   sshFingerprint,
@@ -148,7 +149,10 @@ const isPrincipal = (p: unknown): boolean => typeof p === 'string' && PRINCIPAL.
 
 function readUint64(bytes: Uint8Array): bigint {
   if (bytes.length !== 8) throw new RangeError('the random source returned the wrong length');
-  return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, false);
+  // Byte arithmetic, not a DataView: reading `.buffer` of a small typed array
+  // (the pool's slices live on V8's heap) moves its bytes to a new off-heap
+  // ArrayBuffer first.
+  return (BigInt(readUint32(bytes, 0)) << 32n) | BigInt(readUint32(bytes, 4));
 }
 
 // OpenSSH requires both lists in lexical order of their names.

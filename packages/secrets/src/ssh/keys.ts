@@ -5,7 +5,7 @@ import { clientError } from '../errors.js';
 import { publicValueRandom } from '../random.js';
 import type { Ed25519Engine } from './ed25519.js';
 import { newSeed, nodeEd25519 } from './ed25519.js';
-import { ed25519PublicBlob, opensshPrivateKey, publicKeyLine, sshFingerprint } from './wire.js';
+import { ed25519PublicBlob, opensshPrivateKey, publicKeyLine, readUint32, sshFingerprint } from './wire.js';
 
 /**
  * An Ed25519 SSH key pair. The private key lives only in memory: it is not
@@ -99,8 +99,10 @@ class GeneratedKeyPair implements SshKeyPair {
   }
 }
 
-const checkInt = (bytes: Uint8Array): number =>
-  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, false);
+const checkInt = (bytes: Uint8Array): number => {
+  if (bytes.length !== 4) throw new RangeError('the random source returned the wrong length');
+  return readUint32(bytes, 0);
+};
 
 /** @internal Builds the {@link SshKeyPair} object with a hidden, lazily formatted private key. */
 export function keyPairObject(

@@ -11,6 +11,7 @@ import type { SshCertificateRequest } from './ca.js';
 import { createSshCertificateAuthority } from './ca.js';
 import { nodeEd25519 } from './ed25519.js';
 import { generateSshKeyPair, parseEd25519PrivateKey } from './keys.js';
+import { readUint32 } from './wire.js';
 
 // The formats we write ourselves, byte for byte against sshpk writing the same
 // inputs (the implementation before ours). Ed25519 signatures are
@@ -93,6 +94,15 @@ function sshpkCertificate(request: SshCertificateRequest, nonce: Buffer): string
 }
 
 describe('OpenSSH wire formats, byte for byte against sshpk', () => {
+  it('reads big-endian uint32s as a DataView does, at any offset and with the high bit set', () => {
+    for (let i = 0; i < 2000; i++) {
+      const bytes = new Uint8Array(randomBytes(12));
+      if (i < 4) bytes.fill([0xff, 0x80, 0x00, 0x7f][i] as number);
+      const at = i % 9;
+      expect(readUint32(bytes, at)).toBe(new DataView(bytes.buffer).getUint32(at, false));
+    }
+  });
+
   const cases: Array<[string, () => SshCertificateRequest]> = [
     [
       'Ed25519 user certificate with extensions and critical options',

@@ -121,6 +121,22 @@ const NONE = Buffer.from('none', 'latin1');
 // `string "ssh-ed25519"`, `string key`.
 const ED25519_BLOB_LENGTH = 4 + 11 + 4 + 32;
 
+/**
+ * A big-endian uint32 of `bytes` at `at`. Byte arithmetic, not a
+ * DataView: reading `.buffer` of a small typed array (the random pool's
+ * slices live on V8's heap) first moves its bytes to a new off-heap
+ * ArrayBuffer, which cost more than the rest of the read.
+ */
+export function readUint32(bytes: Uint8Array, at: number): number {
+  return (
+    (((bytes[at] as number) << 24) |
+      ((bytes[at + 1] as number) << 16) |
+      ((bytes[at + 2] as number) << 8) |
+      (bytes[at + 3] as number)) >>>
+    0
+  );
+}
+
 /** `ssh-ed25519 AAAA… comment` (no trailing comment when it is empty), as in `id_ed25519.pub`. */
 export function publicKeyLine(blob: Uint8Array, comment: string): string {
   const line = `${readAlgorithm(blob)} ${Buffer.from(blob).toString('base64')}`;
