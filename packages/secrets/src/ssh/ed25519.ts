@@ -79,13 +79,15 @@ export const nodeEd25519: Ed25519Engine = Object.freeze({
       privateKeyEncoding: { format: 'jwk' },
       publicKeyEncoding: { format: 'jwk' },
     } as never) as unknown as { privateKey: JsonWebKey };
-    // Decoded straight into buffers of their own: Buffer.from(text) would put
-    // the seed in Node's shared allocation pool, then cost a copy out of it.
-    const seed = new Uint8Array(32);
-    const publicKey = new Uint8Array(32);
-    const seedBytes = Buffer.from(seed.buffer).write(String(privateKey.d), 'base64url');
-    const publicBytes = Buffer.from(publicKey.buffer).write(String(privateKey.x), 'base64url');
-    if (seedBytes !== 32 || publicBytes !== 32 || privateKey.d?.length !== 43 || privateKey.x?.length !== 43) {
+    // The seed is decoded straight into a zero-filled buffer of its own:
+    // Buffer.from(text) would put it in Node's shared allocation pool. Not a
+    // `new Uint8Array(32)` written through `Buffer.from(seed.buffer)`: a typed
+    // array that small lives on V8's heap, and reading its `.buffer` moves it
+    // to a new ArrayBuffer first. The public key is public: the pool is fine.
+    const seed = Buffer.alloc(32);
+    const seedBytes = seed.write(String(privateKey.d), 'base64url');
+    const publicKey = Buffer.from(String(privateKey.x), 'base64url');
+    if (seedBytes !== 32 || publicKey.length !== 32 || privateKey.d?.length !== 43 || privateKey.x?.length !== 43) {
       seed.fill(0);
       throw new Error('OpenSSL returned a malformed Ed25519 key');
     }
