@@ -74,6 +74,55 @@ describe('postgres append-only', () => {
     expect(rows.map((r: { hash: string }) => r.hash)).toEqual(receipts.map((r) => r.hash));
   });
 
+  it('differential: indexed columns holding array-literal syntax are stored and found as the event says', async () => {
+    // The append sends these columns as array literals this package writes (pg-array.ts):
+    // quotes, backslashes, braces, commas, white space and the word NULL must come back as given.
+    const pool = newPool();
+    const log = await createAuditLog({
+      sinks: [await postgresAuditStore({ pool, tablePrefix: 'lit' })],
+      signer: conformanceSigner,
+    });
+    const tricky = [
+      'NULL',
+      'a,b',
+      '{x}',
+      'say "hi"',
+      'C:\\dir\\',
+      ' lead',
+      'tab\tnew\nline',
+      '\u00e9\u4e2d\u{1f600}',
+      '\\"{,}',
+    ];
+    for (let i = 0; i < tricky.length; i++) {
+      const v = tricky[i] as string;
+      void log.record(
+        sampleInput(i, { actor: { id: v, type: 'user' }, resource: { type: v, id: v }, sessionId: v, requestId: v }),
+      );
+    }
+    await log.flush();
+    const { rows } = await pool.query(
+      'SELECT actor_id, resource_type, resource_id, session_id, request_id, event FROM lit_events ORDER BY seq',
+    );
+    for (const [i, row] of (rows as Record<string, string>[]).entries()) {
+      const v = tricky[i];
+      expect([row.actor_id, row.resource_type, row.resource_id, row.session_id, row.request_id]).toEqual([
+        v,
+        v,
+        v,
+        v,
+        v,
+      ]);
+      expect(JSON.parse(row.event as string).actor.id).toBe(v);
+    }
+    for (const [i, v] of tricky.entries()) {
+      for (const filter of [{ actorId: v }, { sessionId: v }, { requestId: v }, { resourceType: v, resourceId: v }]) {
+        expect((await log.query(filter)).records.map((r) => r.seq)).toEqual([i + 1]);
+      }
+    }
+    expect((await log.verify()).problems).toEqual([]);
+    await log.close();
+  });
+
   it('uses its indexes for filtered queries', async () => {
     const pool = newPool();
     await postgresAuditStore({ pool, tablePrefix: 'ix' });
