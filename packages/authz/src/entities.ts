@@ -35,7 +35,14 @@ export interface EntityProvider {
  */
 export function staticEntityProvider(entities: readonly CedarEntity[]): EntityProvider {
   const byKey = new Map(entities.map((e) => [entityKey(e.uid), e]));
-  const get = (uids: readonly EntityRef[]): CedarEntity[] => uids.flatMap((u) => byKey.get(entityKey(u)) ?? []);
+  const get = (uids: readonly EntityRef[]): CedarEntity[] => {
+    const found: CedarEntity[] = [];
+    for (const u of uids) {
+      const e = byKey.get(entityKey(u));
+      if (e !== undefined) found.push(e);
+    }
+    return found;
+  };
   return {
     id: 'static',
     load: async (uids) => get(uids),
