@@ -42,11 +42,29 @@ const nodeAddress = (c: Context): string | undefined => incomingOf(c)?.socket?.r
  * `headersDistinct` keeps every value of a repeated header in order, and the
  * reader joins them with `, ` as `Headers.get()` does, so the chain sees the
  * same values either way (a doubled `Authorization` stays one malformed
- * value). Elsewhere `undefined`: the chain reads `c.req.raw.headers`.
+ * value).
+ *
+ * Only while `c.req.raw` is still node-server's untouched view of this very
+ * request: its own properties are then just its two internal slots (the Node
+ * request and the URL). Once anything has read its headers (and so may have
+ * changed them, e.g. an earlier middleware turning a cookie into an
+ * `Authorization` header) or built the full `Request`, or it is another
+ * object, `undefined`: the chain reads `c.req.raw.headers` as it always did.
+ * A node-server version with other internals takes that path too.
  */
 const nodeHeaders = (c: Context): HeaderReader | undefined => {
-  const distinct = incomingOf(c)?.headersDistinct;
-  return typeof distinct === 'object' && distinct !== null ? new NodeHeaderReader(distinct) : undefined;
+  const incoming = incomingOf(c);
+  const distinct = incoming?.headersDistinct;
+  if (typeof distinct !== 'object' || distinct === null) return undefined;
+  const raw = c.req.raw as unknown as Record<symbol, unknown>;
+  if (Object.hasOwn(raw, 'headers')) return undefined;
+  let ours = false;
+  for (const slot of Object.getOwnPropertySymbols(raw)) {
+    const name = slot.description;
+    if (name === 'incomingKey' && raw[slot] === incoming) ours = true;
+    else if (name !== 'urlKey') return undefined;
+  }
+  return ours ? new NodeHeaderReader(distinct) : undefined;
 };
 
 /**
