@@ -216,6 +216,36 @@ describe.each(['compiled', 'wasm'] as const)('%s path', (evaluation) => {
       }
     });
 
+    it('decides at the call when every entity is at hand, and refuses when closed during a load that waits', async () => {
+      const inMemory = await createAuthorizer({
+        evaluation,
+        policyDir: shippedPolicyDir,
+        entities: cachedEntityProvider(staticEntityProvider(fixtureEntities)),
+      });
+      const request = {
+        principal: user('root'),
+        action: 'read',
+        resource: 'Provisioning::Server::"dev-web"',
+        context: ctx(),
+      };
+      const expected = await inMemory.authorize(request);
+      // Decided synchronously, so closing right after the call does not undo it.
+      const decided = inMemory.authorize(request);
+      inMemory.close();
+      expect(await decided).toEqual(expected);
+      expect(expected.allowed).toBe(true);
+
+      const slow: EntityProvider = {
+        id: 'slow',
+        load: (uids) =>
+          new Promise((resolve) => setTimeout(() => resolve(staticEntityProvider(fixtureEntities).load(uids)), 1)),
+      };
+      const waiting = await createAuthorizer({ evaluation, policyDir: shippedPolicyDir, entities: slow });
+      const pending = waiting.authorize(request);
+      waiting.close();
+      await expect(pending).rejects.toMatchObject({ code: 'ERR_AUTHZ_CLOSED' });
+    });
+
     it('a closed authorizer refuses to decide', async () => {
       const a = await createAuthorizer({ evaluation, policyDir: shippedPolicyDir });
       a.close();

@@ -565,8 +565,17 @@ export async function createAuthorizer(options: AuthorizerOptions): Promise<Auth
     async authorize(request) {
       assertOpen();
       const p = prepare(request);
-      const loaded = await load([p]);
-      assertOpen();
+      const loaded = new Map<string, CedarEntity>();
+      // When the provider answered every level synchronously (cached
+      // entities), decide in the same turn: awaiting an already-finished load
+      // only cost a trip through the microtask queue.
+      const pending = provider
+        ? collectEntities([{ roots: p.roots, inline: p.inlineByKey }], provider, loaded)
+        : undefined;
+      if (pending) {
+        await pending;
+        assertOpen();
+      }
       return decideWithPool(p, current, loaded);
     },
     authorizeSync(request) {

@@ -44,6 +44,23 @@ describe('context builder', () => {
     expect(b.build({ clientIp: '2001:db9::5' }).trusted_network).toBe(false);
   });
 
+  it('trusted_network.kept-answers: the kept answer per address stays right for every address, past the memo bound', () => {
+    const b = createContextBuilder({ clock: createManualClock(at), trustedRanges: ['10.1.0.0/16', '2001:db8::/32'] });
+    const none = createContextBuilder({ clock: createManualClock(at) });
+    // More distinct addresses than the builder keeps, asked twice in two orders.
+    const addresses: [string, boolean][] = [];
+    for (let i = 0; i < 5000; i++) {
+      addresses.push([`10.${i % 2 === 0 ? 1 : 2}.${(i >> 8) & 255}.${i & 255}`, i % 2 === 0]);
+      if (i % 97 === 0) addresses.push([`2001:db${i % 2 === 0 ? 8 : 9}::${i.toString(16)}`, i % 2 === 0]);
+    }
+    for (const list of [addresses, [...addresses].reverse()]) {
+      for (const [ip, trusted] of list) {
+        expect(b.build({ clientIp: ip }).trusted_network).toBe(trusted);
+        expect(none.build({ clientIp: ip }).trusted_network).toBe(false);
+      }
+    }
+  });
+
   it('rejects a bad client IP and bad ranges', () => {
     const b = createContextBuilder();
     expect(() => b.build({ clientIp: '10.0.0.300' })).toThrow(

@@ -67,6 +67,9 @@ interface ZoneParts {
   weekday: number;
 }
 
+/** Client addresses whose `trusted_network` answer a builder keeps. */
+const TRUSTED_MEMO_ENTRIES = 4096;
+
 const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
 
 function invalidOption(message: string, details?: Record<string, unknown>): AuthzError {
@@ -151,6 +154,22 @@ export function createContextBuilder(options: ContextBuilderOptions = {}): Conte
     if (!m || family === 0 || prefix > (family === 4 ? 32 : 128)) throw invalidOption('invalid CIDR range', { range });
     trusted.addSubnet(m[1] as string, prefix, family === 4 ? 'ipv4' : 'ipv6');
   }
+  const anyTrusted = (options.trustedRanges?.length ?? 0) > 0;
+  // `BlockList.check` builds a `SocketAddress` per call (measured: the
+  // dearest step of a build). The ranges are fixed here, so the answer is a
+  // function of the address text alone and can be kept. Client addresses are
+  // the caller's input: the memo is bounded and starts over when full.
+  const trustedMemo = new Map<string, boolean>();
+  const isTrusted = (ip: string, family: number): boolean => {
+    if (!anyTrusted) return false;
+    let t = trustedMemo.get(ip);
+    if (t === undefined) {
+      t = trusted.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+      if (trustedMemo.size >= TRUSTED_MEMO_ENTRIES) trustedMemo.clear();
+      trustedMemo.set(ip, t);
+    }
+    return t;
+  };
   const windows = Object.entries(options.windows ?? {}).map(([name, w]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw invalidOption('window names must be Cedar identifiers', { name });
     const days = w.days ?? [0, 1, 2, 3, 4, 5, 6];
@@ -192,7 +211,7 @@ export function createContextBuilder(options: ContextBuilderOptions = {}): Conte
       const context: Record<string, CedarValue> = {
         mfa,
         client_ip: { __extn: { fn: 'ip', arg: ip } },
-        trusted_network: trusted.check(ip, family === 4 ? 'ipv4' : 'ipv6'),
+        trusted_network: isTrusted(ip, family),
         time: {
           epoch_seconds: Math.floor(at / 1000),
           utc: timeOfDay(utc(at)),

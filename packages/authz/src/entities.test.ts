@@ -124,6 +124,58 @@ describe('cachedEntityProvider', () => {
     expect(inner.calls).toEqual([['a'], ['b', 'nobody']]);
   });
 
+  it('loadSync answers misses from an inner loadSync exactly as load would, caching only known entities', async () => {
+    const clock = createManualClock(0);
+    const list = [entity('a'), entity('b')];
+    const asked: string[][] = [];
+    const inner: EntityProvider = {
+      id: 'sync',
+      load: async (uids) => staticEntityProvider(list).load(uids),
+      loadSync: (uids) => {
+        asked.push(uids.map((u) => u.id));
+        return staticEntityProvider(list).loadSync?.(uids);
+      },
+    };
+    const cache = cachedEntityProvider(inner, { ttlSeconds: 10, clock });
+    const viaSync = cache.loadSync?.([ref('a'), ref('nobody'), ref('b')]);
+    expect(viaSync).toEqual([entity('a'), entity('b')]);
+    expect(viaSync?.every(isEntitySnapshot)).toBe(true);
+    expect(cache.size).toBe(2); // the unknown uid is not cached
+    // Now fresh hits: the inner provider is asked only for the unknown uid, every time.
+    expect(cache.loadSync?.([ref('b'), ref('nobody'), ref('a')])).toEqual([entity('b'), entity('a')]);
+    expect(asked).toEqual([['a', 'nobody', 'b'], ['nobody']]);
+    // A newly created entity is seen at once, as with load.
+    list.push(entity('nobody'));
+    expect(cache.loadSync?.([ref('nobody')])).toEqual([entity('nobody')]);
+    // An expired entry is reloaded from the inner provider and its change is seen.
+    list[0] = entity('a', 'renamed');
+    clock.advance(10_000);
+    expect(cache.loadSync?.([ref('a')])?.[0]?.attrs.name).toBe('renamed');
+    // Same answers as load.
+    expect(cache.loadSync?.([ref('a'), ref('b'), ref('c')])).toEqual(await cache.load([ref('a'), ref('b'), ref('c')]));
+  });
+
+  it('loadSync leaves a miss to load when the inner provider has no loadSync, declines or is loading it', async () => {
+    let pendingLoad: ((list: CedarEntity[]) => void) | undefined;
+    let syncAnswer: CedarEntity[] | undefined = [entity('a')];
+    const inner: EntityProvider = {
+      id: 'mixed',
+      load: () =>
+        new Promise((resolve) => {
+          pendingLoad = resolve;
+        }),
+      loadSync: () => syncAnswer,
+    };
+    const cache = cachedEntityProvider(inner);
+    const inflight = cache.load([ref('a')]);
+    expect(cache.loadSync?.([ref('a')])).toBeUndefined(); // in flight: load shares that call
+    pendingLoad?.([entity('a', 'from load')]);
+    expect((await inflight)[0]?.attrs.name).toBe('from load');
+    syncAnswer = undefined;
+    expect(cache.loadSync?.([ref('a'), ref('b')])).toBeUndefined(); // the inner loadSync declined b
+    expect(cachedEntityProvider(counting([entity('a')])).loadSync?.([ref('a')])).toBeUndefined();
+  });
+
   it('loadSync refreshes recency like load', async () => {
     const inner = counting([entity('a'), entity('b'), entity('c')]);
     const cache = cachedEntityProvider(inner, { maxEntries: 2 });
@@ -160,7 +212,8 @@ describe('collectEntities', () => {
   const asyncOnly = (p: EntityProvider): EntityProvider => ({ id: 'async', load: (uids) => p.load(uids) });
 
   it('runs synchronously when loadSync answers every level, with the same result as the asynchronous load', async () => {
-    const cache = cachedEntityProvider(staticEntityProvider(graph));
+    // An inner provider that only loads asynchronously: the cache answers misses through `load`.
+    const cache = cachedEntityProvider(asyncOnly(staticEntityProvider(graph)));
     const viaAsync = new Map<string, CedarEntity>();
     const first = collectEntities([{ roots: [ref('a')], inline: noInline }], cache, viaAsync);
     expect(first).toBeInstanceOf(Promise); // nothing cached yet
@@ -177,8 +230,21 @@ describe('collectEntities', () => {
     expect(closure([ref('a')], viaSync)).toEqual(closure([ref('a')], plain));
   });
 
+  it('runs synchronously on cache misses when the inner provider answers synchronously, with the same result', async () => {
+    const cache = cachedEntityProvider(staticEntityProvider([...graph]));
+    const viaSync = new Map<string, CedarEntity>();
+    // Nothing cached yet, and `nobody` (unknown) is asked for at every decision.
+    const roots = [ref('a'), ref('nobody')];
+    expect(collectEntities([{ roots, inline: noInline }], cache, viaSync)).toBeUndefined();
+    const plain = new Map<string, CedarEntity>();
+    await collectEntities([{ roots, inline: noInline }], asyncOnly(staticEntityProvider(graph)), plain);
+    expect([...viaSync.keys()]).toEqual([...plain.keys()]);
+    expect([...viaSync.values()]).toEqual([...plain.values()]);
+    expect(cache.size).toBe(5);
+  });
+
   it('goes on asynchronously from the level loadSync cannot answer', async () => {
-    const cache = cachedEntityProvider(staticEntityProvider(graph));
+    const cache = cachedEntityProvider(asyncOnly(staticEntityProvider(graph)));
     await cache.load([ref('a'), ref('b')]); // c, d and e are not cached
     const loaded = new Map<string, CedarEntity>();
     const pending = collectEntities([{ roots: [ref('a')], inline: noInline }], cache, loaded);

@@ -35,7 +35,14 @@ export interface EntityProvider {
  */
 export function staticEntityProvider(entities: readonly CedarEntity[]): EntityProvider {
   const byKey = new Map(entities.map((e) => [entityKey(e.uid), e]));
-  const get = (uids: readonly EntityRef[]): CedarEntity[] => uids.flatMap((u) => byKey.get(entityKey(u)) ?? []);
+  const get = (uids: readonly EntityRef[]): CedarEntity[] => {
+    const found: CedarEntity[] = [];
+    for (const u of uids) {
+      const e = byKey.get(entityKey(u));
+      if (e !== undefined) found.push(e);
+    }
+    return found;
+  };
   return {
     id: 'static',
     load: async (uids) => get(uids),
@@ -73,8 +80,10 @@ export interface CachedEntityProvider extends EntityProvider {
  * is seen, like any other change, when the entry is reloaded (after the TTL
  * or `invalidate`). The authorizer keeps its work on each copy (links,
  * schema checks) and reuses it until then. Cached entities are also answered
- * synchronously (`loadSync`), so a decision whose entities are all cached
- * does not wait for the event loop.
+ * synchronously (`loadSync`), and so are misses when the inner provider
+ * has a `loadSync` of its own (an in-memory provider), so a decision whose
+ * entities are all cached, or all in memory, does not wait for the event
+ * loop — including one that names uids nobody knows (which stay uncached).
  *
  * @throws AuthzError `ERR_AUTHZ_INVALID_OPTIONS` for a bad TTL or size.
  * @example
@@ -135,24 +144,48 @@ export function cachedEntityProvider(
       else cache.clear();
     },
     loadSync(uids) {
-      // Answers only when every uid is a fresh hit (unknown uids are never
-      // cached, expired and in-flight ones need `load`): then `load` would
-      // return exactly these, without calling the inner provider.
+      // Answers exactly as `load` would, or not at all: fresh hits from the
+      // cache, and the misses from the inner provider's own `loadSync` when it
+      // has one (an in-memory inner provider: `load` would ask it the same and
+      // get the same answer, so nothing is cached that `load` would not cache;
+      // unknown uids stay uncached). A miss that is in flight, or an inner
+      // provider that cannot answer synchronously, means "call `load`".
       const now = clock.now();
       const hits: [string, { entity: CedarEntity; expiresAt: number }][] = [];
+      let missing: EntityRef[] | undefined;
       for (const uid of uids) {
         const key = keyOfRef(uid);
         const hit = cache.get(key);
-        if (!hit || hit.expiresAt <= now) return undefined;
-        hits.push([key, hit]);
+        if (hit && hit.expiresAt > now) {
+          hits.push([key, hit]);
+          continue;
+        }
+        if (inner.loadSync === undefined || inflight.has(key)) return undefined;
+        missing ??= [];
+        missing.push(uid);
       }
-      const found: CedarEntity[] = new Array(hits.length);
-      for (let i = 0; i < hits.length; i++) {
-        const [key, hit] = hits[i] as [string, { entity: CedarEntity; expiresAt: number }];
+      const fromInner = missing === undefined ? undefined : inner.loadSync?.(missing);
+      if (missing !== undefined && fromInner === undefined) return undefined;
+      const found: CedarEntity[] = [];
+      for (const [key, hit] of hits) {
         // refresh recency (LRU)
         cache.delete(key);
         cache.set(key, hit);
-        found[i] = hit.entity;
+        found.push(hit.entity);
+      }
+      if (missing !== undefined && fromInner !== undefined) {
+        // As `load` does: an expired entry goes, what the inner provider
+        // answered is cached, and only the uids asked for are returned.
+        for (const uid of missing) cache.delete(keyOfRef(uid));
+        const byKey = new Map<string, CedarEntity>();
+        for (const e of fromInner) {
+          const snap = put(e);
+          byKey.set(entityKey(snap.uid), snap);
+        }
+        for (const uid of missing) {
+          const e = byKey.get(entityKey(uid));
+          if (e) found.push(e);
+        }
       }
       return found;
     },

@@ -54,6 +54,7 @@ import { security as expressSecurity } from '../src/express.js';
 import { security as fastifySecurity } from '../src/fastify.js';
 import { security as honoSecurity } from '../src/hono.js';
 import { auditRecorderFrom, authenticatorFrom, authorizerFrom } from '../src/provisioning.js';
+import { benchEntities } from './fixtures.js';
 
 type Adapter = 'hono' | 'express' | 'fastify';
 type Mode = 'bare' | 'chain' | 'cached';
@@ -78,36 +79,9 @@ async function serve(adapter: Adapter, mode: Mode): Promise<void> {
     const store = memoryStore();
     const keys = await createKeySet(); // RS256
     const tokens = createTokenService({ keys, issuer: 'https://auth.bench', audience: 'provisioning', store });
-    const ns = 'Provisioning';
-    const ref = (type: string, id: string) => ({ __entity: { type: `${ns}::${type}`, id } });
     const authz = await createAuthorizer({
       policyDir: shippedPolicyDir,
-      entities: cachedEntityProvider(
-        staticEntityProvider([
-          {
-            uid: { type: `${ns}::Environment`, id: 'prod' },
-            attrs: { name: 'prod', tier: 'production', requires_approval: true, requires_mfa: true },
-            parents: [],
-          },
-          {
-            uid: { type: `${ns}::Workspace`, id: 'ws-prod' },
-            attrs: { name: 'ws-prod', owner: ref('User', 'root'), environment: ref('Environment', 'prod') },
-            parents: [{ type: `${ns}::Environment`, id: 'prod' }],
-          },
-          {
-            uid: { type: `${ns}::Server`, id: 'prod-web' },
-            attrs: {
-              hostname: 'prod-web.example.com',
-              provider: 'upcloud',
-              status: 'running',
-              workspace: ref('Workspace', 'ws-prod'),
-              environment: ref('Environment', 'prod'),
-            },
-            parents: [{ type: `${ns}::Workspace`, id: 'ws-prod' }],
-          },
-        ]),
-        { ttlSeconds: 60 },
-      ),
+      entities: cachedEntityProvider(staticEntityProvider(benchEntities), { ttlSeconds: 60 }),
     });
     const directory = mkdtempSync(join(tmpdir(), 'mw-bench-audit-'));
     const log = await createAuditLog({ sinks: [AUDIT === 'memory' ? memoryAuditStore() : jsonlSink({ directory })] });

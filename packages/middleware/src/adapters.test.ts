@@ -1,3 +1,4 @@
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import express from 'express';
@@ -252,6 +253,82 @@ describe('Hono on @hono/node-server', () => {
       expect(await res.json()).toEqual({ id: 'srv-body', ip: '127.0.0.1' });
       expect(seen).toEqual([true]);
       expect(h.authorizations.at(-1)?.resource.id).toBe('srv-body');
+    } finally {
+      await new Promise((r) => server.close(() => r(undefined)));
+    }
+  });
+
+  it("reads the credential, request id and user agent from Node's headers, repeated headers joined as Headers.get() does", async () => {
+    const h = harness({ clientIp: { trustedProxies: ['127.0.0.1'] } });
+    const app = new Hono<{ Variables: SecurityVariables }>();
+    const slots: (string | undefined)[][] = [];
+    app.get('/servers/:id', honoSecurity(h.chain, route), (c) => {
+      // What node-server has built of its Web Request by now (its `headersKey` slot holds a Web Headers once built).
+      slots.push(Object.getOwnPropertySymbols(c.req.raw).map((s) => s.description));
+      return c.json({
+        by: c.get('security').principal?.id,
+        ip: c.get('security').clientIp,
+        ua: c.get('security').userAgent,
+      });
+    });
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    // node:http, to send header lines fetch would merge or refuse.
+    const send = (headers: Record<string, string | string[]>) =>
+      new Promise<{ status: number; body: any; headers: IncomingHttpHeaders }>((resolve, reject) => {
+        httpGet({ host: '127.0.0.1', port, path: '/servers/srv-1', headers }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => {
+            text += chunk;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), headers: res.headers }));
+        }).once('error', reject);
+      });
+    try {
+      const ok = await send({
+        authorization: `Bearer ${TOKENS.viewer}`,
+        'x-request-id': 'req-node-1',
+        'user-agent': 'node-test/1',
+        'x-forwarded-for': ['198.51.100.9', '203.0.113.7'],
+      });
+      expect(ok.status).toBe(200);
+      expect(ok.headers['x-request-id']).toBe('req-node-1');
+      // Two X-Forwarded-For lines are one list, walked from the right.
+      expect(ok.body).toEqual({ by: 'u-viewer', ip: '203.0.113.7', ua: 'node-test/1' });
+      // The chain read Node's headers: no Web Headers was built for it.
+      expect(slots).toEqual([['incomingKey', 'urlKey']]);
+      // Two Authorization lines: one malformed value, as Headers.get() gives (Node alone would keep the first).
+      const doubled = await send({ authorization: [`Bearer ${TOKENS.viewer}`, `Bearer ${TOKENS.admin}`] });
+      expect(doubled.status).toBe(401);
+      expect(doubled.headers['www-authenticate']).toBe('Bearer realm="provisioning", error="invalid_request"');
+      expect(h.calls.filter((c) => c === 'authenticate')).toHaveLength(1);
+    } finally {
+      await new Promise((r) => server.close(() => r(undefined)));
+    }
+  });
+
+  it("sees what an earlier middleware changed in the Web Request's headers (a cookie turned into a bearer token)", async () => {
+    const h = harness();
+    const app = new Hono<{ Variables: SecurityVariables }>();
+    app.use('/servers/*', async (c, next) => {
+      const session = /(?:^|;\s*)session=([^;]+)/.exec(c.req.header('cookie') ?? '')?.[1];
+      if (session !== undefined) c.req.raw.headers.set('authorization', `Bearer ${session}`);
+      await next();
+    });
+    app.get('/servers/:id', honoSecurity(h.chain, route), (c) => c.json({ by: c.get('security').principal?.id }));
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const viaCookie = await fetch(`http://127.0.0.1:${port}/servers/srv-1`, {
+        headers: { cookie: `theme=dark; session=${TOKENS.viewer}` },
+      });
+      expect(viaCookie.status).toBe(200);
+      expect(await viaCookie.json()).toEqual({ by: 'u-viewer' });
+      const without = await fetch(`http://127.0.0.1:${port}/servers/srv-1`);
+      expect(without.status).toBe(401);
     } finally {
       await new Promise((r) => server.close(() => r(undefined)));
     }

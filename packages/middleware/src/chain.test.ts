@@ -185,6 +185,42 @@ describe('security chain: each layer short-circuits', () => {
     expect(h.authorizations[0]?.context).toMatchObject({ emergency: true, approvalId: 'EMERGENCY-42' });
   });
 
+  it('reads its own headers from info.headers when the adapter gives them, and hands the request on unchanged', async () => {
+    const h = harness({ clientIp: { trustedProxies: ['10.0.0.1'] } });
+    // The request's own headers say nothing; the adapter's view has the same request's headers.
+    const request = get('/servers/srv-1');
+    const view = new Headers({
+      ...bearer(TOKENS.admin),
+      'x-request-id': 'req-from-view',
+      'user-agent': 'view/1',
+      'x-forwarded-for': '203.0.113.5',
+    });
+    let resolvedWith: unknown;
+    const result = await h.chain.check(
+      request,
+      {
+        ...read,
+        resource: (r, p) => {
+          resolvedWith = r;
+          return { type: 'Provisioning::Server', id: p.id ?? 'none' };
+        },
+      },
+      { clientAddress: '10.0.0.1', params: { id: 'srv-1' }, headers: view },
+    );
+    expect(result.ok).toBe(true);
+    expect(result.context).toMatchObject({
+      requestId: 'req-from-view',
+      userAgent: 'view/1',
+      clientIp: '203.0.113.5',
+      principal: { id: 'u-admin' },
+    });
+    expect(resolvedWith).toBe(request);
+    // Without a view the request's headers are read: no credential there.
+    const plain = await h.chain.check(request, read, { clientAddress: '10.0.0.1', params: { id: 'srv-1' } });
+    expect(plain.ok).toBe(false);
+    expect(plain.ok === false && plain.code).toBe('ERR_MW_UNAUTHENTICATED');
+  });
+
   it('gives the policy the MFA, IP and time context', async () => {
     const h = harness();
     await h.chain.handle(get('/s', bearer(TOKENS.freshMfa)), read, { clientAddress: '198.51.100.9' }, ok);

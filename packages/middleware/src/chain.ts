@@ -1,6 +1,6 @@
 import type { Clock, KeyValueStore, RandomSource } from '@provisioning/core';
 import { pooledRandom, systemClock, uuidv7 } from '@provisioning/core';
-import type { ClientIpOptions } from './client-ip.js';
+import type { ClientIpOptions, HeaderReader } from './client-ip.js';
 import { createClientIpResolver } from './client-ip.js';
 import type { MiddlewareErrorCode } from './errors.js';
 import { HTTP_ERRORS, MiddlewareError } from './errors.js';
@@ -96,6 +96,15 @@ export interface RequestInfo {
   readonly clientAddress?: string;
   /** Route parameters, for resource resolution. */
   readonly params?: Readonly<Record<string, string>>;
+  /**
+   * The request's headers for the chain's own reads (credential, request id,
+   * user agent, forwarding headers), when the adapter has a cheaper view of
+   * exactly the same headers than `request.headers` (the Hono adapter on
+   * `@hono/node-server`: Node's parsed headers instead of a Web `Headers`
+   * built on first use). The request itself is still what the authenticator
+   * and the route's `resource()` / `context()` get. Default `request.headers`.
+   */
+  readonly headers?: HeaderReader;
 }
 
 /** A refusal: what to send instead of running the handler. */
@@ -303,15 +312,15 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
     'WWW-Authenticate': `Bearer realm="${realm}"${error === undefined ? '' : `, error="${error}"`}`,
   });
 
-  const credentialOf = (request: SecurityRequest): Credential | 'malformed' | undefined => {
-    const authorization = request.headers.get('authorization');
+  const credentialOf = (headers: HeaderReader): Credential | 'malformed' | undefined => {
+    const authorization = headers.get('authorization');
     if (authorization !== null) {
       const match = AUTHORIZATION.exec(authorization);
       if (match === null) return 'malformed';
       const [, scheme = '', value = ''] = match;
       return scheme.toLowerCase() === 'bearer' ? { kind: 'bearer', token: value } : { kind: 'api-key', key: value };
     }
-    const apiKey = request.headers.get(apiKeyHeader);
+    const apiKey = headers.get(apiKeyHeader);
     if (apiKey !== null) return PRINTABLE.test(apiKey.trim()) ? { kind: 'api-key', key: apiKey.trim() } : 'malformed';
     return undefined;
   };
@@ -337,13 +346,14 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
   const failuresOnly = new WeakSet<SecurityContext>();
 
   const check: SecurityChain['check'] = async (request, route, info = {}) => {
-    const incomingId = request.headers.get('x-request-id');
+    const headers = info.headers ?? request.headers;
+    const incomingId = headers.get('x-request-id');
     // Built once with every field and filled in as the layers pass: copying
     // it at each layer (object spread) cost more than the layers' own work.
     const ctx: Mutable<SecurityContext> = {
       requestId: incomingId !== null && REQUEST_ID.test(incomingId) ? incomingId : uuidv7(clock, random),
-      clientIp: resolveIp(info.clientAddress, request.headers),
-      userAgent: request.headers.get('user-agent') ?? undefined,
+      clientIp: resolveIp(info.clientAddress, headers),
+      userAgent: headers.get('user-agent') ?? undefined,
       startedAt: clock.now(),
       principal: undefined,
       sessionId: undefined,
@@ -370,7 +380,7 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
       }
 
       // 2. Authenticate.
-      const credential = credentialOf(request);
+      const credential = credentialOf(headers);
       if (credential === undefined) return refuse(ctx, 'ERR_MW_UNAUTHENTICATED', 'auth.missing', challenge());
       if (credential === 'malformed') {
         return refuse(ctx, 'ERR_MW_INVALID_CREDENTIALS', 'auth.failed', challenge('invalid_request'), 'malformed');

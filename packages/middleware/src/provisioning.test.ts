@@ -516,3 +516,51 @@ describe('the decision cache of authorizerFrom', () => {
     expect(engine.evaluations).toBe(2);
   });
 });
+
+describe('the Cedar request authorizerFrom sends', () => {
+  it('makes the inline principal a member of its roles and string teams, and reports errors as policy: message', async () => {
+    const sent: { entities?: readonly CedarEntity[] }[] = [];
+    let errors: { policyId?: string; message: string }[] = [];
+    const engine = {
+      clock: createManualClock(START),
+      version: 'sha256:v1',
+      async authorize(request: { entities?: readonly CedarEntity[] }) {
+        sent.push(request);
+        return {
+          decision: 'deny' as const,
+          allowed: false,
+          policyIds: [],
+          errors,
+          failedClosed: errors.length > 0,
+          policySetVersion: 'sha256:v1',
+        };
+      },
+    };
+    const authorizer = authorizerFrom(engine);
+    const ask = () =>
+      authorizer.authorize({
+        principal: {
+          id: 'ada',
+          type: 'user',
+          roles: ['Developer', 'Operator'],
+          attributes: { teams: ['sre', 42, 'platform'], email: 'ada@example.com' },
+        },
+        action: 'read',
+        resource: { type: 'Server', id: 'prod-web' },
+        context: { mfa: { present: false, ageSeconds: -1 }, ip: '10.0.0.1', time: new Date(START).toISOString() },
+      });
+    expect((await ask()).errors).toEqual([]);
+    expect(sent[0]?.entities?.[0]).toEqual({
+      uid: { type: 'Provisioning::User', id: 'ada' },
+      attrs: { email: 'ada@example.com', username: 'ada', mfa_enabled: false, created_at: '' },
+      parents: [
+        { type: 'Provisioning::Role', id: 'Developer' },
+        { type: 'Provisioning::Role', id: 'Operator' },
+        { type: 'Provisioning::Team', id: 'sre' },
+        { type: 'Provisioning::Team', id: 'platform' },
+      ],
+    });
+    errors = [{ policyId: 'guard', message: 'no such attribute' }, { message: 'bad request' }];
+    expect((await ask()).errors).toEqual(['guard: no such attribute', 'bad request']);
+  });
+});

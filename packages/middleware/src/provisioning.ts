@@ -221,6 +221,9 @@ export interface AuthorizerFromOptions {
   readonly decisionCache?: boolean | { readonly maxEntries?: number };
 }
 
+// The errors of a decision without any (shared: decisions are frozen and only read).
+const NO_ERRORS: readonly string[] = Object.freeze([]);
+
 // Keys of the chain's context that are translated, not passed through.
 const CHAIN_CONTEXT_KEYS = new Set(['mfa', 'ip', 'time', 'emergency', 'approvalId', 'force', 'request']);
 
@@ -279,8 +282,16 @@ export function authorizerFrom(
     return { type: userType, id: p.type === 'api-key' && typeof owner === 'string' ? owner : p.id };
   };
   const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value : fallback);
+  const roleType = `${ns}::Role`;
+  const teamType = `${ns}::Team`;
   const inlinePrincipal = (p: Principal, uid: EntityRef): CedarEntity => {
     const a = p.attributes ?? {};
+    // Loops rather than two mapped arrays spread into a third: one array per request.
+    const parents: EntityRef[] = [];
+    for (const role of p.roles) parents.push({ type: roleType, id: role });
+    if (Array.isArray(a.teams)) {
+      for (const team of a.teams) if (typeof team === 'string') parents.push({ type: teamType, id: team });
+    }
     return {
       uid,
       attrs: {
@@ -289,10 +300,7 @@ export function authorizerFrom(
         mfa_enabled: p.mfaAt !== undefined || a.mfaEnabled === true,
         created_at: text(a.createdAt, ''),
       },
-      parents: [
-        ...p.roles.map((role) => ({ type: `${ns}::Role`, id: role })),
-        ...strings(a.teams).map((team) => ({ type: `${ns}::Team`, id: team })),
-      ],
+      parents,
     };
   };
   const resourceUid = (type: string, id: string): EntityRef => ({
@@ -388,7 +396,10 @@ export function authorizerFrom(
       const result: AuthorizationDecision = Object.freeze({
         allowed: decision.allowed,
         policyIds: decision.policyIds,
-        errors: decision.errors.map((e) => (e.policyId === undefined ? e.message : `${e.policyId}: ${e.message}`)),
+        errors:
+          decision.errors.length === 0
+            ? NO_ERRORS
+            : decision.errors.map((e) => (e.policyId === undefined ? e.message : `${e.policyId}: ${e.message}`)),
         version: decision.policySetVersion,
       });
       // Only the version that decided may answer for it (a reload may have happened meanwhile).
