@@ -334,3 +334,78 @@ describe('Hono on @hono/node-server', () => {
     }
   });
 });
+
+describe('a doubled credential on Express and Fastify (Node keeps only the first Authorization line)', () => {
+  // node:http, to send header lines fetch would merge or refuse.
+  const sender = (port: number) => (headers: Record<string, string | string[]>) =>
+    new Promise<{ status: number; body: any; headers: IncomingHttpHeaders }>((resolve, reject) => {
+      httpGet({ host: '127.0.0.1', port, path: '/servers/srv-1', headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), headers: res.headers }));
+      }).once('error', reject);
+    });
+
+  const servers: Record<string, (h: ReturnType<typeof harness>) => Promise<{ port: number; close(): Promise<void> }>> =
+    {
+      async express(h) {
+        const app = express();
+        // An earlier middleware that sets the credential itself (a session cookie turned into a bearer token).
+        app.use((req, _res, next) => {
+          if (req.headers.cookie === 'session=admin') req.headers.authorization = `Bearer ${TOKENS.admin}`;
+          next();
+        });
+        app.get('/servers/:id', expressSecurity(h.chain, route), (req, res) => {
+          res.json({ by: req.security?.principal?.id, ua: req.security?.userAgent });
+        });
+        const server = app.listen(0, '127.0.0.1');
+        await new Promise((r) => server.once('listening', r));
+        return {
+          port: (server.address() as AddressInfo).port,
+          close: () => new Promise((r) => server.close(() => r())),
+        };
+      },
+      async fastify(h) {
+        const app = Fastify();
+        app.addHook('onRequest', async (request) => {
+          if (request.headers.cookie === 'session=admin') request.headers.authorization = `Bearer ${TOKENS.admin}`;
+        });
+        app.get('/servers/:id', { preHandler: fastifySecurity(h.chain, route) }, async (request) => ({
+          by: request.security?.principal?.id,
+          ua: request.security?.userAgent,
+        }));
+        await app.listen({ port: 0, host: '127.0.0.1' });
+        return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
+      },
+    };
+
+  it.each(Object.keys(servers))(
+    '%s refuses two Authorization lines as Hono does, and reads one as before',
+    async (name) => {
+      const h = harness();
+      const server = await (servers[name] as (typeof servers)['express'])(h);
+      const send = sender(server.port);
+      try {
+        const one = await send({ authorization: `Bearer ${TOKENS.viewer}`, 'user-agent': 'ua/1' });
+        expect(one.status).toBe(200);
+        expect(one.body).toEqual({ by: 'u-viewer', ua: 'ua/1' });
+        // Node's `headers` would hold only the viewer's token: accepting it would be guessing which line a proxy checked.
+        const doubled = await send({ authorization: [`Bearer ${TOKENS.viewer}`, `Bearer ${TOKENS.admin}`] });
+        expect(doubled.status).toBe(401);
+        expect(doubled.headers['www-authenticate']).toBe('Bearer realm="provisioning", error="invalid_request"');
+        // Two User-Agent lines are recorded as both, as Headers.get() gives them.
+        const twoAgents = await send({ authorization: `Bearer ${TOKENS.viewer}`, 'user-agent': ['ua/1', 'ua/2'] });
+        expect(twoAgents.body).toEqual({ by: 'u-viewer', ua: 'ua/1, ua/2' });
+        // A credential an earlier middleware set is its decision, whatever the client sent.
+        const set = await send({ cookie: 'session=admin', authorization: ['Bearer x', 'Bearer y'] });
+        expect(set.status).toBe(200);
+        expect(set.body.by).toBe('u-admin');
+      } finally {
+        await server.close();
+      }
+    },
+  );
+});

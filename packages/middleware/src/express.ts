@@ -20,7 +20,11 @@ declare global {
 
 /** A {@link SecurityRequest} view of an Express request (no body copy, no Web Request). */
 export function toSecurityRequest(req: ExpressRequest): SecurityRequest {
-  return { method: req.method, url: req.originalUrl ?? req.url, headers: new NodeHeaderReader(req.headers) };
+  return {
+    method: req.method,
+    url: req.originalUrl ?? req.url,
+    headers: new NodeHeaderReader(req.headers, req.rawHeaders),
+  };
 }
 
 /**

@@ -18,7 +18,11 @@ declare module 'fastify' {
 
 /** A {@link SecurityRequest} view of a Fastify request. */
 export function toSecurityRequest(request: FastifyRequest): SecurityRequest {
-  return { method: request.method, url: request.url, headers: new NodeHeaderReader(request.headers) };
+  return {
+    method: request.method,
+    url: request.url,
+    headers: new NodeHeaderReader(request.headers, request.raw.rawHeaders),
+  };
 }
 
 /**
