@@ -179,6 +179,14 @@ export async function sqlKeyValueStore(
         expires_at = CASE WHEN ${expired} THEN excluded.expires_at ELSE ${t}.expires_at END
       RETURNING value, counter, expires_at`;
   });
+  // guardedClaim's first statement on SQLite's own connection, where the
+  // transaction is BEGIN IMMEDIATE (the write lock is held from the start):
+  // a plain read of the counter's row, expired or not, so a success with no
+  // failures counted writes only its marker.
+  const READ_COUNTER = statement(
+    'guardedClaim',
+    (p: { key: unknown }) => sql`SELECT value, counter, expires_at FROM ${t} WHERE key = ${p.key}`,
+  );
   const PURGE = statement(
     'purgeExpired',
     (p: { now: unknown }) => sql`DELETE FROM ${t} WHERE expires_at IS NOT NULL AND expires_at <= ${p.now}`,
@@ -327,14 +335,14 @@ export async function sqlKeyValueStore(
         if (direct !== undefined) {
           // SQLite: the whole decision in one synchronous BEGIN … COMMIT.
           return direct.transaction(() => {
-            const steps = guardedClaimSteps(g, now);
+            const steps = guardedClaimSteps(g, now, 'read');
             let step = steps.next();
             while (!step.done) step = steps.next(direct.run(step.value.sql, step.value.values).rows as Row[]);
             return step.value;
-          });
+          }, 'immediate');
         }
         return db.transaction().execute(async (trx) => {
-          const steps = guardedClaimSteps(g, now);
+          const steps = guardedClaimSteps(g, now, 'take');
           let step = steps.next();
           while (!step.done) {
             const { rows } = await trx.executeQuery<Row>(CompiledQuery.raw(step.value.sql, step.value.values));
@@ -376,14 +384,25 @@ export async function sqlKeyValueStore(
   function* guardedClaimSteps(
     g: ValidGuardedClaim,
     now: number,
+    first: 'take' | 'read',
   ): Generator<{ sql: string; values: unknown[] }, GuardedClaimResult, Row[]> {
-    const counter = (yield {
-      sql: TAKE_COUNTER.sql,
-      values: TAKE_COUNTER.values({ key: g.counterKey, exp: now + g.windowMs, now }),
-    })[0];
-    const failures = counter === undefined ? undefined : num(counter.counter);
-    if (counter === undefined || counter.value !== null || failures === undefined) throw notACounterError();
-    const exp = num(counter.expires_at);
+    // 'take' (PostgreSQL, or SQLite inside Kysely's deferred transaction):
+    // the row is locked and exists, live, from here on. 'read' (SQLite's
+    // BEGIN IMMEDIATE: the whole database is locked already): the row may be
+    // absent or expired, which counts as no failures.
+    const row =
+      first === 'take'
+        ? (yield {
+            sql: TAKE_COUNTER.sql,
+            values: TAKE_COUNTER.values({ key: g.counterKey, exp: now + g.windowMs, now }),
+          })[0]
+        : (yield { sql: READ_COUNTER.sql, values: READ_COUNTER.values({ key: g.counterKey }) })[0];
+    const rowExp = row === undefined ? undefined : num(row.expires_at);
+    const counter = row === undefined || (rowExp !== undefined && rowExp <= now) ? undefined : row;
+    if (first === 'take' && counter === undefined) throw notACounterError();
+    const failures = counter === undefined ? 0 : num(counter.counter);
+    if (counter?.value != null || failures === undefined) throw notACounterError();
+    const exp = counter === undefined ? undefined : num(counter.expires_at);
     if (failures >= g.maxFailures) {
       return { outcome: 'locked', failures, expiresAt: exp === undefined ? undefined : new Date(exp) };
     }
@@ -391,22 +410,22 @@ export async function sqlKeyValueStore(
       const claim = { key: g.claim.key, value: g.claim.value, exp: expiresAt(g.claim.ttlMs, now), now };
       const won = (yield { sql: SET_IF_ABSENT.sql, values: SET_IF_ABSENT.values(claim) }).length > 0;
       if (won) {
-        yield { sql: DELETE.sql, values: DELETE.values({ key: g.counterKey }) };
+        if (row !== undefined) yield { sql: DELETE.sql, values: DELETE.values({ key: g.counterKey }) };
         return { outcome: 'claimed', failures: 0, expiresAt: undefined };
       }
     }
-    // The counter row exists and is live (taken above): add one, keeping its window.
-    const row = (yield {
+    // Add one: to the live counter (keeping its window), or a new one.
+    const added = (yield {
       sql: INCREMENT.sql,
       values: INCREMENT.values({ key: g.counterKey, by: 1, exp: now + g.windowMs, now }),
     })[0];
-    const value = row === undefined ? undefined : num(row.counter);
-    if (row === undefined || value === undefined) throw notACounterError();
-    const rowExp = num(row.expires_at);
+    const value = added === undefined ? undefined : num(added.counter);
+    if (added === undefined || value === undefined) throw notACounterError();
+    const addedExp = num(added.expires_at);
     return {
       outcome: g.claim === undefined ? 'failed' : 'replayed',
       failures: value,
-      expiresAt: rowExp === undefined ? undefined : new Date(rowExp),
+      expiresAt: addedExp === undefined ? undefined : new Date(addedExp),
     };
   }
 
