@@ -1,7 +1,8 @@
 // Verifications per second: TOTP through the MFA service's public
-// verifyTotp (device lookup, decryption, attempt reservation, the atomic
-// replay marker that also resets the attempt count, lastUsedAt) on the memory
-// and SQLite stores, beside otplib's raw verify; and WebAuthn assertion
+// verifyTotp (device lookup, decryption, code match, one atomic guardedClaim:
+// attempt check, replay marker and attempt reset, lastUsedAt) on the memory
+// and SQLite stores, without and with cachingSecretEncrypter, beside otplib's
+// raw verify; and WebAuthn assertion
 // verification, ours (challenge consumed, counter compare-and-set) beside
 // @simplewebauthn/server's raw verify. One awaited verification at a time, as
 // a request handler sees it; then CPU time per verification in alternating
