@@ -23,7 +23,7 @@ export type {
   TotpEnrollment,
   VerificationResult,
 } from './service.js';
-export { createMfaService } from './service.js';
+export { createMfaService, LAST_USED_GRANULARITY_MS } from './service.js';
 export type {
   CounterUpdate,
   DeleteDeviceOutcome,
