@@ -4,6 +4,8 @@ export type { CoreErrorCode, ErrorFault, SdkErrorOptions } from './errors.js';
 export { CoreError, isSdkError, SdkError } from './errors.js';
 export type {
   CounterResult,
+  GuardedClaimOptions,
+  GuardedClaimResult,
   IncrementOptions,
   KeyValueStore,
   ListOptions,

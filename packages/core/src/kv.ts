@@ -35,6 +35,37 @@ export interface CounterResult {
   readonly expiresAt: Date | undefined;
 }
 
+/** Options of {@link KeyValueStore.guardedClaim}. */
+export interface GuardedClaimOptions {
+  /** The failure counter that guards the claim: absent, or a counter as {@link KeyValueStore.increment} keeps it. */
+  readonly counterKey: string;
+  /** The attempt is refused, changing nothing, once the counter holds this many failures: a safe integer, at least 1. */
+  readonly maxFailures: number;
+  /** Time to live of the counter in seconds, set when a failure creates it (a fixed window, as `increment`). */
+  readonly windowSeconds: number;
+  /**
+   * The single-use marker a right attempt claims (`setIfAbsent` semantics):
+   * e.g. `totp-used:<device>:<step>`. Omit it for a wrong attempt. Its key
+   * cannot be `counterKey`.
+   */
+  readonly claim?: { readonly key: string; readonly value: string; readonly ttlSeconds?: number };
+}
+
+/** What {@link KeyValueStore.guardedClaim} decided. */
+export interface GuardedClaimResult {
+  /**
+   * `locked`: the counter had reached `maxFailures`; nothing changed.
+   * `claimed`: the marker was written and the counter deleted.
+   * `replayed`: the marker already existed; counted as a failure.
+   * `failed`: no claim was given; counted as a failure.
+   */
+  readonly outcome: 'locked' | 'claimed' | 'replayed' | 'failed';
+  /** Failures counted after this call (0 after a claim). */
+  readonly failures: number;
+  /** When the counter expires (and the failures are forgotten); `undefined` after a claim or without a TTL. */
+  readonly expiresAt: Date | undefined;
+}
+
 /** Options of {@link KeyValueStore.list}. */
 export interface ListOptions {
   /** Most keys to return; default 1000, at most 10,000. */
@@ -100,6 +131,26 @@ export interface KeyValueStore {
    * `ERR_STORE_NOT_A_COUNTER` (changing nothing) if `key` holds a plain value.
    */
   increment(key: string, options?: IncrementOptions): Promise<CounterResult>;
+  /**
+   * One attempt at a guarded, single-use claim, decided in **one atomic
+   * operation**: if the counter under `counterKey` holds `maxFailures` or
+   * more, `locked` and nothing changes; else, with a `claim` whose key holds
+   * no live entry, writes it and deletes the counter (`claimed`); else adds 1
+   * to the counter, creating it with the `windowSeconds` TTL (`replayed` with
+   * a claim, `failed` without).
+   *
+   * Because every call checks the count and updates it in the same atomic
+   * step, concurrent callers on any number of instances are serialised: of
+   * any number of concurrent failing attempts, at most `maxFailures` are
+   * answered anything but `locked`, and of concurrent attempts on one marker
+   * exactly one is `claimed`. Use it for code verification (TOTP): compute
+   * whether the code is right first, then let this decide.
+   *
+   * Rejects with `ERR_STORE_NOT_A_COUNTER` (changing nothing) if `counterKey`
+   * holds a plain value, and with a client error for invalid keys, value or
+   * numbers.
+   */
+  guardedClaim(options: GuardedClaimOptions): Promise<GuardedClaimResult>;
   /** Live keys starting with `prefix`, in ascending byte order, paginated by `after`. */
   list(prefix: string, options?: ListOptions): Promise<string[]>;
   /**
@@ -214,6 +265,43 @@ export function alsoDeleteKeys(key: string, options: SetIfAbsentOptions | undefi
     }
   }
   return [...new Set(keys)];
+}
+
+/** {@link GuardedClaimOptions}, validated: TTLs in milliseconds. */
+export interface ValidGuardedClaim {
+  readonly counterKey: string;
+  readonly maxFailures: number;
+  readonly windowMs: number;
+  readonly claim: { readonly key: string; readonly value: string; readonly ttlMs: number | undefined } | undefined;
+}
+
+/** Validates the options of {@link KeyValueStore.guardedClaim} (nothing is written on a rejection). */
+export function guardedClaimOptions(options: GuardedClaimOptions, maxValueBytes: number): ValidGuardedClaim {
+  const { counterKey, maxFailures, windowSeconds, claim } = options ?? ({} as GuardedClaimOptions);
+  assertValidKey(counterKey);
+  if (!Number.isSafeInteger(maxFailures) || maxFailures < 1) {
+    throw new CoreError('maxFailures must be a safe integer of at least 1', {
+      code: 'ERR_INVALID_OPTIONS',
+      fault: 'client',
+      details: { maxFailures },
+    });
+  }
+  const windowMs = ttlToMs(windowSeconds);
+  if (windowMs === undefined) {
+    throw new CoreError('guardedClaim needs windowSeconds', { code: 'ERR_STORE_INVALID_TTL', fault: 'client' });
+  }
+  if (claim === undefined) return { counterKey, maxFailures, windowMs, claim: undefined };
+  assertValidKey(claim?.key);
+  if (claim.key === counterKey) {
+    throw new CoreError('the claimed key cannot be the counter', { code: 'ERR_INVALID_OPTIONS', fault: 'client' });
+  }
+  assertValidValue(claim.value, maxValueBytes);
+  return {
+    counterKey,
+    maxFailures,
+    windowMs,
+    claim: { key: claim.key, value: claim.value, ttlMs: ttlToMs(claim.ttlSeconds) },
+  };
 }
 
 /** Validates an increment amount (a safe integer) and returns it. */

@@ -10,6 +10,8 @@ import type { Clock } from './clock.js';
 import { CoreError } from './errors.js';
 import type {
   CounterResult,
+  GuardedClaimOptions,
+  GuardedClaimResult,
   IncrementOptions,
   KeyValueStore,
   ListOptions,
@@ -22,6 +24,7 @@ import {
   assertValidKeys,
   assertValidPrefix,
   assertValidValue,
+  guardedClaimOptions,
   incrementAmount,
   listLimit,
   maxValueBytesOption,
@@ -75,6 +78,44 @@ end
 if not ok then return 0 end
 redis.call('DEL', unpack(KEYS, 2))
 return 1
+`;
+
+// guardedClaim: one script, so the count check, the claim and the counter
+// update are one atomic step on the server. KEYS[1] the counter, KEYS[2] the
+// claimed marker (absent for a wrong attempt); ARGV: maxFailures, window ms,
+// marker value, marker TTL ms ('' for none).
+const GUARDED_CLAIM = `
+local cur = redis.call('GET', KEYS[1])
+local n = 0
+if cur then
+  if string.sub(cur, 1, 1) ~= '#' then return false end
+  n = tonumber(string.sub(cur, 2))
+end
+if n >= tonumber(ARGV[1]) then
+  return {'locked', string.format('%d', n), redis.call('PTTL', KEYS[1])}
+end
+if #KEYS > 1 then
+  local ok
+  if ARGV[4] ~= '' then
+    ok = redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4], 'NX')
+  else
+    ok = redis.call('SET', KEYS[2], ARGV[3], 'NX')
+  end
+  if ok then
+    redis.call('DEL', KEYS[1])
+    return {'claimed', '0', -2}
+  end
+end
+local nextv = string.format('%d', n + 1)
+if cur then
+  redis.call('SET', KEYS[1], '#' .. nextv, 'KEEPTTL')
+else
+  redis.call('SET', KEYS[1], '#' .. nextv, 'PX', ARGV[2])
+end
+if #KEYS > 1 then
+  return {'replayed', nextv, redis.call('PTTL', KEYS[1])}
+end
+return {'failed', nextv, redis.call('PTTL', KEYS[1])}
 `;
 
 const NET =
@@ -196,6 +237,25 @@ export function redisStore(options: RedisStoreOptions): KeyValueStore {
       if (!Number.isSafeInteger(value)) throw notACounterError();
       const pttl = Number(reply[1]);
       return { value, expiresAt: pttl > 0 ? new Date(Date.now() + pttl) : undefined };
+    },
+    async guardedClaim(opts: GuardedClaimOptions): Promise<GuardedClaimResult> {
+      const g = guardedClaimOptions(opts, maxValueBytes);
+      const keys = g.claim === undefined ? [k(g.counterKey)] : [k(g.counterKey), k(g.claim.key)];
+      const reply = (await run('guardedClaim', () =>
+        client.eval(
+          GUARDED_CLAIM,
+          keys.length,
+          ...keys,
+          String(g.maxFailures),
+          String(g.windowMs),
+          g.claim === undefined ? '' : `=${g.claim.value}`,
+          g.claim?.ttlMs === undefined ? '' : String(g.claim.ttlMs),
+        ),
+      )) as [GuardedClaimResult['outcome'], string, number] | null;
+      if (reply === null) throw notACounterError();
+      const [outcome, count, pttl] = reply;
+      const failures = Number(count);
+      return { outcome, failures, expiresAt: Number(pttl) > 0 ? new Date(Date.now() + Number(pttl)) : undefined };
     },
     async list(prefixArg: string, opts?: ListOptions) {
       assertValidPrefix(prefixArg);

@@ -150,7 +150,8 @@ export function sqliteDatabase<DB = unknown>(options: SqliteDatabaseOptions): Sq
       if (statement.reader) return { rows: statement.all(params), numAffectedRows: undefined };
       return { rows: [], numAffectedRows: BigInt(statement.run(params).changes) };
     },
-    transaction: <T>(fn: () => T): T => inTransaction(fn) as T,
+    transaction: <T>(fn: () => T, mode?: 'deferred' | 'immediate'): T =>
+      (mode === 'immediate' ? inTransaction.immediate(fn) : inTransaction(fn)) as T,
   };
   const file: OpenFile = { db, direct, synchronous, busyTimeoutMs, refs: 0 };
   const id = native.memory ? undefined : fileId(options.filename);

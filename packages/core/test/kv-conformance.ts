@@ -262,6 +262,145 @@ export function describeKeyValueStore(driver: KvDriver): void {
       });
     });
 
+    describe('guardedClaim', () => {
+      const limit = { counterKey: 'attempts:u', maxFailures: 3, windowSeconds: 60 };
+      const marker = (key = 'used:d:1') => ({ key, value: '1', ttlSeconds: 60 });
+
+      it('counts failures up to maxFailures, then refuses with locked and changes nothing, even with a claim', async () => {
+        const first = await store.guardedClaim(limit);
+        expect(first).toMatchObject({ outcome: 'failed', failures: 1 });
+        expect(first.expiresAt).toBeInstanceOf(Date);
+        expect((await store.guardedClaim(limit)).failures).toBe(2);
+        expect(await store.guardedClaim({ ...limit, claim: marker('used:d:0') })).toMatchObject({ outcome: 'claimed' });
+        for (let i = 1; i <= 3; i++)
+          expect(await store.guardedClaim(limit)).toMatchObject({ outcome: 'failed', failures: i });
+        const locked = await store.guardedClaim({ ...limit, claim: marker() });
+        expect(locked).toMatchObject({ outcome: 'locked', failures: 3 });
+        expect(Math.abs((locked.expiresAt?.getTime() ?? 0) - (first.expiresAt?.getTime() ?? 0))).toBeLessThan(60_100);
+        expect(await store.guardedClaim(limit)).toMatchObject({ outcome: 'locked', failures: 3 });
+        // Nothing changed: the counter still holds 3, the right attempt claimed nothing.
+        expect(await store.getMany(['attempts:u', 'used:d:1', 'used:d:0'])).toEqual(['3', undefined, '1']);
+      });
+
+      it('claims an absent marker and deletes the counter; a replay is refused and counted', async () => {
+        await store.increment('attempts:u', { by: 2, ttlSeconds: 60 });
+        await store.set('other', 'kept');
+        expect(
+          await store.guardedClaim({ ...limit, claim: { key: 'used:d:1', value: 'first', ttlSeconds: 60 } }),
+        ).toEqual({
+          outcome: 'claimed',
+          failures: 0,
+          expiresAt: undefined,
+        });
+        expect(await store.getMany(['used:d:1', 'attempts:u', 'other'])).toEqual(['first', undefined, 'kept']);
+        const replay = await store.guardedClaim({
+          ...limit,
+          claim: { key: 'used:d:1', value: 'again', ttlSeconds: 60 },
+        });
+        expect(replay).toMatchObject({ outcome: 'replayed', failures: 1 });
+        expect(await store.getMany(['used:d:1', 'attempts:u'])).toEqual(['first', '1']);
+      });
+
+      it('keeps the window fixed from the first failure, then forgets the failures', async () => {
+        const w = { ...limit, windowSeconds: 0.5 };
+        const first = await store.guardedClaim(w);
+        await pass(250);
+        const second = await store.guardedClaim(w);
+        expect(second.failures).toBe(2);
+        expect(Math.abs((second.expiresAt?.getTime() ?? 0) - (first.expiresAt?.getTime() ?? 0))).toBeLessThan(100);
+        await store.guardedClaim(w);
+        expect((await store.guardedClaim(w)).outcome).toBe('locked');
+        await pass(400);
+        expect(await store.guardedClaim(w)).toMatchObject({ outcome: 'failed', failures: 1 });
+      });
+
+      it('takes over an expired marker', async () => {
+        expect((await store.guardedClaim({ ...limit, claim: { key: 'm', value: 'a', ttlSeconds: 0.2 } })).outcome).toBe(
+          'claimed',
+        );
+        await pass(400);
+        expect((await store.guardedClaim({ ...limit, claim: { key: 'm', value: 'b' } })).outcome).toBe('claimed');
+        expect(await store.get('m')).toBe('b');
+      });
+
+      it('answers at most maxFailures of 40 concurrent failing attempts on two instances, each count once', async () => {
+        const other = await peer();
+        const results = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? store : other).guardedClaim(limit)),
+        );
+        const failed = results.filter((r) => r.outcome === 'failed');
+        expect(failed.map((r) => r.failures).sort()).toEqual([1, 2, 3]);
+        expect(results.filter((r) => r.outcome === 'locked')).toHaveLength(37);
+        expect(await store.get('attempts:u')).toBe('3');
+      });
+
+      it('lets exactly one of 10 concurrent attempts on one marker claim it; the replays count until locked', async () => {
+        const other = await peer();
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            (i % 2 === 0 ? store : other).guardedClaim({ ...limit, claim: marker() }),
+          ),
+        );
+        const outcomes = results.map((r) => r.outcome).sort();
+        expect(outcomes).toEqual([
+          'claimed',
+          'locked',
+          'locked',
+          'locked',
+          'locked',
+          'locked',
+          'locked',
+          'replayed',
+          'replayed',
+          'replayed',
+        ]);
+        expect(await store.get('attempts:u')).toBe('3');
+      });
+
+      it('keeps the cap between resets when wrong attempts race a right one on two instances', async () => {
+        const other = await peer();
+        const results = await Promise.all(
+          Array.from({ length: 21 }, (_, i) =>
+            (i % 2 === 0 ? store : other).guardedClaim(i === 10 ? { ...limit, claim: marker() } : limit),
+          ),
+        );
+        const claimed = results.filter((r) => r.outcome === 'claimed').length;
+        const failed = results.filter((r) => r.outcome === 'failed');
+        expect(claimed).toBeLessThanOrEqual(1);
+        // Without the claim exactly maxFailures are answered; a claim resets the count once.
+        expect(failed.length).toBe(claimed === 1 ? failed.length : 3);
+        expect(failed.length).toBeLessThanOrEqual(claimed === 1 ? 6 : 3);
+        expect(failed.every((r) => r.failures >= 1 && r.failures <= 3)).toBe(true);
+        if (claimed === 0) expect(results[10]?.outcome).toBe('locked');
+        expect(Number(await store.get('attempts:u'))).toBeLessThanOrEqual(3);
+      });
+
+      it('refuses a counter key holding a plain value, changing nothing', async () => {
+        await store.set('attempts:u', 'plain');
+        await expectCode(store.guardedClaim({ ...limit, claim: marker() }), 'ERR_STORE_NOT_A_COUNTER');
+        await expectCode(store.guardedClaim(limit), 'ERR_STORE_NOT_A_COUNTER');
+        expect(await store.getMany(['attempts:u', 'used:d:1'])).toEqual(['plain', undefined]);
+      });
+
+      it('rejects bad options and writes nothing', async () => {
+        const bad: [unknown, string][] = [
+          [{ ...limit, counterKey: 'bad key' }, 'ERR_STORE_INVALID_KEY'],
+          [{ ...limit, maxFailures: 0 }, 'ERR_INVALID_OPTIONS'],
+          [{ ...limit, maxFailures: 1.5 }, 'ERR_INVALID_OPTIONS'],
+          [{ ...limit, windowSeconds: 0 }, 'ERR_STORE_INVALID_TTL'],
+          [{ ...limit, windowSeconds: undefined }, 'ERR_STORE_INVALID_TTL'],
+          [{ ...limit, claim: { key: 'attempts:u', value: '1' } }, 'ERR_INVALID_OPTIONS'],
+          [{ ...limit, claim: { key: 'has space', value: '1' } }, 'ERR_STORE_INVALID_KEY'],
+          [{ ...limit, claim: { key: 'm', value: 'x'.repeat(70_000) } }, 'ERR_STORE_VALUE_TOO_LARGE'],
+          [{ ...limit, claim: { key: 'm', value: '1', ttlSeconds: -1 } }, 'ERR_STORE_INVALID_TTL'],
+        ];
+        for (const [options, code] of bad) {
+          await expectCode(store.guardedClaim(options as Parameters<KeyValueStore['guardedClaim']>[0]), code);
+        }
+        expect(await store.list('')).toEqual([]);
+      });
+    });
+
     describe('TTL', () => {
       it('hides expired entries from get, consume, delete and list', async () => {
         await store.set('t:1', 'v', { ttlSeconds: 0.2 });
@@ -363,6 +502,7 @@ export function describeKeyValueStore(driver: KvDriver): void {
       await expectCode(s.set('a', 'b'), 'ERR_STORE_CLOSED');
       await expectCode(s.consume('a'), 'ERR_STORE_CLOSED');
       await expectCode(s.increment('a'), 'ERR_STORE_CLOSED');
+      await expectCode(s.guardedClaim({ counterKey: 'a', maxFailures: 1, windowSeconds: 1 }), 'ERR_STORE_CLOSED');
     });
   });
 }

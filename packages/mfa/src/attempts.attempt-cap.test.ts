@@ -55,6 +55,49 @@ describe('attempt cap', () => {
     expect(codes.filter((c) => c === 'ERR_MFA_TOO_MANY_ATTEMPTS')).toHaveLength(45);
   });
 
+  it('answers at most maxFailures wrong codes racing one right code from two instances; locked means refused', async () => {
+    const a = harness({ attempts: { maxFailures: 5 } });
+    const b = harness({ store: a.store, kv: a.kv, clock: a.clock, encrypter: a.options.encrypter });
+    const { secret } = await enrollTotp(a, 'u1');
+    a.clock.advance(30_000);
+    const right = codeFor(secret, a.clock);
+    const bad = wrong(secret, a);
+    // The wrong guesses are sent first: they reach the store first and lock the user.
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? a : b).mfa.verifyTotp('u1', i === 29 ? right : bad)),
+    );
+    const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'));
+    expect(codes.filter((c) => c === 'ERR_MFA_INVALID_CODE')).toHaveLength(5);
+    // The right code arrived locked: refused, and its step is not used up.
+    expect(codes[29]).toBe('ERR_MFA_TOO_MANY_ATTEMPTS');
+    expect(codes.filter((c) => c === 'ERR_MFA_TOO_MANY_ATTEMPTS')).toHaveLength(25);
+    a.clock.advance(300_000);
+    await expect(b.mfa.verifyTotp('u1', codeFor(secret, a.clock))).resolves.toMatchObject({ method: 'totp' });
+  });
+
+  it('lets a right code racing wrong ones reset the count once: never more than maxFailures between resets', async () => {
+    const a = harness({ attempts: { maxFailures: 3 } });
+    const b = harness({
+      store: a.store,
+      kv: a.kv,
+      clock: a.clock,
+      encrypter: a.options.encrypter,
+      attempts: { maxFailures: 3 },
+    });
+    const { secret } = await enrollTotp(a, 'u1');
+    a.clock.advance(30_000);
+    const right = codeFor(secret, a.clock);
+    const bad = wrong(secret, a);
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).mfa.verifyTotp('u1', i === 1 ? right : bad)),
+    );
+    const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'));
+    expect(codes[1]).toBe('ok');
+    // One wrong guess before the reset, then three after it, then locked.
+    expect(codes.filter((c) => c === 'ERR_MFA_INVALID_CODE')).toHaveLength(4);
+    expect(codes.filter((c) => c === 'ERR_MFA_TOO_MANY_ATTEMPTS')).toHaveLength(15);
+  });
+
   it('is shared by instances on the same store and kept per user', async () => {
     const a = harness({ attempts: { maxFailures: 3, windowSeconds: 60 } });
     const b = harness({

@@ -34,13 +34,14 @@ export function attemptLimits(input: Partial<AttemptLimits> | undefined): Attemp
 /**
  * @internal Per-user failure accounting on a {@link KeyValueStore}.
  *
- * Every verification first *reserves* an attempt with an atomic `increment`
- * and is refused once the count exceeds the limit. Reserving before checking
- * (rather than counting failures afterwards) is what makes the cap hold
- * under concurrency: a burst of parallel guesses cannot all pass a
- * "fewer than 5 failures so far?" read before any of them is counted.
- * A success deletes the counter (the count resets; TOTP does it in the same
- * atomic write as its replay marker); a failure leaves it.
+ * TOTP codes are decided by {@link AttemptLimiter.attempt}: one atomic
+ * `guardedClaim` that checks the count, then claims or counts. Backup codes
+ * (whose check is a store operation of its own) first *reserve* an attempt
+ * with an atomic `increment` and are refused once the count exceeds the
+ * limit. Either way the check and the count are one atomic step, which is
+ * what makes the cap hold under concurrency: a burst of parallel guesses
+ * cannot all pass a "fewer than 5 failures so far?" read before any of them
+ * is counted. A success deletes the counter; a failure leaves it.
  */
 export class AttemptLimiter {
   constructor(
@@ -50,26 +51,54 @@ export class AttemptLimiter {
     private readonly clock: Clock,
   ) {}
 
-  /** Reserves one attempt for `userId`; throws `ERR_MFA_TOO_MANY_ATTEMPTS` when over the limit. */
+  /** Reserves one attempt for `userId`; throws `ERR_MFA_TOO_MANY_ATTEMPTS` when over the limit. Backup codes use it. */
   async reserve(userId: string): Promise<void> {
     const { value, expiresAt } = await this.kv.increment(this.counterKey(userId), {
       ttlSeconds: this.limits.windowSeconds,
     });
-    if (value > this.limits.maxFailures) {
-      const retryAt = expiresAt ?? new Date(this.clock.now() + this.limits.windowSeconds * 1000);
-      // Clamped to the window: a store on its own clock (Redis) may report an
-      // expiry a few milliseconds beyond ours, which must not round up past it.
-      const retryAfterSeconds = Math.min(
-        this.limits.windowSeconds,
-        Math.max(1, Math.ceil((retryAt.getTime() - this.clock.now()) / 1000)),
-      );
-      throw clientError(
-        'ERR_MFA_TOO_MANY_ATTEMPTS',
-        `too many failed verifications; try again in ${retryAfterSeconds} s`,
-        { retryAfterSeconds, retryAt: retryAt.toISOString(), maxFailures: this.limits.maxFailures },
-        true,
-      );
-    }
+    if (value > this.limits.maxFailures) throw this.tooMany(expiresAt);
+  }
+
+  /**
+   * Decides a code verification whose result is already known, in one
+   * atomic store operation (`guardedClaim`): locked users are refused
+   * whatever the code (`ERR_MFA_TOO_MANY_ATTEMPTS`, nothing changes); a
+   * right code claims `claimKey` (its replay marker) and resets the count;
+   * a wrong code or a replay adds one failure. Because the store checks the
+   * count and updates it in the same step, concurrent attempts on any number
+   * of instances are serialised, and at most `maxFailures` wrong codes are
+   * ever answered anything but "too many" before the window ends or a right
+   * code resets it; the marker makes the code single-use across instances.
+   */
+  async attempt(
+    userId: string,
+    claimKey: string | undefined,
+    claimTtlSeconds: number,
+  ): Promise<'claimed' | 'replayed' | 'failed'> {
+    const { outcome, expiresAt } = await this.kv.guardedClaim({
+      counterKey: this.counterKey(userId),
+      maxFailures: this.limits.maxFailures,
+      windowSeconds: this.limits.windowSeconds,
+      ...(claimKey === undefined ? {} : { claim: { key: claimKey, value: '1', ttlSeconds: claimTtlSeconds } }),
+    });
+    if (outcome === 'locked') throw this.tooMany(expiresAt);
+    return outcome;
+  }
+
+  private tooMany(expiresAt: Date | undefined): MfaError {
+    const retryAt = expiresAt ?? new Date(this.clock.now() + this.limits.windowSeconds * 1000);
+    // Clamped to the window: a store on its own clock (Redis) may report an
+    // expiry a few milliseconds beyond ours, which must not round up past it.
+    const retryAfterSeconds = Math.min(
+      this.limits.windowSeconds,
+      Math.max(1, Math.ceil((retryAt.getTime() - this.clock.now()) / 1000)),
+    );
+    return clientError(
+      'ERR_MFA_TOO_MANY_ATTEMPTS',
+      `too many failed verifications; try again in ${retryAfterSeconds} s`,
+      { retryAfterSeconds, retryAt: retryAt.toISOString(), maxFailures: this.limits.maxFailures },
+      true,
+    );
   }
 
   /** A verification succeeded: the count starts again from zero. */

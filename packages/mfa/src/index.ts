@@ -1,6 +1,8 @@
 export type { AttemptLimits } from './attempts.js';
 export { DEFAULT_ATTEMPT_LIMITS } from './attempts.js';
 export { DEFAULT_BACKUP_CODE_COUNT, generateBackupCode } from './backup-codes.js';
+export type { CachingSecretEncrypter, CachingSecretEncrypterOptions } from './caching-encrypter.js';
+export { cachingSecretEncrypter } from './caching-encrypter.js';
 export type {
   EncryptionContext,
   LocalAesGcmEncrypterOptions,
@@ -21,7 +23,7 @@ export type {
   TotpEnrollment,
   VerificationResult,
 } from './service.js';
-export { createMfaService } from './service.js';
+export { createMfaService, LAST_USED_GRANULARITY_MS } from './service.js';
 export type {
   CounterUpdate,
   DeleteDeviceOutcome,

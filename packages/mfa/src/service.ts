@@ -275,7 +275,14 @@ const USER_ID = /^[\x21-\x7e]{1,200}$/;
 const DEVICE_ID = /^[0-9a-f-]{36}$/;
 const CHALLENGE_ID = /^[A-Za-z0-9_-]{43}$/;
 const PREFIX = /^[\x21-\x7e]{0,64}$/;
-const TOUCH_EVERY_MS = 60_000;
+/**
+ * lastUsedAt of a TOTP device is informational (the device list shows it),
+ * so it is written only when the stored value is at least this old: one
+ * MfaStore write per device per minute at most, instead of one per
+ * verification. It can lag the real last use by up to 60 s. Nothing
+ * security-related reads it (replay and attempts live in the KeyValueStore).
+ */
+export const LAST_USED_GRANULARITY_MS = 60_000;
 
 function invalidOptions(message: string): MfaError {
   return new MfaError(message, { code: 'ERR_MFA_INVALID_OPTIONS', fault: 'client' });
@@ -425,28 +432,17 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     return issueBackupCodes(userId);
   };
 
-  /**
-   * Marks `step` of `deviceId` as used and, in the same atomic operation,
-   * resets the user's attempt count (one round trip). setIfAbsent is the
-   * decision: of two instances accepting the same code at the same moment,
-   * exactly one wins; the other sees a replay, and a replay resets nothing
-   * (or a stale code could buy an attacker fresh guesses).
-   */
-  const claimStep = (userId: string, deviceId: string, step: number): Promise<boolean> =>
-    kv.setIfAbsent(`${prefix}totp-used:${deviceId}:${step}`, '1', {
-      ttlSeconds: replayTtlSeconds,
-      alsoDelete: [limiter.counterKey(userId)],
-    });
-
   const verifyTotpInternal = async (
     userId: string,
     code: string,
     devices: MfaDevice[],
     confirming: boolean,
   ): Promise<{ device: MfaDevice; at: number }> => {
-    // Decrypt first: a server-side failure (KMS down) must not cost the user an attempt.
-    const candidates: { device: MfaDevice; t: NonNullable<MfaDevice['totp']>; token: string; secret: Uint8Array }[] =
-      [];
+    // Decrypt first: a server-side failure (KMS down) must not cost the user
+    // an attempt. Then the match, which is pure: the store is asked once,
+    // after it, and that one atomic operation decides (see AttemptLimiter.attempt).
+    const now = clock.now();
+    const matches: { device: MfaDevice; step: number }[] = [];
     for (const device of devices) {
       const t = device.totp;
       if (t === undefined) continue;
@@ -456,32 +452,35 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
       } catch {
         continue; // a device with another number of digits
       }
-      candidates.push({ device, t, token, secret: await decryptSecret(device) });
-    }
-    try {
-      await limiter.reserve(userId);
-      const now = clock.now();
-      let replayed = false;
-      for (const { device, t, token, secret } of candidates) {
-        const step = matchStep(secret, token, now, windowSteps, t);
-        if (step === undefined) continue;
-        if (!(await claimStep(userId, device.id, step))) {
-          replayed = true;
-          continue;
-        }
-        // The claim reset the attempt count: the code was right and unused,
-        // even if a concurrent confirmation of the same device wins below.
-        if (confirming && !(await store.confirmDevice(userId, device.id, new Date(now)))) {
-          throw clientError('ERR_MFA_ALREADY_CONFIRMED', 'the device is already confirmed');
-        }
-        return { device, at: now };
+      const secret = await decryptSecret(device);
+      let step: number | undefined;
+      try {
+        step = matchStep(secret, token, now, windowSteps, t);
+      } finally {
+        secret.fill(0);
       }
-      // The attempt reserved above stays counted: this was a failure.
-      if (replayed) throw clientError('ERR_MFA_CODE_REPLAYED', 'this code was already used; wait for the next one');
-      throw clientError('ERR_MFA_INVALID_CODE', 'the code is not valid');
-    } finally {
-      for (const c of candidates) c.secret.fill(0);
+      if (step !== undefined) matches.push({ device, step });
     }
+    // A locked user is refused here whatever the code: the store checks the
+    // count before it looks at the claim.
+    if (matches.length === 0) {
+      await limiter.attempt(userId, undefined, replayTtlSeconds);
+      throw clientError('ERR_MFA_INVALID_CODE', 'the code is not valid');
+    }
+    // Usually one match. With several devices whose codes coincide (one in
+    // 10^digits per pair), each is tried in turn; a replayed one counts as a
+    // failure, a later claim resets the count.
+    for (const { device, step } of matches) {
+      const outcome = await limiter.attempt(userId, `${prefix}totp-used:${device.id}:${step}`, replayTtlSeconds);
+      if (outcome !== 'claimed') continue;
+      // The claim reset the attempt count: the code was right and unused,
+      // even if a concurrent confirmation of the same device wins below.
+      if (confirming && !(await store.confirmDevice(userId, device.id, new Date(now)))) {
+        throw clientError('ERR_MFA_ALREADY_CONFIRMED', 'the device is already confirmed');
+      }
+      return { device, at: now };
+    }
+    throw clientError('ERR_MFA_CODE_REPLAYED', 'this code was already used; wait for the next one');
   };
 
   const result = (
@@ -561,8 +560,8 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
       );
       if (devices.length === 0) throw clientError('ERR_MFA_NOT_ENROLLED', 'no confirmed TOTP device');
       const { device, at } = await verifyTotpInternal(userId, clean, devices, false);
-      // lastUsedAt at minute resolution: a write per verification would double the store load for no insight.
-      if (device.lastUsedAt === undefined || at - device.lastUsedAt.getTime() >= TOUCH_EVERY_MS) {
+      // Coalesced (LAST_USED_GRANULARITY_MS): a write per verification would double the store load for no insight.
+      if (device.lastUsedAt === undefined || at - device.lastUsedAt.getTime() >= LAST_USED_GRANULARITY_MS) {
         await store.touchDevice(userId, device.id, new Date(at));
       }
       return result(userId, 'totp', device.id, at);

@@ -22,7 +22,7 @@ import {
 import { sqlUserStore } from '@provisioning/auth/sql';
 import { type Clock, type KeyValueStore, systemClock } from '@provisioning/core';
 import type { SqlDatabase } from '@provisioning/core/sql';
-import { createMfaService, localAesGcmEncrypter, type MfaService } from '@provisioning/mfa';
+import { cachingSecretEncrypter, createMfaService, localAesGcmEncrypter, type MfaService } from '@provisioning/mfa';
 import { sqlMfaStore } from '@provisioning/mfa/sql';
 import {
   type AuditRecorder,
@@ -124,7 +124,16 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
   const mfa = createMfaService({
     store: await sqlMfaStore({ database }),
     kv: hot,
-    encrypter: localAesGcmEncrypter({ keys: [{ id: 'k1', key: Buffer.from(mfaKey, 'base64') }] }),
+    // Opt-in decryption cache (the AWS Encryption SDK's caching-CMM pattern):
+    // a device's seed is decrypted at most once per 30 s instead of on every
+    // TOTP verification, at most 10,000 seeds held, each wiped on expiry. Safe
+    // because entries are keyed by ciphertext *and* encryption context (a
+    // seed copied to another user or device still fails) and failures are never
+    // cached. With a KMS encrypter, call encrypter.clear() on a key revocation.
+    encrypter: cachingSecretEncrypter(
+      localAesGcmEncrypter({ keys: [{ id: 'k1', key: Buffer.from(mfaKey, 'base64') }] }),
+      { maxAgeMs: 30_000, maxEntries: 10_000, clock },
+    ),
     rp: { id: new URL(origin).hostname, name: 'Provisioning', origins: [origin] },
     clock,
   });

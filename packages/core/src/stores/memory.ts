@@ -2,6 +2,8 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type {
   CounterResult,
+  GuardedClaimOptions,
+  GuardedClaimResult,
   IncrementOptions,
   KeyValueStore,
   ListOptions,
@@ -14,6 +16,7 @@ import {
   assertValidKeys,
   assertValidPrefix,
   assertValidValue,
+  guardedClaimOptions,
   incrementAmount,
   listLimit,
   maxValueBytesOption,
@@ -155,6 +158,37 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
       if (!Number.isSafeInteger(next)) throw notACounterError();
       entry.counter = next;
       return { value: next, expiresAt: entry.expiresAt === undefined ? undefined : new Date(entry.expiresAt) };
+    },
+    async guardedClaim(opts: GuardedClaimOptions): Promise<GuardedClaimResult> {
+      open();
+      const g = guardedClaimOptions(opts, maxValueBytes);
+      const now = clock.now();
+      const counter = live(g.counterKey, now);
+      if (counter !== undefined && counter.counter === undefined) throw notACounterError();
+      const failures = counter?.counter ?? 0;
+      const expiresAt = (): Date | undefined =>
+        counter?.expiresAt === undefined ? undefined : new Date(counter.expiresAt);
+      if (failures >= g.maxFailures) return { outcome: 'locked', failures, expiresAt: expiresAt() };
+      if (g.claim !== undefined && live(g.claim.key, now) === undefined) {
+        const ttl = g.claim.ttlMs;
+        entries.set(g.claim.key, {
+          value: g.claim.value,
+          counter: undefined,
+          expiresAt: ttl === undefined ? undefined : now + ttl,
+        });
+        entries.delete(g.counterKey);
+        sweep();
+        return { outcome: 'claimed', failures: 0, expiresAt: undefined };
+      }
+      const outcome = g.claim === undefined ? 'failed' : 'replayed';
+      if (counter === undefined) {
+        const created = now + g.windowMs;
+        entries.set(g.counterKey, { value: undefined, counter: 1, expiresAt: created });
+        sweep();
+        return { outcome, failures: 1, expiresAt: new Date(created) };
+      }
+      counter.counter = failures + 1;
+      return { outcome, failures: failures + 1, expiresAt: expiresAt() };
     },
     async list(prefix: string, opts?: ListOptions) {
       open();

@@ -49,8 +49,13 @@ export interface Migration {
 export interface DirectExecution {
   available(): boolean;
   run(sql: string, params: readonly unknown[]): { rows: unknown[]; numAffectedRows: bigint | undefined };
-  /** Runs `fn` in one transaction, synchronously (BEGIN … COMMIT, ROLLBACK on a throw). */
-  transaction<T>(fn: () => T): T;
+  /**
+   * Runs `fn` in one transaction, synchronously (BEGIN … COMMIT, ROLLBACK on
+   * a throw). `immediate` takes the write lock at BEGIN, for a transaction
+   * that reads before it writes (so another process's commit in between
+   * cannot make its first write fail with SQLITE_BUSY_SNAPSHOT).
+   */
+  transaction<T>(fn: () => T, mode?: 'deferred' | 'immediate'): T;
 }
 
 /** @internal Where a {@link SqlDatabase} keeps its {@link DirectExecution}. */

@@ -5,11 +5,14 @@ import { systemClock } from '../clock.js';
 import { CoreError } from '../errors.js';
 import type {
   CounterResult,
+  GuardedClaimOptions,
+  GuardedClaimResult,
   IncrementOptions,
   KeyValueStore,
   ListOptions,
   SetIfAbsentOptions,
   SetOptions,
+  ValidGuardedClaim,
 } from '../kv.js';
 import {
   alsoDeleteKeys,
@@ -17,6 +20,7 @@ import {
   assertValidKeys,
   assertValidPrefix,
   assertValidValue,
+  guardedClaimOptions,
   incrementAmount,
   listLimit,
   maxValueBytesOption,
@@ -157,6 +161,32 @@ export async function sqlKeyValueStore(
         expires_at = CASE WHEN ${expired} THEN excluded.expires_at ELSE ${t}.expires_at END
       RETURNING value, counter, expires_at`;
   });
+  // guardedClaim's first statement, in its transaction: takes the counter's
+  // row (creating it at 0 with the window's TTL, or restarting an expired
+  // one) and returns it. Being a write, it takes the row lock (PostgreSQL) or
+  // the write lock (SQLite) before anything is read, so every operation on
+  // the counter (guardedClaim, increment, delete …) waits until this
+  // transaction ends, and the statements after it, each with a fresh
+  // snapshot (READ COMMITTED), decide on the latest state. A live counter is
+  // left as it is; a plain value too (reported as ERR_STORE_NOT_A_COUNTER,
+  // rolled back).
+  const TAKE_COUNTER = statement('guardedClaim', (p: { key: unknown; exp: unknown; now: unknown }) => {
+    const expired = sql`${t}.expires_at IS NOT NULL AND ${t}.expires_at <= ${p.now}`;
+    return sql`INSERT INTO ${t} (key, value, counter, expires_at) VALUES (${p.key}, NULL, 0, ${p.exp})
+      ON CONFLICT (key) DO UPDATE SET
+        counter = CASE WHEN ${expired} THEN 0 ELSE ${t}.counter END,
+        value = CASE WHEN ${expired} THEN NULL ELSE ${t}.value END,
+        expires_at = CASE WHEN ${expired} THEN excluded.expires_at ELSE ${t}.expires_at END
+      RETURNING value, counter, expires_at`;
+  });
+  // guardedClaim's first statement on SQLite's own connection, where the
+  // transaction is BEGIN IMMEDIATE (the write lock is held from the start):
+  // a plain read of the counter's row, expired or not, so a success with no
+  // failures counted writes only its marker.
+  const READ_COUNTER = statement(
+    'guardedClaim',
+    (p: { key: unknown }) => sql`SELECT value, counter, expires_at FROM ${t} WHERE key = ${p.key}`,
+  );
   const PURGE = statement(
     'purgeExpired',
     (p: { now: unknown }) => sql`DELETE FROM ${t} WHERE expires_at IS NOT NULL AND expires_at <= ${p.now}`,
@@ -296,6 +326,34 @@ export async function sqlKeyValueStore(
       const exp = num(row.expires_at);
       return { value, expiresAt: exp === undefined ? undefined : new Date(exp) };
     },
+    async guardedClaim(opts: GuardedClaimOptions): Promise<GuardedClaimResult> {
+      const g = guardedClaimOptions(opts, maxValueBytes);
+      open();
+      const now = clock.now();
+      const result = await database.run('guardedClaim', async () => {
+        const direct = directExecution(database);
+        if (direct !== undefined) {
+          // SQLite: the whole decision in one synchronous BEGIN … COMMIT.
+          return direct.transaction(() => {
+            const steps = guardedClaimSteps(g, now, 'read');
+            let step = steps.next();
+            while (!step.done) step = steps.next(direct.run(step.value.sql, step.value.values).rows as Row[]);
+            return step.value;
+          }, 'immediate');
+        }
+        return db.transaction().execute(async (trx) => {
+          const steps = guardedClaimSteps(g, now, 'take');
+          let step = steps.next();
+          while (!step.done) {
+            const { rows } = await trx.executeQuery<Row>(CompiledQuery.raw(step.value.sql, step.value.values));
+            step = steps.next(rows);
+          }
+          return step.value;
+        });
+      });
+      if (result.outcome !== 'locked') wrote();
+      return result;
+    },
     async list(prefix: string, opts?: ListOptions) {
       assertValidPrefix(prefix);
       const limit = listLimit(opts);
@@ -316,6 +374,60 @@ export async function sqlKeyValueStore(
       if (ownsDatabase) await database.close();
     },
   };
+
+  /**
+   * The decision of guardedClaim as the statements it runs, in one
+   * transaction (the caller runs each yielded statement and passes its rows
+   * back): synchronously on SQLite's connection, or awaited in a Kysely
+   * transaction. Throwing rolls the transaction back.
+   */
+  function* guardedClaimSteps(
+    g: ValidGuardedClaim,
+    now: number,
+    first: 'take' | 'read',
+  ): Generator<{ sql: string; values: unknown[] }, GuardedClaimResult, Row[]> {
+    // 'take' (PostgreSQL, or SQLite inside Kysely's deferred transaction):
+    // the row is locked and exists, live, from here on. 'read' (SQLite's
+    // BEGIN IMMEDIATE: the whole database is locked already): the row may be
+    // absent or expired, which counts as no failures.
+    const row =
+      first === 'take'
+        ? (yield {
+            sql: TAKE_COUNTER.sql,
+            values: TAKE_COUNTER.values({ key: g.counterKey, exp: now + g.windowMs, now }),
+          })[0]
+        : (yield { sql: READ_COUNTER.sql, values: READ_COUNTER.values({ key: g.counterKey }) })[0];
+    const rowExp = row === undefined ? undefined : num(row.expires_at);
+    const counter = row === undefined || (rowExp !== undefined && rowExp <= now) ? undefined : row;
+    if (first === 'take' && counter === undefined) throw notACounterError();
+    const failures = counter === undefined ? 0 : num(counter.counter);
+    if (counter?.value != null || failures === undefined) throw notACounterError();
+    const exp = counter === undefined ? undefined : num(counter.expires_at);
+    if (failures >= g.maxFailures) {
+      return { outcome: 'locked', failures, expiresAt: exp === undefined ? undefined : new Date(exp) };
+    }
+    if (g.claim !== undefined) {
+      const claim = { key: g.claim.key, value: g.claim.value, exp: expiresAt(g.claim.ttlMs, now), now };
+      const won = (yield { sql: SET_IF_ABSENT.sql, values: SET_IF_ABSENT.values(claim) }).length > 0;
+      if (won) {
+        if (row !== undefined) yield { sql: DELETE.sql, values: DELETE.values({ key: g.counterKey }) };
+        return { outcome: 'claimed', failures: 0, expiresAt: undefined };
+      }
+    }
+    // Add one: to the live counter (keeping its window), or a new one.
+    const added = (yield {
+      sql: INCREMENT.sql,
+      values: INCREMENT.values({ key: g.counterKey, by: 1, exp: now + g.windowMs, now }),
+    })[0];
+    const value = added === undefined ? undefined : num(added.counter);
+    if (added === undefined || value === undefined) throw notACounterError();
+    const addedExp = num(added.expires_at);
+    return {
+      outcome: g.claim === undefined ? 'failed' : 'replayed',
+      failures: value,
+      expiresAt: addedExp === undefined ? undefined : new Date(addedExp),
+    };
+  }
 
   async function sqliteClaim(
     claim: { key: unknown; value: unknown; exp: unknown; now: unknown },

@@ -198,7 +198,7 @@ describe('sqlite across processes', () => {
   // In one process every store on a file shares one connection, so the
   // two-instance conformance cases above run on one connection; these run
   // on two, in two processes, as two instances of a server would.
-  it('keeps increment exact and setIfAbsent single-winner between two processes', async () => {
+  it('keeps increment exact, setIfAbsent single-winner and the guardedClaim cap between two processes', async () => {
     const { spawn } = await import('node:child_process');
     const filename = join(dir, 'two-processes.db');
     await (await sqliteStore({ filename })).close(); // create the table before the race
@@ -207,15 +207,18 @@ describe('sqlite across processes', () => {
       const [filename, tag] = process.argv.slice(-2);
       const store = await sqliteStore({ filename });
       const wins = [];
+      let failed = 0;
       await Promise.all(Array.from({ length: 200 }, async (_, i) => {
         await store.increment('hits', { ttlSeconds: 600 });
         if (await store.setIfAbsent('step:' + (i % 50), tag, { ttlSeconds: 600, alsoDelete: ['reset:' + (i % 50)] })) wins.push(i % 50);
+        const r = await store.guardedClaim({ counterKey: 'cap', maxFailures: 30, windowSeconds: 600 });
+        if (r.outcome === 'failed') failed += 1;
       }));
       await store.close();
-      process.stdout.write(JSON.stringify(wins));
+      process.stdout.write(JSON.stringify({ wins, failed }));
     `;
     const run = (tag: string) =>
-      new Promise<number[]>((resolve, reject) => {
+      new Promise<{ wins: number[]; failed: number }>((resolve, reject) => {
         let out = '';
         const child = spawn(
           process.execPath,
@@ -226,14 +229,19 @@ describe('sqlite across processes', () => {
           out += chunk.toString();
         });
         child.on('close', (code) =>
-          code === 0 ? resolve(JSON.parse(out) as number[]) : reject(new Error(`exit ${code}`)),
+          code === 0
+            ? resolve(JSON.parse(out) as { wins: number[]; failed: number })
+            : reject(new Error(`exit ${code}`)),
         );
       });
     const [a, b] = await Promise.all([run('a'), run('b')]);
     const store = await sqliteStore({ filename });
     expect(await store.get('hits')).toBe('400');
     // Every one of the 50 steps was won exactly once, by one process or the other.
-    expect([...a, ...b].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect([...a.wins, ...b.wins].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    // Of 400 failing attempts from two processes, exactly maxFailures were answered before the lock.
+    expect(a.failed + b.failed).toBe(30);
+    expect(await store.get('cap')).toBe('30');
     await store.close();
   }, 60_000);
 });

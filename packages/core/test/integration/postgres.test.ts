@@ -1,14 +1,35 @@
 import { usePostgresDatabase } from '@provisioning/testing';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/clock.js';
 import { CoreError } from '../../src/errors.js';
 import { postgresDatabase, postgresStore } from '../../src/postgres.js';
 import { migrate } from '../../src/stores/sql-database.js';
+import type { SqlKeyValueStore } from '../../src/stores/sql-kv.js';
 import { describeKeyValueStore } from '../kv-conformance.js';
 
 const db = usePostgresDatabase();
 const newPool = (max = 20): pg.Pool => db.pool(max);
+
+// The conformance suite opens two stores per test, each on a pool of its own
+// with up to 20 connections: those pools end with their store, so the idle
+// connections of finished tests do not add up past the server's max_connections.
+const conformancePools = new Set<pg.Pool>();
+const endedWithStore = async (open: (pool: pg.Pool) => Promise<SqlKeyValueStore>): Promise<SqlKeyValueStore> => {
+  const pool = new pg.Pool({ connectionString: db.url, max: 20 });
+  pool.on('error', () => {});
+  conformancePools.add(pool);
+  const store = await open(pool);
+  const close = store.close;
+  store.close = async () => {
+    await close();
+    if (conformancePools.delete(pool)) await pool.end();
+  };
+  return store;
+};
+afterAll(async () => {
+  await Promise.all([...conformancePools].map((pool) => pool.end()));
+});
 
 let n = 0;
 const tables = new WeakMap<object, string>();
@@ -16,12 +37,13 @@ describeKeyValueStore({
   name: 'postgres',
   async open(clock) {
     const tableName = `kv_${n++}`;
-    const store = await postgresStore({ pool: newPool(), clock, tableName });
+    const store = await endedWithStore((pool) => postgresStore({ pool, clock, tableName }));
     tables.set(store, tableName);
     return store;
   },
   // Another pool: another instance of the application on the same database.
-  openPeer: async (clock, first) => postgresStore({ pool: newPool(), clock, tableName: tables.get(first) as string }),
+  openPeer: async (clock, first) =>
+    endedWithStore((pool) => postgresStore({ pool, clock, tableName: tables.get(first) as string })),
 });
 
 describe('postgres failures', () => {
