@@ -5,6 +5,7 @@ import { systemRandom } from '@provisioning/core';
 import { generateURI } from 'otplib';
 import QRCode from 'qrcode';
 import { MfaError, malformed } from './errors.js';
+import { hmacSha1 } from './hmac-sha1.js';
 
 /** HMAC algorithms of TOTP (RFC 6238). Authenticator apps widely support only `sha1`. */
 export type TotpAlgorithm = 'sha1' | 'sha256' | 'sha512';
@@ -229,9 +230,21 @@ function hotp(secret: Uint8Array, counter: number, algorithm: TotpAlgorithm, dig
   const message = Buffer.allocUnsafe(8);
   message.writeUInt32BE(Math.floor(counter / 2 ** 32), 0);
   message.writeUInt32BE(counter >>> 0, 4);
-  const mac = createHmac(algorithm, secret).update(message).digest();
+  // SHA-1 (the default, every authenticator app's) without OpenSSL's per-call
+  // set-up: see hmac-sha1.ts for why that is exact and safe.
+  const mac =
+    algorithm === 'sha1' && secret.length <= 64
+      ? hmacSha1(secret, message)
+      : createHmac(algorithm, secret).update(message).digest();
   const offset = (mac[mac.length - 1] as number) & 0x0f;
-  return (mac.readUInt32BE(offset) & 0x7fffffff) % 10 ** digits;
+  return (
+    ((((mac[offset] as number) << 24) |
+      ((mac[offset + 1] as number) << 16) |
+      ((mac[offset + 2] as number) << 8) |
+      (mac[offset + 3] as number)) &
+      0x7fffffff) %
+    10 ** digits
+  );
 }
 
 /** Options of {@link matchTotp}. */
