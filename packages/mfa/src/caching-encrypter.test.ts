@@ -162,6 +162,34 @@ describe('cachingSecretEncrypter', () => {
     expect(calls.decrypt).toBe(2);
   });
 
+  it('does not cache a decryption that was in flight when clear() ran', async () => {
+    const { encrypter, calls } = counting();
+    let release: (() => void) | undefined;
+    const gated: SecretEncrypter = {
+      id: 'gated',
+      encrypt: (p, c) => encrypter.encrypt(p, c),
+      decrypt: async (t, c) => {
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return encrypter.decrypt(t, c);
+      },
+    };
+    const cache = cachingSecretEncrypter(gated);
+    const box = await cache.encrypt(secret, ctx);
+    const inflight = cache.decrypt(box, ctx);
+    cache.clear(); // e.g. the KMS key was revoked while the call was out
+    release?.();
+    expect(await inflight).toEqual(secret);
+    expect(cache.size).toBe(0);
+    const again = cache.decrypt(box, ctx);
+    await Promise.resolve();
+    release?.();
+    await again;
+    expect(cache.size).toBe(1);
+    expect(calls.decrypt).toBe(2);
+  });
+
   it.each([0, -1, 300_001, Number.NaN, Number.POSITIVE_INFINITY, '30000'])(
     'refuses maxAgeMs %s with ERR_MFA_INVALID_OPTIONS',
     (maxAgeMs) => {

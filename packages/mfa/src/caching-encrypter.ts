@@ -120,6 +120,9 @@ export function cachingSecretEncrypter(
   // a hit does not extend an entry's life, as maxAgeMs promises).
   const entries = new Map<string, Entry>();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  // Bumped by clear(): a decryption that was in flight when clear() ran (a
+  // KMS key revoked meanwhile) answers its caller but is not cached.
+  let generation = 0;
 
   const drop = (key: string, entry: Entry): void => {
     entry.plaintext.fill(0);
@@ -164,7 +167,9 @@ export function cachingSecretEncrypter(
       const hit = entries.get(key);
       if (hit !== undefined) return hit.plaintext.slice();
       // A failure rejects here and caches nothing.
+      const started = generation;
       const plaintext = await inner.decrypt(ciphertext, context);
+      if (started !== generation) return plaintext;
       const copy = new Uint8Array(plaintext); // our own copy: the caller wipes theirs
       const previous = entries.get(key); // a concurrent miss of the same key got there first
       if (previous !== undefined) drop(key, previous);
@@ -177,6 +182,7 @@ export function cachingSecretEncrypter(
       return plaintext;
     },
     clear() {
+      generation += 1;
       for (const [key, entry] of entries) drop(key, entry);
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
