@@ -22,7 +22,7 @@
 
 const BLOCK = 64;
 /** Longest message: one block less the 0x80 byte and the 8-byte length. */
-export const MAX_MESSAGE_BYTES = BLOCK - 9;
+export const MAX_MESSAGE_BYTES: number = BLOCK - 9;
 
 const w = new Int32Array(80);
 const inner = new Int32Array(5);
