@@ -30,6 +30,24 @@ interface Client {
   close(): Promise<void>;
 }
 
+/**
+ * GET /servers/srv-1 on a loopback port through node:http, to send header
+ * lines fetch would merge or refuse (two Authorization lines, for one).
+ */
+const sender =
+  (port: number) =>
+  (headers: Record<string, string | string[]>): Promise<{ status: number; body: any; headers: IncomingHttpHeaders }> =>
+    new Promise((resolve, reject) => {
+      httpGet({ host: '127.0.0.1', port, path: '/servers/srv-1', headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), headers: res.headers }));
+      }).once('error', reject);
+    });
+
 // Each framework through its own test client: Hono's app.request(), Fastify's
 // inject(), Express over a loopback socket (it has no in-process client).
 const frameworks: Record<string, (h: ReturnType<typeof harness>) => Promise<Client>> = {
@@ -274,18 +292,7 @@ describe('Hono on @hono/node-server', () => {
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
     await new Promise((r) => server.once('listening', r));
     const { port } = server.address() as AddressInfo;
-    // node:http, to send header lines fetch would merge or refuse.
-    const send = (headers: Record<string, string | string[]>) =>
-      new Promise<{ status: number; body: any; headers: IncomingHttpHeaders }>((resolve, reject) => {
-        httpGet({ host: '127.0.0.1', port, path: '/servers/srv-1', headers }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk) => {
-            text += chunk;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), headers: res.headers }));
-        }).once('error', reject);
-      });
+    const send = sender(port);
     try {
       const ok = await send({
         authorization: `Bearer ${TOKENS.viewer}`,
@@ -336,19 +343,6 @@ describe('Hono on @hono/node-server', () => {
 });
 
 describe('a doubled credential on Express and Fastify (Node keeps only the first Authorization line)', () => {
-  // node:http, to send header lines fetch would merge or refuse.
-  const sender = (port: number) => (headers: Record<string, string | string[]>) =>
-    new Promise<{ status: number; body: any; headers: IncomingHttpHeaders }>((resolve, reject) => {
-      httpGet({ host: '127.0.0.1', port, path: '/servers/srv-1', headers }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), headers: res.headers }));
-      }).once('error', reject);
-    });
-
   const servers: Record<string, (h: ReturnType<typeof harness>) => Promise<{ port: number; close(): Promise<void> }>> =
     {
       async express(h) {
