@@ -60,6 +60,7 @@ export type AuditAction =
   | 'compliance.data.exported'
   | 'compliance.data.erased'
   | 'compliance.data.rectified'
+  | 'compliance.request.extended'
   | 'compliance.incident.opened'
   | 'compliance.incident.closed'
   | 'admin.user.created'
@@ -135,6 +136,7 @@ export const AUDIT_ACTIONS: Readonly<Record<AuditAction, AuditActionInfo>> = Obj
   'compliance.data.exported': a('compliance'),
   'compliance.data.erased': a('compliance'),
   'compliance.data.rectified': a('compliance'),
+  'compliance.request.extended': a('compliance'),
   'compliance.incident.opened': a('compliance'),
   'compliance.incident.closed': a('compliance'),
   'admin.user.created': a('administration'),

@@ -314,6 +314,7 @@ const OCSF_MAP: Readonly<Record<AuditAction, readonly [ClassKey, number]>> = {
   'compliance.data.exported': ['apiActivity', 2],
   'compliance.data.erased': ['apiActivity', 4],
   'compliance.data.rectified': ['apiActivity', 3],
+  'compliance.request.extended': ['apiActivity', 3],
   'compliance.incident.opened': ['incidentFinding', 1],
   'compliance.incident.closed': ['incidentFinding', 3],
   'admin.user.created': ['accountChange', 1],

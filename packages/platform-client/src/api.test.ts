@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { task } from '../test/helpers.js';
 import {
@@ -108,6 +109,23 @@ describe('the API contract', () => {
       // Except the designed members of the known /workflows and /tasks families, beside their siblings.
       if (route.origin === 'designed' && !route.path.startsWith('/workflows/') && !route.path.startsWith('/tasks/'))
         expect(route.path).toMatch(/^\/api\/v1\//);
+    }
+  });
+
+  it('is documented route for route in the README', () => {
+    // The README's tables are the contract users read: each must list exactly the routes of ROUTES, in order.
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const service of SERVICE_NAMES) {
+      const table = Object.values(ROUTES[service]).map(
+        (r) =>
+          `| ${r.method} | \`${r.path}\` | ${r.id} | ${r.origin} | ${r.auth === 'optional' ? 'optional' : r.auth ? 'yes' : 'no'} | ${r.idempotent ? 'yes' : 'no'} |`,
+      );
+      const start = readme.indexOf(
+        `**${service}**\n\n| method | path | id | origin | auth | retried |\n|---|---|---|---|---|---|\n`,
+      );
+      expect(start, service).toBeGreaterThan(-1);
+      const rows = readme.slice(start).split('\n').slice(4);
+      expect(rows.slice(0, rows.indexOf('')), service).toEqual(table);
     }
   });
 

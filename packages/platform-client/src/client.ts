@@ -252,6 +252,8 @@ export interface OrchestratorClient {
     getDataSubjectRequest(id: string, options?: CallOptions): Promise<DataSubjectRequest>;
     /** An administrator records the out-of-band identity check of a request filed for someone; it is then processed (exports in the answer). Never retried. */
     verifyDataSubjectRequest(id: string, reference: string, options?: CallOptions): Promise<DataSubjectRequest>;
+    /** An administrator extends an open request's deadline by two months, once, before it passes; `reason` is what the subject is told. Never retried. */
+    extendDataSubjectRequest(id: string, reason: string, options?: CallOptions): Promise<DataSubjectRequest>;
     incidents(page?: PageOptions): AsyncGenerator<Incident, void, undefined>;
     createIncident(input: IncidentInput, options?: CallOptions): Promise<Incident>;
   };
@@ -659,6 +661,8 @@ export function createPlatformClient(options: PlatformClientOptions = {}): Platf
       getDataSubjectRequest: (reqId, o) => callRoute(orch, O.getDataSubjectRequest, id(reqId), o),
       verifyDataSubjectRequest: (reqId, reference, o) =>
         callRoute(orch, O.verifyDataSubjectRequest, { ...id(reqId), body: { reference } }, o),
+      extendDataSubjectRequest: (reqId, reason, o) =>
+        callRoute(orch, O.extendDataSubjectRequest, { ...id(reqId), body: { reason } }, o),
       incidents: (page) => pages(orch, O.listIncidents, {}, page),
       createIncident: (input, o) => callRoute(orch, O.createIncident, { body: input }, o),
     },

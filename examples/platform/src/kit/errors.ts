@@ -71,6 +71,11 @@ const SDK_ERRORS: Readonly<Record<string, MappedError>> = {
   ERR_COMPLIANCE_ILLEGAL_TRANSITION: m(409, 'ILLEGAL_TRANSITION', 'That change is not allowed in this state.'),
   ERR_COMPLIANCE_UNKNOWN_SUBJECT: m(404, 'UNKNOWN_SUBJECT', 'No such data subject.'),
   ERR_COMPLIANCE_CONFLICT: m(409, 'CONFLICT', 'Another update happened first; retry.'),
+  ERR_COMPLIANCE_EXTENSION_REFUSED: m(
+    409,
+    'EXTENSION_REFUSED',
+    'A deadline is extended once, before it passes, while the request is open.',
+  ),
   ERR_STORE_UNAVAILABLE: m(503, 'SERVICE_UNAVAILABLE', 'A backing store is unavailable.'),
 };
 

@@ -147,6 +147,68 @@ describe('compliance over the orchestrator', () => {
     ]);
   });
 
+  it('extends an open request’s deadline once, before it passes, for administrators with a fresh MFA', async () => {
+    const { platform, call, user } = await setup();
+    const ada = await user('ada', ['Viewer']);
+    const admin = await user('root', ['Admin']);
+    const stale = await user('old', ['Admin'], false);
+    const path = (id: string) => R.extendDataSubjectRequest.path.replace('{id}', id);
+    const get = async (id: string) =>
+      (await call('GET', R.getDataSubjectRequest.path.replace('{id}', id), admin.token)).json.data;
+    const reason = { reason: 'the request spans three years of archived records' };
+    const filed = await call('POST', R.createDataSubjectRequest.path, admin.token, { type: 'access', subject: ada.id });
+    const id = filed.json.data.id as string;
+    const due = Date.parse(filed.json.data.due_at);
+
+    // Only administrators with a fresh MFA; a reason of 3-500 characters; a request that exists.
+    expect((await call('POST', path(id), ada.token, reason)).status).toBe(403);
+    expect((await call('POST', path(id), stale.token, reason)).status).toBe(403);
+    expect((await call('POST', path(id), admin.token, { reason: 'no' })).json.code).toBe('INVALID_REQUEST');
+    expect((await call('POST', path(id), admin.token, { ...reason, days: 90 })).status).toBe(400);
+    expect((await call('POST', path('dsr-missing'), admin.token, reason)).json.code).toBe('REQUEST_NOT_FOUND');
+    expect(await get(id)).not.toHaveProperty('extension');
+
+    const extended = await call('POST', path(id), admin.token, reason);
+    expect(extended.status).toBe(200);
+    const record = parseRouteResponse(R.extendDataSubjectRequest, extended.json) as {
+      due_at: string;
+      extension: { at: string; reason: string };
+    };
+    // Two more months: at least 59 days later than the one-month deadline.
+    expect(Date.parse(record.due_at) - due).toBeGreaterThanOrEqual(59 * 86_400_000);
+    expect(record.extension).toEqual({ at: new Date(platform.clock.now()).toISOString(), reason: reason.reason });
+    // The subject is told why.
+    const seen = await call('GET', R.getDataSubjectRequest.path.replace('{id}', id), ada.token);
+    expect(seen.json.data.extension.reason).toBe(reason.reason);
+
+    // Once only.
+    const twice = await call('POST', path(id), admin.token, { reason: 'still more records' });
+    expect([twice.status, twice.json.code]).toEqual([409, 'EXTENSION_REFUSED']);
+    expect((await get(id)).due_at).toBe(record.due_at);
+    // Not for a closed request (ada's own access request completes at once) …
+    const own = await call('POST', R.createDataSubjectRequest.path, ada.token, { type: 'access', subject: ada.id });
+    expect(own.json.data.status).toBe('completed');
+    expect((await call('POST', path(own.json.data.id), admin.token, reason)).json.code).toBe('EXTENSION_REFUSED');
+    // … nor after the one-month deadline has passed.
+    const late = await call('POST', R.createDataSubjectRequest.path, admin.token, { type: 'erasure', subject: ada.id });
+    platform.clock.set(Date.parse(late.json.data.due_at) + 1);
+    const fresh = (
+      await platform.tokens.issue({ subject: admin.id, roles: ['Admin'], mfaAt: new Date(platform.clock.now()) })
+    ).accessToken;
+    const tooLate = await call('POST', path(late.json.data.id), fresh, reason);
+    expect([tooLate.status, tooLate.json.code]).toEqual([409, 'EXTENSION_REFUSED']);
+    expect(
+      (await call('GET', R.getDataSubjectRequest.path.replace('{id}', late.json.data.id), fresh)).json.data,
+    ).toMatchObject({ status: 'received', due_at: late.json.data.due_at });
+
+    // The one extension granted is audited.
+    await platform.auditLog.flush();
+    const events = (await platform.auditLog.query({ action: 'compliance.request.extended' })).records;
+    expect(events.map((r) => [r.event.actor.id, r.event.resource?.id, r.event.outcome])).toEqual([
+      [admin.id, id, 'success'],
+    ]);
+  });
+
   it('opens incidents (administrators) and lists them (everyone), refusing bad input', async () => {
     const { platform, call, user } = await setup();
     const admin = await user('root', ['Admin']);

@@ -16,6 +16,7 @@ import { security } from '@provisioning/middleware/hono';
 import {
   type ComplianceControl,
   type ComplianceFramework,
+  DataSubjectExtensionInputSchema,
   type DataSubjectRequest,
   DataSubjectRequestInputSchema,
   DataSubjectVerificationInputSchema,
@@ -54,6 +55,7 @@ const toRequest = (r: DsrRecord): DataSubjectRequest => ({
   status: DSR_STATUS[r.status],
   created_at: r.receivedAt,
   due_at: r.dueAt,
+  ...(r.extension === undefined ? {} : { extension: { at: r.extension.at, reason: r.extension.reason } }),
 });
 
 const CONTROL_STATUS = { pass: 'passing', fail: 'failing', manual: 'unknown' } as const;
@@ -367,6 +369,44 @@ export async function complianceRoutes(
       let bundle: unknown;
       if (record.status === 'verified') ({ record, bundle } = await processRequest(record, principal.id));
       return answerRequest(c, record, bundle, 200);
+    },
+  );
+
+  // GDPR Art. 12(3): an administrator may extend an open request's one-month
+  // deadline by two months, once, before it passes, telling the subject why.
+  // The service refuses anything else (ERR_COMPLIANCE_EXTENSION_REFUSED, 409;
+  // an unknown id is ERR_COMPLIANCE_REQUEST_NOT_FOUND, 404);
+  // the extension is audited, because it postpones a subject's right.
+  app.post(
+    routePattern(R.extendDataSubjectRequest),
+    security(
+      platform.createChain({
+        authorizer: {
+          authorize: async ({ principal }) => ({
+            allowed:
+              principal.type === 'user' && principal.emergency === undefined && principal.roles.includes('Admin'),
+            policyIds: ['gdpr-admin-extension'],
+          }),
+        },
+      }),
+      {
+        action: 'update',
+        resource: () => PLATFORM_RESOURCE,
+        sensitive: true,
+        mfaMaxAgeSeconds: SELF_VERIFY_MFA_SECONDS,
+      },
+    ),
+    async (c) => {
+      const body = await readBody(c, DataSubjectExtensionInputSchema);
+      const record = await dsr.extend(param(c, 'id'), body.reason);
+      await platform.auditLog.record({
+        action: 'compliance.request.extended',
+        outcome: 'success',
+        actor: { id: principalOf(c).id, type: 'user' },
+        resource: { type: 'dsr_request', id: record.id },
+        metadata: { type: record.type, dueAt: record.dueAt },
+      });
+      return c.json(ok(toRequest(record)));
     },
   );
 

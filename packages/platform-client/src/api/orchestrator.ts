@@ -569,6 +569,12 @@ export interface DataSubjectRequest {
    * when the server encrypts exports.
    */
   readonly export?: unknown;
+  /**
+   * Designed: set once the deadline was extended (GDPR Art. 12(3): once, by two
+   * months, told to the subject within the first month): when, and the reason
+   * the subject is given. `due_at` is then the extended deadline.
+   */
+  readonly extension?: { readonly at: string; readonly reason: string };
 }
 /** Schema of {@link DataSubjectRequest}. */
 export const DataSubjectRequestSchema: NamedSchema<DataSubjectRequest> = s.named(
@@ -581,6 +587,7 @@ export const DataSubjectRequestSchema: NamedSchema<DataSubjectRequest> = s.named
     created_at: timestamp,
     due_at: timestamp,
     export: s.optional(s.unknown()),
+    extension: s.optional(s.object({ at: timestamp, reason: s.string() })),
   }),
 );
 /** Body of `POST /api/v1/compliance/gdpr/requests`. */
@@ -610,6 +617,17 @@ export interface DataSubjectVerificationInput {
 export const DataSubjectVerificationInputSchema: NamedSchema<DataSubjectVerificationInput> = s.named(
   'DataSubjectVerificationInput',
   s.object({ reference: s.string({ pattern: /^[\s\S]{3,200}$/ }) }),
+);
+
+/** Body of `POST /api/v1/compliance/gdpr/requests/{id}/extend` (designed). */
+export interface DataSubjectExtensionInput {
+  /** Why the request needs more time (its complexity or number), as the subject is told: 3-500 characters. */
+  readonly reason: string;
+}
+/** Schema of {@link DataSubjectExtensionInput}. */
+export const DataSubjectExtensionInputSchema: NamedSchema<DataSubjectExtensionInput> = s.named(
+  'DataSubjectExtensionInput',
+  s.object({ reason: s.string({ pattern: /^[\s\S]{3,500}$/ }) }),
 );
 
 /** A security incident. */
@@ -929,6 +947,7 @@ export type OrchestratorRouteId =
   | 'createDataSubjectRequest'
   | 'getDataSubjectRequest'
   | 'verifyDataSubjectRequest'
+  | 'extendDataSubjectRequest'
   | 'listIncidents'
   | 'createIncident'
   | 'getIncident'
@@ -1182,6 +1201,14 @@ export const ORCHESTRATOR_ROUTES: Readonly<Record<OrchestratorRouteId, Route>> =
     'An administrator records the out-of-band identity check of a request filed for someone, and it is processed (an export comes in this answer)',
     DataSubjectRequestSchema,
     { request: DataSubjectVerificationInputSchema, idempotent: false },
+  ),
+  extendDataSubjectRequest: r(
+    'extendDataSubjectRequest',
+    'POST',
+    '/api/v1/compliance/gdpr/requests/{id}/extend',
+    'An administrator extends the deadline of an open request by two months (GDPR Art. 12(3): once, before it passes), with the reason the subject is told',
+    DataSubjectRequestSchema,
+    { request: DataSubjectExtensionInputSchema, idempotent: false },
   ),
   listIncidents: r('listIncidents', 'GET', '/api/v1/compliance/incidents', 'Incidents', s.array(IncidentSchema), {
     query: PAGINATION_QUERY,

@@ -539,6 +539,18 @@ describe('the client against the running reference servers (examples/platform ov
       const me = (await admin.controlCenter.verify()).claims.sub;
       const request = await admin.orchestrator.compliance.createDataSubjectRequest({ type: 'access', subject: me });
       expect((await admin.orchestrator.compliance.getDataSubjectRequest(request.id)).id).toBe(request.id);
+      // A request filed for someone else waits for verification; its deadline can be extended once.
+      const { id: cleo } = await createUser('cleo', ['Viewer']);
+      const filed = await admin.orchestrator.compliance.createDataSubjectRequest({ type: 'erasure', subject: cleo });
+      expect(filed.status).toBe('received');
+      const reason = 'the erasure spans several archived systems';
+      const extended = await admin.orchestrator.compliance.extendDataSubjectRequest(filed.id, reason);
+      expect(extended.extension?.reason).toBe(reason);
+      expect(Date.parse(extended.due_at)).toBeGreaterThan(Date.parse(filed.due_at));
+      expect(await failure(admin.orchestrator.compliance.extendDataSubjectRequest(filed.id, reason))).toMatchObject({
+        code: 'ERR_CLIENT_CONFLICT',
+        serverCode: 'EXTENSION_REFUSED',
+      });
       const incident = await admin.orchestrator.compliance.createIncident({ title: 'Test incident', severity: 'low' });
       const incidents = [];
       for await (const i of admin.orchestrator.compliance.incidents()) incidents.push(i.id);
