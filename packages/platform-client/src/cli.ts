@@ -8,6 +8,8 @@ import { SERVICE_NAMES, type ServiceName } from './api/common.js';
 import {
   type AuditEvent,
   type AuditExportFormat,
+  type AuditExportQuery,
+  type AuditOutcome,
   TASK_STATUSES,
   type TaskStatus,
   WORKFLOW_KINDS,
@@ -63,6 +65,8 @@ export const EXIT_CODES: Readonly<{
   unhealthy: 10,
 });
 
+const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['success', 'failure', 'denied'];
+
 const CODE_EXITS: Partial<Record<PlatformClientErrorCode, number>> = {
   ERR_CLIENT_INVALID_OPTIONS: EXIT_CODES.usage,
   ERR_CLIENT_UNAUTHENTICATED: EXIT_CODES.auth,
@@ -112,8 +116,10 @@ Commands:
   workflow list [--status <Pending|Running|Completed|Failed|Cancelled>] [--limit <n>]
   kms encrypt [--context k=v ...] [--in <file>]     (stdin by default; prints the ciphertext)
   kms decrypt [--context k=v ...] [--in <file>] [--out <file>]
-  audit query [--from <iso>] [--to <iso>] [--actor <a>] [--action <a>] [--outcome <o>] [--limit <n>]
-  audit export --format <json|jsonl|csv|ecs|splunk> [--from <iso>] [--to <iso>] [--out <file>]
+  audit query [filters] [--limit <n>]
+  audit export --format <json|jsonl|csv|ecs|splunk> [filters] [--out <file>]
+      filters: [--from <iso>] [--to <iso>] [--actor <a>] [--action <a>] [--outcome <success|failure|denied>]
+               [--resource-type <t>] [--resource-id <id>]
   oci push <registry>/<repo>:<tag> <file>... [--artifact-type <type>] [--plain-http]
   oci pull <registry>/<repo>[:<tag>|@<digest>] [--output <dir>] [--plain-http]
 
@@ -272,6 +278,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
         actor: { type: 'string' },
         action: { type: 'string' },
         outcome: { type: 'string' },
+        'resource-type': { type: 'string' },
+        'resource-id': { type: 'string' },
         format: { type: 'string' },
         'artifact-type': { type: 'string' },
         output: { type: 'string' },
@@ -534,14 +542,21 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
         throw new UsageError('kms needs encrypt or decrypt');
       }
       case 'audit': {
+        // One set of filters for query and export (the export route takes the query's filters, unpaged).
+        const outcome = values.outcome;
+        if (outcome !== undefined && !(AUDIT_OUTCOMES as readonly string[]).includes(outcome)) {
+          throw new UsageError(`--outcome is one of ${AUDIT_OUTCOMES.join(', ')}`);
+        }
+        const query: AuditExportQuery = {
+          ...(values.from ? { from: values.from } : {}),
+          ...(values.to ? { to: values.to } : {}),
+          ...(values.actor ? { actor: values.actor } : {}),
+          ...(values.action ? { action: values.action } : {}),
+          ...(outcome ? { outcome: outcome as AuditOutcome } : {}),
+          ...(values['resource-type'] ? { resource_type: values['resource-type'] } : {}),
+          ...(values['resource-id'] ? { resource_id: values['resource-id'] } : {}),
+        };
         if (sub === 'query') {
-          const query = {
-            ...(values.from ? { from: values.from } : {}),
-            ...(values.to ? { to: values.to } : {}),
-            ...(values.actor ? { actor: values.actor } : {}),
-            ...(values.action ? { action: values.action } : {}),
-            ...(values.outcome ? { outcome: values.outcome as 'success' | 'failure' | 'denied' } : {}),
-          };
           const events: AuditEvent[] = [];
           for await (const e of client.orchestrator.audit.events(query, { maxItems: limit ?? 100 })) events.push(e);
           print(events, () =>
@@ -557,10 +572,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
           if (!format || !['json', 'jsonl', 'csv', 'ecs', 'splunk'].includes(format)) {
             throw new UsageError('audit export needs --format json|jsonl|csv|ecs|splunk');
           }
-          const text = await client.orchestrator.audit.export(format, {
-            ...(values.from ? { from: values.from } : {}),
-            ...(values.to ? { to: values.to } : {}),
-          });
+          const text = await client.orchestrator.audit.export(format, query);
           if (values.out) {
             writeFileSync(values.out, text);
             print({ out: values.out, bytes: Buffer.byteLength(text) }, () => `exported to ${values.out}\n`);

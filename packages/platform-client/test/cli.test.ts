@@ -112,6 +112,23 @@ describe('provisioning CLI against an in-process fake platform (real HTTP, spawn
     expect(audit.stdout).toMatch(/bob\s+kms\.decrypt\s+Key::"k1"\s+denied/);
     const exported = await cli(['audit', 'export', '--format', 'csv']);
     expect(exported.stdout).toBe('id,actor,action,outcome\ne1,ada,auth.login,success\n');
+    // query and export send the same filters, resource included.
+    const filters = ['--actor', 'bob', '--outcome', 'denied', '--resource-type', 'Key', '--resource-id', 'k1'];
+    const sent = {
+      actor: 'bob',
+      outcome: 'denied',
+      resource_type: 'Key',
+      resource_id: 'k1',
+    };
+    expect((await cli(['audit', 'query', ...filters])).code).toBe(0);
+    expect(Object.fromEntries(platform.requests.at(-1)?.query ?? [])).toMatchObject(sent);
+    expect((await cli(['audit', 'export', '--format', 'csv', ...filters])).code).toBe(0);
+    expect(platform.requests.at(-1)?.path).toBe('/api/v1/audit/export');
+    expect(Object.fromEntries(platform.requests.at(-1)?.query ?? [])).toMatchObject({ ...sent, format: 'csv' });
+    const before = platform.requests.length;
+    const badOutcome = await cli(['audit', 'query', '--outcome', 'maybe']);
+    expect([badOutcome.code, badOutcome.stderr]).toEqual([EXIT_CODES.usage, expect.stringContaining('--outcome')]);
+    expect(platform.requests.length).toBe(before);
 
     const logout = await cli(['logout', '--all', '--json']);
     expect(JSON.parse(logout.stdout)).toEqual({ revoked: 2 });
