@@ -193,6 +193,8 @@ export type {
 export {
   EXTENSION_PAGE_LIMITS,
   EXTENSION_REGISTRY_ROUTES,
+  EXTENSION_SOURCES,
+  EXTENSION_TYPES,
   EXTENSION_VERSION_PATTERN,
   ExtensionSchema,
 } from './api/extension-registry.js';

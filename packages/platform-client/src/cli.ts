@@ -6,6 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SERVICE_NAMES, type ServiceName } from './api/common.js';
 import {
+  EXTENSION_SOURCES,
+  EXTENSION_TYPES,
+  type Extension,
+  type ExtensionSource,
+  type ExtensionType,
+} from './api/extension-registry.js';
+import {
   type AuditEvent,
   type AuditExportFormat,
   type AuditExportQuery,
@@ -120,6 +127,9 @@ Commands:
   audit export --format <json|jsonl|csv|ecs|splunk> [filters] [--out <file>]
       filters: [--from <iso>] [--to <iso>] [--actor <a>] [--action <a>] [--outcome <success|failure|denied>]
                [--resource-type <t>] [--resource-id <id>]
+  extension list [--type <provider|taskserv|cluster>] [--source <gitea|oci>] [--limit <n>]
+  extension show <type> <name>                     (the latest version and every version)
+  extension download <type> <name>[@<version>] [--source <gitea|oci>] [--out <file>]
   oci push <registry>/<repo>:<tag> <file>... [--artifact-type <type>] [--plain-http]
   oci pull <registry>/<repo>[:<tag>|@<digest>] [--output <dir>] [--plain-http]
 
@@ -280,6 +290,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
         outcome: { type: 'string' },
         'resource-type': { type: 'string' },
         'resource-id': { type: 'string' },
+        type: { type: 'string' },
+        source: { type: 'string' },
         format: { type: 'string' },
         'artifact-type': { type: 'string' },
         output: { type: 'string' },
@@ -582,6 +594,70 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
           return EXIT_CODES.ok;
         }
         throw new UsageError('audit needs query or export');
+      }
+      case 'extension': {
+        const registry = client.extensionRegistry;
+        const source = values.source;
+        if (source !== undefined && !(EXTENSION_SOURCES as readonly string[]).includes(source))
+          throw new UsageError(`--source is one of ${EXTENSION_SOURCES.join(', ')}`);
+        const sourceQuery = source === undefined ? {} : { source: source as ExtensionSource };
+        const extensionType = (value: string | undefined, what: string): ExtensionType => {
+          if (value === undefined || !(EXTENSION_TYPES as readonly string[]).includes(value))
+            throw new UsageError(`${what}: the type is one of ${EXTENSION_TYPES.join(', ')}`);
+          return value as ExtensionType;
+        };
+        const row = (e: Extension) => [e.type, e.name, e.version, e.source, e.published_at, e.description];
+        const head = ['type', 'name', 'version', 'source', 'published', 'description'];
+        if (sub === 'list') {
+          const query = {
+            ...(values.type === undefined ? {} : { type: extensionType(values.type, '--type') }),
+            ...sourceQuery,
+          };
+          const items: Extension[] = [];
+          for await (const e of registry.extensions(query, { maxItems: limit ?? 100 })) items.push(e);
+          print(items, () => formatTable(head, items.map(row)));
+          return EXIT_CODES.ok;
+        }
+        if (sub === 'show') {
+          const type = extensionType(args[0], 'extension show <type> <name>');
+          const name = args[1];
+          if (!name) throw new UsageError('extension show needs <type> <name>');
+          const [latest, versions] = await Promise.all([registry.get(type, name), registry.versions(type, name)]);
+          print({ ...latest, versions }, () =>
+            formatTable(
+              ['field', 'value'],
+              [
+                ['name', `${latest.type}/${latest.name}`],
+                ['latest', latest.version],
+                ['description', latest.description],
+                ['author', latest.author],
+                ['repository', latest.repository],
+                ['tags', latest.tags.join(', ')],
+                ['checksum', latest.checksum],
+              ],
+            ).concat('\n', formatTable(head, versions.map(row))),
+          );
+          return EXIT_CODES.ok;
+        }
+        if (sub === 'download') {
+          const type = extensionType(args[0], 'extension download <type> <name>[@<version>]');
+          const [name, version] = (args[1] ?? '').split('@', 2) as [string, string | undefined];
+          if (!name) throw new UsageError('extension download needs <type> <name>[@<version>]');
+          const archive = await registry.download(type, name, {
+            ...(version ? { version } : {}),
+            ...sourceQuery,
+          });
+          // Only bytes whose SHA-256 matched the registry's checksum get here (the client checks).
+          // The file name is ours, never the server's Content-Disposition: that could name any path.
+          const path = values.out ?? `${name}-${archive.version}.tar.gz`.replace(/[^0-9A-Za-z.+_-]/g, '_');
+          writeFileSync(path, archive.bytes);
+          print(
+            { out: path, version: archive.version, checksum: archive.checksum, bytes: archive.bytes.length },
+            () => `downloaded ${type}/${name} ${archive.version} to ${path} (${archive.checksum})\n`,
+          );
+          return EXIT_CODES.ok;
+        }
+        throw new UsageError('extension needs list, show or download');
       }
       default:
         throw new UsageError(`unknown command ${command}`);

@@ -5,6 +5,10 @@ import { HealthStatusSchema, type QueryParam, type Route, routeBuilder, timestam
 export type ExtensionType = 'provider' | 'taskserv' | 'cluster';
 /** Where an extension is published (known). */
 export type ExtensionSource = 'gitea' | 'oci';
+/** Every {@link ExtensionType}. */
+export const EXTENSION_TYPES: readonly ExtensionType[] = Object.freeze(['provider', 'taskserv', 'cluster'] as const);
+/** Every {@link ExtensionSource}. */
+export const EXTENSION_SOURCES: readonly ExtensionSource[] = Object.freeze(['gitea', 'oci'] as const);
 
 /** One extension (known item shape). */
 export interface Extension {
@@ -28,12 +32,12 @@ export const ExtensionSchema: NamedSchema<Extension> = s.named(
   'Extension',
   s.object({
     name: s.string(),
-    type: s.literal('provider', 'taskserv', 'cluster'),
+    type: s.literal(...EXTENSION_TYPES),
     version: s.string(),
     description: s.string(),
     author: s.string(),
     repository: s.string(),
-    source: s.literal('gitea', 'oci'),
+    source: s.literal(...EXTENSION_SOURCES),
     published_at: timestamp,
     download_url: s.string(),
     checksum: s.string({ pattern: /^sha256:[0-9a-f]{64}$/ }),
@@ -100,8 +104,8 @@ const r = routeBuilder<ExtensionRegistryRouteId>('extensionRegistry', {
 });
 
 const listQuery: readonly QueryParam[] = [
-  { name: 'type', schema: s.literal('provider', 'taskserv', 'cluster') },
-  { name: 'source', schema: s.literal('gitea', 'oci') },
+  { name: 'type', schema: s.literal(...EXTENSION_TYPES) },
+  { name: 'source', schema: s.literal(...EXTENSION_SOURCES) },
   { name: 'limit', schema: s.number({ integer: true, minimum: 1, maximum: 1000 }), description: 'default 100' },
   { name: 'offset', schema: s.number({ integer: true, minimum: 0 }) },
 ];
@@ -155,7 +159,7 @@ export const EXTENSION_REGISTRY_ROUTES: Readonly<Record<ExtensionRegistryRouteId
           schema: s.string({ pattern: EXTENSION_VERSION_PATTERN }),
           description: 'default: the latest',
         },
-        { name: 'source', schema: s.literal('gitea', 'oci') },
+        { name: 'source', schema: s.literal(...EXTENSION_SOURCES) },
       ],
     },
   ),

@@ -1,5 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createManualClock } from '@provisioning/core';
 import { tempDir } from '@provisioning/testing';
@@ -715,6 +715,28 @@ describe('the client against the running reference servers (examples/platform ov
       const exported = await cli(['audit', 'export', '--format', 'csv', '--out', out, '--json']);
       expect(exported.code).toBe(EXIT_CODES.ok);
       expect(JSON.parse(exported.stdout).bytes).toBeGreaterThan(0);
+    });
+
+    it('extension list, show and download (checked against the registry checksum)', async () => {
+      const list = JSON.parse((await cli(['extension', 'list', '--type', 'provider', '--json'])).stdout);
+      expect(list.map((e: { name: string; version: string }) => `${e.name}@${e.version}`)).toEqual(['upcloud@1.1.0']);
+      const table = await cli(['extension', 'list']);
+      expect(table.stdout).toMatch(/^type\s+name\s+version/m);
+      expect(table.stdout).toMatch(/taskserv\s+kubernetes\s+2\.0\.0/);
+      const show = JSON.parse((await cli(['extension', 'show', 'provider', 'upcloud', '--json'])).stdout);
+      expect([show.version, show.versions.map((v: { version: string }) => v.version).sort()]).toEqual([
+        '1.1.0',
+        ['1.0.0', '1.1.0'],
+      ]);
+      const out = join(home.path, 'upcloud.tar.gz');
+      const got = await cli(['extension', 'download', 'provider', 'upcloud@1.0.0', '--out', out, '--json']);
+      expect(got.code).toBe(EXIT_CODES.ok);
+      const result = JSON.parse(got.stdout);
+      expect(result).toMatchObject({ out, version: '1.0.0' });
+      expect(`sha256:${createHash('sha256').update(readFileSync(out)).digest('hex')}`).toBe(result.checksum);
+      expect((await cli(['extension', 'list', '--type', 'plugin'])).code).toBe(EXIT_CODES.usage);
+      expect((await cli(['extension', 'download', 'provider', 'upcloud@../x'])).code).toBe(EXIT_CODES.usage);
+      expect((await cli(['extension', 'show', 'provider', 'nope'])).code).toBe(EXIT_CODES.notFound);
     });
 
     it('logout --all revokes the sessions; the CLI then exits 3', async () => {
