@@ -88,9 +88,9 @@ const JOIN_CLAIM: unique symbol = Symbol('provisioning.sql.guardedClaimWith');
  *
  * @example
  * ```ts
- * const result =
- *   guardedClaimWith(kv, database, claim, { sql: touch.sql, values: touch.values({ id, at }) }) ??
- *   (await kv.guardedClaim(claim)); // and then the write, if claimed
+ * const joined = guardedClaimWith(kv, database, claim, { sql: touch.sql, values: touch.values({ id, at }) });
+ * const result = await (joined ?? kv.guardedClaim(claim));
+ * if (joined === undefined && result.outcome === 'claimed') await touch.execute({ id, at }); // the fallback
  * ```
  */
 export function guardedClaimWith(
