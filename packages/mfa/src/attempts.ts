@@ -1,4 +1,4 @@
-import type { Clock, KeyValueStore } from '@provisioning/core';
+import type { Clock, GuardedClaimOptions, GuardedClaimResult, KeyValueStore } from '@provisioning/core';
 import { clientError, MfaError } from './errors.js';
 
 /**
@@ -74,13 +74,17 @@ export class AttemptLimiter {
     userId: string,
     claimKey: string | undefined,
     claimTtlSeconds: number,
+    combined?: (options: GuardedClaimOptions) => Promise<GuardedClaimResult> | undefined,
   ): Promise<'claimed' | 'replayed' | 'failed'> {
-    const { outcome, expiresAt } = await this.kv.guardedClaim({
+    const options: GuardedClaimOptions = {
       counterKey: this.counterKey(userId),
       maxFailures: this.limits.maxFailures,
       windowSeconds: this.limits.windowSeconds,
       ...(claimKey === undefined ? {} : { claim: { key: claimKey, value: '1', ttlSeconds: claimTtlSeconds } }),
-    });
+    };
+    // `combined` (the same decision, committed with a follow-up write) may
+    // decline with undefined; then the plain guardedClaim decides.
+    const { outcome, expiresAt } = await (combined?.(options) ?? this.kv.guardedClaim(options));
     if (outcome === 'locked') throw this.tooMany(expiresAt);
     return outcome;
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Clock, KeyValueStore, RandomSource } from '@provisioning/core';
+import type { Clock, GuardedClaimOptions, KeyValueStore, RandomSource } from '@provisioning/core';
 import { isSdkError, randomToken, systemClock, systemRandom, uuidv7 } from '@provisioning/core';
 import type {
   AuthenticatorTransport,
@@ -415,6 +415,14 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     }
   };
 
+  // Whether store.guardedClaimAndTouch can join kv's transactions; false
+  // once it has declined (a property of the two stores, which do not change).
+  let joinable = true;
+  // Coalesced (LAST_USED_GRANULARITY_MS): a write per verification would
+  // double the store load for no insight.
+  const lastUsedDue = (device: MfaDevice, now: number): boolean =>
+    device.lastUsedAt === undefined || now - device.lastUsedAt.getTime() >= LAST_USED_GRANULARITY_MS;
+
   const confirmedFactors = async (userId: string): Promise<MfaDevice[]> =>
     (await store.listDevices(userId)).filter((d) => d.confirmedAt !== undefined);
 
@@ -471,13 +479,35 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     // 10^digits per pair), each is tried in turn; a replayed one counts as a
     // failure, a later claim resets the count.
     for (const { device, step } of matches) {
-      const outcome = await limiter.attempt(userId, `${prefix}totp-used:${device.id}:${step}`, replayTtlSeconds);
+      // A verification whose lastUsedAt write is due (coalesced, see
+      // LAST_USED_GRANULARITY_MS) commits it with the claim when the store
+      // can (one transaction, written only if the claim wins); else it is
+      // written after the claim, as for any store.
+      const due = !confirming && lastUsedDue(device, now);
+      let touched = false;
+      const combined =
+        due && joinable && store.guardedClaimAndTouch !== undefined
+          ? (claim: GuardedClaimOptions) => {
+              const run = store.guardedClaimAndTouch?.(kv, claim, { userId, deviceId: device.id, at: new Date(now) });
+              // The stores cannot share a transaction: they never will, stop asking.
+              if (run === undefined) joinable = false;
+              else touched = true;
+              return run;
+            }
+          : undefined;
+      const outcome = await limiter.attempt(
+        userId,
+        `${prefix}totp-used:${device.id}:${step}`,
+        replayTtlSeconds,
+        combined,
+      );
       if (outcome !== 'claimed') continue;
       // The claim reset the attempt count: the code was right and unused,
       // even if a concurrent confirmation of the same device wins below.
       if (confirming && !(await store.confirmDevice(userId, device.id, new Date(now)))) {
         throw clientError('ERR_MFA_ALREADY_CONFIRMED', 'the device is already confirmed');
       }
+      if (due && !touched) await store.touchDevice(userId, device.id, new Date(now));
       return { device, at: now };
     }
     throw clientError('ERR_MFA_CODE_REPLAYED', 'this code was already used; wait for the next one');
@@ -559,11 +589,8 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
           d.type === 'totp' && d.confirmedAt !== undefined && (opts?.deviceId === undefined || d.id === opts.deviceId),
       );
       if (devices.length === 0) throw clientError('ERR_MFA_NOT_ENROLLED', 'no confirmed TOTP device');
+      // lastUsedAt is written in there, when due.
       const { device, at } = await verifyTotpInternal(userId, clean, devices, false);
-      // Coalesced (LAST_USED_GRANULARITY_MS): a write per verification would double the store load for no insight.
-      if (device.lastUsedAt === undefined || at - device.lastUsedAt.getTime() >= LAST_USED_GRANULARITY_MS) {
-        await store.touchDevice(userId, device.id, new Date(at));
-      }
       return result(userId, 'totp', device.id, at);
     },
 

@@ -8,7 +8,7 @@
  */
 import { CoreError } from '@provisioning/core';
 import type { SqlDatabase } from '@provisioning/core/sql';
-import { migrate, sqlStatement } from '@provisioning/core/sql';
+import { guardedClaimWith, migrate, sqlStatement } from '@provisioning/core/sql';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { MfaError } from './errors.js';
@@ -282,6 +282,18 @@ export async function sqlMfaStore(options: SqlMfaStoreOptions): Promise<MfaStore
       open();
       const { numAffectedRows } = await touch.execute({ userId, deviceId, at: at.getTime() });
       return Number(numAffectedRows ?? 0n) > 0;
+    },
+    guardedClaimAndTouch(kv, claim, { userId, deviceId, at }) {
+      if (closed) {
+        return Promise.reject(new CoreError('the MFA store is closed', { code: 'ERR_STORE_CLOSED', fault: 'client' }));
+      }
+      // The same UPDATE as touchDevice, run inside the claim's transaction
+      // when kv is on this database's connection (else undefined: the service
+      // falls back to two calls).
+      return guardedClaimWith(kv, database as unknown as SqlDatabase, claim, {
+        sql: touch.sql,
+        values: touch.values({ userId, deviceId, at: at.getTime() }),
+      });
     },
     async updateCounter(userId, deviceId, update: CounterUpdate) {
       // One conditional UPDATE: the compare-and-set is atomic on both databases.

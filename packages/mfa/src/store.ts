@@ -1,3 +1,4 @@
+import type { GuardedClaimOptions, GuardedClaimResult, KeyValueStore } from '@provisioning/core';
 import type { TotpAlgorithm } from './totp.js';
 
 /** The kinds of factor a device can be. */
@@ -99,6 +100,25 @@ export interface MfaStore {
   confirmDevice(userId: string, deviceId: string, at: Date): Promise<boolean>;
   /** Sets `lastUsedAt`; resolves `false` when there is no such device. */
   touchDevice(userId: string, deviceId: string, at: Date): Promise<boolean>;
+  /**
+   * Optional capability (stores need not have it): `kv.guardedClaim(claim)`
+   * and, **only if its outcome is `claimed`**, `touchDevice(touch.userId,
+   * touch.deviceId, touch.at)`, committed as one transaction. For a store
+   * and a key/value store on one database (`sqlMfaStore` and `sqliteStore`
+   * or `postgresStore` on the same `SqlDatabase`), a TOTP success is then one
+   * commit instead of two. Any other outcome writes what `guardedClaim`
+   * writes and nothing else; if the touch fails, the claim rolls back.
+   *
+   * Returns `undefined` synchronously, having done nothing, when this store
+   * cannot share a transaction with `kv` (another database or driver): the
+   * service then calls `kv.guardedClaim` and `touchDevice` one after the
+   * other, as it does for stores without this method.
+   */
+  guardedClaimAndTouch?(
+    kv: KeyValueStore,
+    claim: GuardedClaimOptions,
+    touch: { readonly userId: string; readonly deviceId: string; readonly at: Date },
+  ): Promise<GuardedClaimResult> | undefined;
   /**
    * Compare-and-set of a WebAuthn credential's counter: applies `update`
    * only if the stored counter equals `update.expectedCounter`, and resolves

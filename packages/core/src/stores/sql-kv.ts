@@ -49,6 +49,60 @@ export interface SqlKeyValueStore extends KeyValueStore {
   purgeExpired(): Promise<number>;
 }
 
+/**
+ * A statement of another store, with its parameter values in placeholder
+ * order (e.g. from {@link SqlStatement.sql} and {@link SqlStatement.values}),
+ * for {@link guardedClaimWith} to run inside the claim's transaction.
+ */
+export interface SqlFollowUp {
+  readonly sql: string;
+  readonly values: readonly unknown[];
+}
+
+type JoinClaim = (
+  database: SqlDatabase,
+  options: GuardedClaimOptions,
+  onClaimed: SqlFollowUp,
+) => Promise<GuardedClaimResult> | undefined;
+
+const JOIN_CLAIM: unique symbol = Symbol('provisioning.sql.guardedClaimWith');
+
+/**
+ * `kv.guardedClaim(options)` and, **only if the outcome is `claimed`**, the
+ * write `onClaimed` of another store on `database`, committed as one
+ * transaction: one commit instead of two, and never a claim without its
+ * follow-up (if `onClaimed` fails, the claim rolls back and the call rejects).
+ * A `locked`, `replayed` or `failed` outcome runs nothing but the claim's own
+ * statements, exactly as `guardedClaim` would.
+ *
+ * An optional capability, for stores that share a database: resolves
+ * `undefined` (synchronously, having done nothing) unless `kv` is a SQL
+ * key/value store on the same connection as `database` (one SQLite file opened
+ * through `sqliteDatabase()`, or one `postgresDatabase()` handle). Callers
+ * then fall back to `guardedClaim` followed by their own write.
+ *
+ * `onClaimed` must be a single write statement on the caller's own table; it
+ * runs on the connection inside the claim's transaction (SQLite's
+ * `BEGIN IMMEDIATE`, or PostgreSQL's transaction holding the counter's row
+ * lock), so it should be short and must not touch the key/value table.
+ *
+ * @example
+ * ```ts
+ * const joined = guardedClaimWith(kv, database, claim, { sql: touch.sql, values: touch.values({ id, at }) });
+ * const result = await (joined ?? kv.guardedClaim(claim));
+ * if (joined === undefined && result.outcome === 'claimed') await touch.execute({ id, at }); // the fallback
+ * ```
+ */
+export function guardedClaimWith(
+  kv: KeyValueStore,
+  database: SqlDatabase,
+  options: GuardedClaimOptions,
+  onClaimed: SqlFollowUp,
+): Promise<GuardedClaimResult> | undefined {
+  const join = (kv as { [JOIN_CLAIM]?: JoinClaim } | undefined)?.[JOIN_CLAIM];
+  return typeof join === 'function' ? join(database, options, onClaimed) : undefined;
+}
+
 const TABLE = /^[a-z_][a-z0-9_]{0,62}$/;
 const PURGE_EVERY_WRITES = 4096;
 
@@ -251,7 +305,7 @@ export async function sqlKeyValueStore(
   const readValue = (row: Row): string => row.value ?? String(num(row.counter));
   const expiresAt = (ttl: number | undefined, now: number): number | null => (ttl === undefined ? null : now + ttl);
 
-  return {
+  const store: SqlKeyValueStore & { [JOIN_CLAIM]: JoinClaim } = {
     id: database.dialect,
     purgeExpired,
     async get(key: string) {
@@ -326,34 +380,7 @@ export async function sqlKeyValueStore(
       const exp = num(row.expires_at);
       return { value, expiresAt: exp === undefined ? undefined : new Date(exp) };
     },
-    async guardedClaim(opts: GuardedClaimOptions): Promise<GuardedClaimResult> {
-      const g = guardedClaimOptions(opts, maxValueBytes);
-      open();
-      const now = clock.now();
-      const result = await database.run('guardedClaim', async () => {
-        const direct = directExecution(database);
-        if (direct !== undefined) {
-          // SQLite: the whole decision in one synchronous BEGIN … COMMIT.
-          return direct.transaction(() => {
-            const steps = guardedClaimSteps(g, now, 'read');
-            let step = steps.next();
-            while (!step.done) step = steps.next(direct.run(step.value.sql, step.value.values).rows as Row[]);
-            return step.value;
-          }, 'immediate');
-        }
-        return db.transaction().execute(async (trx) => {
-          const steps = guardedClaimSteps(g, now, 'take');
-          let step = steps.next();
-          while (!step.done) {
-            const { rows } = await trx.executeQuery<Row>(CompiledQuery.raw(step.value.sql, step.value.values));
-            step = steps.next(rows);
-          }
-          return step.value;
-        });
-      });
-      if (result.outcome !== 'locked') wrote();
-      return result;
-    },
+    guardedClaim: (opts: GuardedClaimOptions): Promise<GuardedClaimResult> => guardedClaim(opts, undefined),
     async list(prefix: string, opts?: ListOptions) {
       assertValidPrefix(prefix);
       const limit = listLimit(opts);
@@ -373,7 +400,47 @@ export async function sqlKeyValueStore(
       closed = true;
       if (ownsDatabase) await database.close();
     },
+    // guardedClaimWith(): only for a database on this store's connection
+    // (the same Kysely instance: one SQLite connection, or one pool).
+    [JOIN_CLAIM]: (other, opts, onClaimed) =>
+      other.db === database.db && other.dialect === database.dialect
+        ? // The other store's handle must be open too, as if it ran its statement itself.
+          other.run('guardedClaim', () => guardedClaim(opts, onClaimed))
+        : undefined,
   };
+  return store;
+
+  async function guardedClaim(
+    opts: GuardedClaimOptions,
+    onClaimed: SqlFollowUp | undefined,
+  ): Promise<GuardedClaimResult> {
+    const g = guardedClaimOptions(opts, maxValueBytes);
+    open();
+    const now = clock.now();
+    const result = await database.run('guardedClaim', async () => {
+      const direct = directExecution(database);
+      if (direct !== undefined) {
+        // SQLite: the whole decision in one synchronous BEGIN … COMMIT.
+        return direct.transaction(() => {
+          const steps = guardedClaimSteps(g, now, 'read', onClaimed);
+          let step = steps.next();
+          while (!step.done) step = steps.next(direct.run(step.value.sql, step.value.values).rows as Row[]);
+          return step.value;
+        }, 'immediate');
+      }
+      return db.transaction().execute(async (trx) => {
+        const steps = guardedClaimSteps(g, now, 'take', onClaimed);
+        let step = steps.next();
+        while (!step.done) {
+          const { rows } = await trx.executeQuery<Row>(CompiledQuery.raw(step.value.sql, [...step.value.values]));
+          step = steps.next(rows);
+        }
+        return step.value;
+      });
+    });
+    if (result.outcome !== 'locked') wrote();
+    return result;
+  }
 
   /**
    * The decision of guardedClaim as the statements it runs, in one
@@ -385,7 +452,8 @@ export async function sqlKeyValueStore(
     g: ValidGuardedClaim,
     now: number,
     first: 'take' | 'read',
-  ): Generator<{ sql: string; values: unknown[] }, GuardedClaimResult, Row[]> {
+    onClaimed: SqlFollowUp | undefined,
+  ): Generator<{ sql: string; values: readonly unknown[] }, GuardedClaimResult, Row[]> {
     // 'take' (PostgreSQL, or SQLite inside Kysely's deferred transaction):
     // the row is locked and exists, live, from here on. 'read' (SQLite's
     // BEGIN IMMEDIATE: the whole database is locked already): the row may be
@@ -411,6 +479,8 @@ export async function sqlKeyValueStore(
       const won = (yield { sql: SET_IF_ABSENT.sql, values: SET_IF_ABSENT.values(claim) }).length > 0;
       if (won) {
         if (row !== undefined) yield { sql: DELETE.sql, values: DELETE.values({ key: g.counterKey }) };
+        // Only a win runs the follow-up; if it throws, the claim rolls back with it.
+        if (onClaimed !== undefined) yield onClaimed;
         return { outcome: 'claimed', failures: 0, expiresAt: undefined };
       }
     }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
+import { describeGuardedClaimWith } from '../../test/guarded-claim-with.js';
 import { describeKeyValueStore } from '../../test/kv-conformance.js';
 import { createManualClock } from '../clock.js';
 import { CoreError } from '../errors.js';
@@ -25,6 +26,30 @@ describeKeyValueStore({
   },
   // A second store on the same file (in one process it shares the connection).
   openPeer: async (clock, first) => sqliteStore({ filename: files.get(first) as string, clock }),
+});
+
+describeGuardedClaimWith({
+  name: 'sqlite',
+  async open(clock) {
+    const filename = join(dir, `claim-with-${n++}.db`);
+    const database = sqliteDatabase({ filename });
+    // A second handle on the file: the same connection, as a store opened with its own handle has.
+    const handle = sqliteDatabase({ filename });
+    const kv = await sqliteStore({ database: handle, clock });
+    return {
+      database,
+      kv,
+      close: async () => {
+        await kv.close();
+        await handle.close();
+        await database.close();
+      },
+    };
+  },
+  async openOther() {
+    const database = sqliteDatabase({ filename: join(dir, `claim-other-${n++}.db`) });
+    return { database, close: () => database.close() };
+  },
 });
 
 describe('sqlite durability', () => {

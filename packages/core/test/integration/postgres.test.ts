@@ -6,6 +6,7 @@ import { CoreError } from '../../src/errors.js';
 import { postgresDatabase, postgresStore } from '../../src/postgres.js';
 import { migrate } from '../../src/stores/sql-database.js';
 import type { SqlKeyValueStore } from '../../src/stores/sql-kv.js';
+import { describeGuardedClaimWith } from '../guarded-claim-with.js';
 import { describeKeyValueStore } from '../kv-conformance.js';
 
 const db = usePostgresDatabase();
@@ -44,6 +45,18 @@ describeKeyValueStore({
   // Another pool: another instance of the application on the same database.
   openPeer: async (clock, first) =>
     endedWithStore((pool) => postgresStore({ pool, clock, tableName: tables.get(first) as string })),
+});
+
+describeGuardedClaimWith({
+  name: 'postgres',
+  async open(clock) {
+    const database = postgresDatabase({ pool: newPool(4) });
+    const kv = await postgresStore({ database, clock, tableName: `kv_with_${n++}` });
+    return { database, kv, close: () => kv.close() };
+  },
+  async openOther() {
+    return { database: postgresDatabase({ pool: newPool(2) }), close: async () => {} };
+  },
 });
 
 describe('postgres failures', () => {
