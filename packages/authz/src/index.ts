@@ -16,6 +16,7 @@ export type { ContextBuilder, ContextBuilderOptions, ContextInput, TimeWindow } 
 export { createContextBuilder } from './context.js';
 export type { CachedEntityProvider, CachedEntityProviderOptions, EntityProvider } from './entities.js';
 export { cachedEntityProvider, staticEntityProvider } from './entities.js';
+export { snapshotEntity } from './entity-snapshot.js';
 export type { AuthzErrorCode } from './errors.js';
 export { AuthzError } from './errors.js';
 export type {

@@ -40,6 +40,20 @@ describe('security chain: each layer short-circuits', () => {
     expect(res.headers.get('ratelimit-policy')).toContain('"ip";q=5;w=60');
   });
 
+  it('sends both limiters in one RateLimit-Policy and RateLimit, per IP first, counting down on each request', async () => {
+    const h = harness();
+    for (const [ip, principal] of [
+      [4, 2],
+      [3, 1],
+    ]) {
+      const res = await h.chain.handle(get('/s', bearer(TOKENS.viewer)), read, { clientAddress: '192.0.2.50' }, ok);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit-policy')).toBe('"ip";q=5;w=60, "principal";q=3;w=60');
+      expect(res.headers.get('ratelimit')).toBe(`"ip";r=${ip};t=60, "principal";r=${principal};t=60`);
+      expect(res.headers.get('retry-after')).toBeNull();
+    }
+  });
+
   it('429 with Retry-After and RateLimit headers once the per-IP limit is spent, before authenticating', async () => {
     const h = harness();
     for (let i = 0; i < 5; i++) {

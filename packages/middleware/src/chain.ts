@@ -341,6 +341,10 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
     );
   };
 
+  // Both limiters' `RateLimit-Policy` items joined: each limiter's is fixed at
+  // construction, so the joined value is the same string on every request.
+  const joinedPolicy: { first?: string; second?: string; joined?: string } = {};
+
   // Contexts of routes audited with `audit: 'failures'` that passed the chain:
   // their completion is recorded only if it failed.
   const failuresOnly = new WeakSet<SecurityContext>();
@@ -413,7 +417,7 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
       // 3. Rate limit per principal.
       if (principalLimiter !== undefined) {
         const result = await principalLimiter.hit(`${principal.type}:${principal.id}`);
-        ctx.responseHeaders = mergeRateLimitHeaders(ctx.responseHeaders, result.headers);
+        ctx.responseHeaders = mergeRateLimitHeaders(ctx.responseHeaders, result.headers, joinedPolicy);
         if (!result.allowed) {
           return refuse(
             ctx,
@@ -546,18 +550,25 @@ export function createSecurityChain(options: SecurityChainOptions): SecurityChai
 }
 
 // The per-principal limiter's policy goes beside the per-IP one in the same
-// header fields, comma-separated as the RateLimit draft's lists allow.
+// header fields, comma-separated as the RateLimit draft's lists allow. Both
+// come from this chain's own createRateLimiter, whose headers are exactly
+// `RateLimit-Policy` and `RateLimit` (plus `Retry-After` on a refusal, which
+// is not merged), so the result is one object literal. A limiter's policy is
+// fixed at construction: the joined policy is kept in `memo` and rebuilt only
+// if either policy string differs from the ones it was made of.
 function mergeRateLimitHeaders(
   first: Readonly<Record<string, string>>,
   second: Readonly<Record<string, string>>,
+  memo: { first?: string; second?: string; joined?: string },
 ): Record<string, string> {
-  const out: Record<string, string> = { ...first };
-  for (const name in second) {
-    if (name === 'Retry-After' || !Object.hasOwn(second, name)) continue;
-    const value = second[name] as string;
-    out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
+  const firstPolicy = first['RateLimit-Policy'] as string;
+  const secondPolicy = second['RateLimit-Policy'] as string;
+  if (memo.first !== firstPolicy || memo.second !== secondPolicy) {
+    memo.first = firstPolicy;
+    memo.second = secondPolicy;
+    memo.joined = `${firstPolicy}, ${secondPolicy}`;
   }
-  return out;
+  return { 'RateLimit-Policy': memo.joined as string, RateLimit: `${first.RateLimit}, ${second.RateLimit}` };
 }
 
 // Copies the chain's headers onto the handler's response; a response with

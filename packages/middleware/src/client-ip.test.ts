@@ -10,6 +10,18 @@ describe('client IP: trusted-proxy parsing', () => {
     expect(ip('203.0.113.5', h({ forwarded: 'for=1.2.3.4' }))).toBe('203.0.113.5');
   });
 
+  it('answers for each socket address, whichever came before (keep-alive peers alternate)', () => {
+    const ip = createClientIpResolver({ trustedProxies: ['10.0.0.0/8'] });
+    const xff = h({ 'x-forwarded-for': '198.51.100.9' });
+    expect(ip('::ffff:203.0.113.5', xff)).toBe('203.0.113.5');
+    expect(ip('::ffff:203.0.113.5', xff)).toBe('203.0.113.5');
+    expect(ip('10.0.0.2', xff)).toBe('198.51.100.9');
+    expect(ip('203.0.113.6', xff)).toBe('203.0.113.6');
+    expect(ip(undefined, xff)).toBe('unknown');
+    expect(ip('::ffff:10.0.0.3', xff)).toBe('198.51.100.9');
+    expect(ip('203.0.113.6', xff)).toBe('203.0.113.6');
+  });
+
   it('ignores forwarding headers from an untrusted peer', () => {
     const ip = createClientIpResolver({ trustedProxies: ['10.0.0.0/8'] });
     expect(ip('203.0.113.5', h({ 'x-forwarded-for': '1.2.3.4' }))).toBe('203.0.113.5');

@@ -19,12 +19,14 @@ export interface HeaderReader {
   get(name: string): string | null;
 }
 
+const IPV4_WITH_PORT = /^\d+\.\d+\.\d+\.\d+:\d+$/;
+
 const strip = (address: string): string => {
   let a = address.trim();
   // Forwarded: for="[2001:db8::1]:4711" / for=192.0.2.60:4711; IPv4-mapped IPv6.
   if (a.startsWith('"') && a.endsWith('"')) a = a.slice(1, -1);
   if (a.startsWith('[')) a = a.slice(1, a.indexOf(']') === -1 ? undefined : a.indexOf(']'));
-  else if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(a)) a = a.slice(0, a.lastIndexOf(':'));
+  else if (IPV4_WITH_PORT.test(a)) a = a.slice(0, a.lastIndexOf(':'));
   if (a.toLowerCase().startsWith('::ffff:') && isIP(a.slice(7)) === 4) a = a.slice(7);
   return a;
 };
@@ -64,8 +66,18 @@ export function createClientIpResolver(options: ClientIpOptions = {}): ClientIpR
     return family !== 0 && trusted.check(address, family === 4 ? 'ipv4' : 'ipv6');
   };
 
+  // The last socket address and what it strips to: keep-alive connections
+  // send many requests from one address. `strip` is a pure function of the
+  // text, so the kept answer is the one it would give.
+  let lastAddress: string | undefined;
+  let lastPeer = '';
   return (socketAddress, headers) => {
-    const peer = strip(socketAddress ?? '');
+    const address = socketAddress ?? '';
+    if (address !== lastAddress) {
+      lastPeer = strip(address);
+      lastAddress = address;
+    }
+    const peer = lastPeer;
     if (!any || !isTrusted(peer)) return peer === '' ? 'unknown' : peer;
     const hops = forwardedChain(headers);
     // Walk from the nearest hop outwards; the first address we do not trust is the client.

@@ -27,7 +27,7 @@ import { security as expressSecurity } from './express.js';
 import { security as fastifySecurity } from './fastify.js';
 import { security as honoSecurity, type SecurityVariables } from './hono.js';
 import { auditRecorderFrom, authenticatorFrom, authorizerFrom } from './provisioning.js';
-import type { RouteSecurity } from './types.js';
+import type { Principal, RouteSecurity } from './types.js';
 
 const NS = 'Provisioning';
 const ref = (type: string, id: string) => ({ __entity: { type: `${NS}::${type}`, id } });
@@ -562,5 +562,108 @@ describe('the Cedar request authorizerFrom sends', () => {
     });
     errors = [{ policyId: 'guard', message: 'no such attribute' }, { message: 'bad request' }];
     expect((await ask()).errors).toEqual(['guard: no such attribute', 'bad request']);
+  });
+});
+
+describe('the inline principal entity authorizerFrom sends', () => {
+  const sent: CedarEntity[] = [];
+  const engine = {
+    clock: createManualClock(START),
+    version: 'sha256:v1',
+    async authorize(request: { entities?: readonly CedarEntity[] }) {
+      sent.push(request.entities?.[0] as CedarEntity);
+      return {
+        decision: 'deny' as const,
+        allowed: false,
+        policyIds: [],
+        errors: [],
+        failedClosed: false,
+        policySetVersion: 'v',
+      };
+    },
+  };
+  const authorizer = authorizerFrom(engine);
+  const ask = async (principal: Principal): Promise<CedarEntity> => {
+    await authorizer.authorize({
+      principal,
+      action: 'read',
+      resource: { type: 'Server', id: 'prod-web' },
+      context: { mfa: { present: false, ageSeconds: -1 }, ip: '10.0.0.1', time: new Date(START).toISOString() },
+    });
+    return sent.at(-1) as CedarEntity;
+  };
+  const ada: Principal = {
+    id: 'ada',
+    type: 'user',
+    roles: ['Developer'],
+    attributes: { teams: ['sre'], email: 'ada@example.com', username: 'ada.l', createdAt: '2024-01-01' },
+  };
+  const expected = (p: Principal) => {
+    const a = p.attributes ?? {};
+    const owner = p.type === 'api-key' && typeof a.owner === 'string' ? a.owner : p.id;
+    return {
+      uid: { type: 'Provisioning::User', id: owner },
+      attrs: {
+        email: typeof a.email === 'string' ? a.email : '',
+        username: typeof a.username === 'string' ? a.username : owner,
+        mfa_enabled: p.mfaAt !== undefined || a.mfaEnabled === true,
+        created_at: typeof a.createdAt === 'string' ? a.createdAt : '',
+      },
+      parents: [
+        ...p.roles.map((id) => ({ type: 'Provisioning::Role', id })),
+        ...((a.teams as string[] | undefined) ?? []).map((id) => ({ type: 'Provisioning::Team', id })),
+      ],
+    };
+  };
+
+  it('is one frozen snapshot per content: the same principal gets the same entity, any difference another one', async () => {
+    // authz's snapshotEntity is loaded on the first decision.
+    for (let i = 0; i < 50 && !Object.isFrozen(await ask(ada)); i++) await new Promise((r) => setTimeout(r, 1));
+    const first = await ask(ada);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(Object.isFrozen(first.parents)).toBe(true);
+    expect(first).toEqual(expected(ada));
+    // Another principal object with the same content: the same snapshot.
+    expect(await ask({ ...ada, roles: [...ada.roles], attributes: { ...ada.attributes } })).toBe(first);
+    const variants: Principal[] = [
+      { ...ada, id: 'bob' },
+      { ...ada, roles: ['Admin'] },
+      { ...ada, roles: ['Developer', 'Operator'] },
+      { ...ada, roles: [] },
+      { ...ada, attributes: { ...ada.attributes, teams: ['platform'] } },
+      { ...ada, attributes: { ...ada.attributes, teams: [] } },
+      { ...ada, attributes: { ...ada.attributes, email: 'other@example.com' } },
+      { ...ada, attributes: { ...ada.attributes, username: 'ada' } },
+      { ...ada, attributes: { ...ada.attributes, createdAt: '2025-01-01' } },
+      { ...ada, mfaAt: new Date(START) },
+      {
+        id: 'key-1',
+        type: 'api-key',
+        roles: ['Developer'],
+        scopes: ['*'],
+        attributes: { ...ada.attributes, owner: 'carol' },
+      },
+    ];
+    const seen = new Set<CedarEntity>([first]);
+    for (const variant of variants) {
+      const entity = await ask(variant);
+      expect(entity).toEqual(expected(variant));
+      expect(seen.has(entity)).toBe(false);
+      seen.add(entity);
+      // and kept: asked again, the same snapshot
+      expect(await ask(variant)).toBe(entity);
+    }
+    expect(await ask(ada)).toBe(first);
+    // `mfaEnabled` and an `mfaAt` make the same entity (mfa_enabled: true): the same snapshot.
+    expect(await ask({ ...ada, attributes: { ...ada.attributes, mfaEnabled: true } })).toBe(
+      await ask({ ...ada, mfaAt: new Date(START) }),
+    );
+  });
+
+  it('sends a principal with a role that is not a string as a new plain object each time', async () => {
+    const odd = { ...ada, roles: ['Developer', 7 as unknown as string] };
+    const one = await ask(odd);
+    expect(Object.isFrozen(one)).toBe(false);
+    expect(await ask(odd)).not.toBe(one);
   });
 });

@@ -2,6 +2,9 @@ import type { Clock, KeyValueStore } from '@provisioning/core';
 import { systemClock } from '@provisioning/core';
 import { MiddlewareError } from './errors.js';
 
+// Subjects used as they are in store keys (a regex literal in `hit` would be a new RegExp object per call).
+const STORE_SAFE = /^[\x21-\x7e]{1,200}$/;
+
 /** Options of {@link createRateLimiter}. */
 export interface RateLimiterOptions {
   /** Shared store: every instance using the same store enforces one limit. */
@@ -65,17 +68,20 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const name = options.policyName ?? 'default';
   const clock = options.clock ?? systemClock;
   const policy = `"${name}";q=${limit};w=${windowSeconds}`;
+  // The same options on every call (frozen: a store cannot change them for the next).
+  const incrementOptions = Object.freeze({ ttlSeconds: windowSeconds });
 
   return {
     async hit(subject) {
       // Store keys are printable ASCII; IPv6 and user ids are, but encode anything else.
-      const key = `${prefix}${/^[\x21-\x7e]{1,200}$/.test(subject) ? subject : encodeURIComponent(subject).slice(0, 200)}`;
-      const { value, expiresAt } = await options.store.increment(key, { ttlSeconds: windowSeconds });
+      const key = `${prefix}${STORE_SAFE.test(subject) ? subject : encodeURIComponent(subject).slice(0, 200)}`;
+      const { value, expiresAt } = await options.store.increment(key, incrementOptions);
       // Clamped to the window: a store on its own clock (Redis) may report an
       // expiry slightly beyond ours.
+      const now = clock.now();
       const resetSeconds = Math.min(
         windowSeconds,
-        Math.max(1, Math.ceil(((expiresAt?.getTime() ?? clock.now() + windowSeconds * 1000) - clock.now()) / 1000)),
+        Math.max(1, Math.ceil(((expiresAt?.getTime() ?? now + windowSeconds * 1000) - now) / 1000)),
       );
       const remaining = Math.max(0, limit - value);
       const allowed = value <= limit;
