@@ -75,7 +75,11 @@ interface Subject {
 
 const ONLY = process.env.BENCH_ONLY;
 
-function add(bench: Bench, name: string, open: () => Promise<Subject>): void {
+/**
+ * `perTurn`: calls per turn of the event loop. Default: the whole chunk of 256, then one turn.
+ * A server records a few events per turn (two per request), so its log sees small batches.
+ */
+function add(bench: Bench, name: string, open: () => Promise<Subject>, perTurn = CHUNK): void {
   if (ONLY !== undefined && !name.includes(ONLY)) return;
   let subject: Subject;
   const row: Row = { name, events: 0, seconds: 0, cpuMicros: 0, serverCpuMicros: 0, batches: 0, latencies: [] };
@@ -96,11 +100,13 @@ function add(bench: Bench, name: string, open: () => Promise<Subject>): void {
         // cost to every rate, and a fixed stride would always time the same place in a chunk.
         if (Math.random() * SAMPLE >= 1) {
           last = subject.call(row.events++);
-          continue;
+        } else {
+          const t0 = process.hrtime.bigint();
+          last = subject.call(row.events++);
+          row.latencies.push(Number(process.hrtime.bigint() - t0) / 1000);
         }
-        const t0 = process.hrtime.bigint();
-        last = subject.call(row.events++);
-        row.latencies.push(Number(process.hrtime.bigint() - t0) / 1000);
+        // A server's pattern: a few events, then the rest of the turn (the chunk's last turn is below).
+        if (perTurn < CHUNK && (i + 1) % perTurn === 0 && i + 1 < CHUNK) await new Promise((r) => setImmediate(r));
       }
       // Backpressure: when the log's queue is full, record() returns pending promises,
       // admitted in order: waiting for the last one waits for room for all.
@@ -191,6 +197,19 @@ add(bench, 'audit JSONL + hash chain', async () =>
       signer,
     }),
   ),
+);
+// A server's pattern: two events (a decision and a completion) per turn of the event loop.
+add(
+  bench,
+  'audit JSONL, 2 events a turn (a server)',
+  async () =>
+    logBench(
+      await createAuditLog({
+        sinks: [jsonlSink({ directory: join(dir.path, `jsonl2-${Date.now()}-${Math.random()}`) })],
+        signer,
+      }),
+    ),
+  2,
 );
 add(bench, 'audit SQLite', async () =>
   logBench(

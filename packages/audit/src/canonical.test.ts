@@ -1,6 +1,7 @@
 import { createManualClock } from '@provisioning/core';
 import { tempDir } from '@provisioning/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { prng } from '../test/helpers.js';
 import { canonicalJson, eventJson } from './canonical.js';
 import type { AuditEvent, AuditEventInput, JsonValue } from './events.js';
 import { AUDIT_ACTION_NAMES, prepareEvent } from './events.js';
@@ -9,18 +10,6 @@ import { jsonlSink } from './sinks/jsonl.js';
 
 const dir = tempDir('audit-canonical-');
 afterAll(() => dir.remove());
-
-// A small seeded PRNG (mulberry32): the same events on every run, many shapes.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Characters JSON.stringify treats differently: quotes, backslashes, control characters,
 // U+2028/2029 (written raw), DEL, Latin-1, CJK and a surrogate pair (an emoji).

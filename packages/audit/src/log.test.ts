@@ -76,8 +76,9 @@ describe('audit log writer', () => {
       await log.close();
       return sizes.slice(0, before);
     };
+    // Without gathering, batches stop at the coalescing size (128) instead of growing to maxBatch.
     const plain = await batchSizes(false);
-    expect(plain.length).toBeGreaterThanOrEqual(10);
+    expect(plain.length).toBeGreaterThanOrEqual(3);
     const gathered = await batchSizes(true);
     expect(gathered.reduce((a, b) => a + b, 0)).toBe(400);
     expect(gathered.length).toBeLessThanOrEqual(2);

@@ -13,3 +13,18 @@ export function sampleInput(n = 0, overrides: Partial<AuditEventInput> = {}): Au
     ...overrides,
   };
 }
+
+/**
+ * @internal A small seeded PRNG (mulberry32) for randomised tests: the same values on every run.
+ * Returns floats in [0, 1).
+ */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

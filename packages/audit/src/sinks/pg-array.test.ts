@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../test/helpers.js';
 import { pgArrayLiteral, pgTextElement } from './pg-array.js';
 
 // pg's own encoder of array parameters, which the PostgreSQL store used before writing the
@@ -7,17 +8,6 @@ import { pgArrayLiteral, pgTextElement } from './pg-array.js';
 const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
   prepareValue: (value: unknown) => unknown;
 };
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // What an array literal treats specially: quotes, backslashes, braces, commas, white space,
 // the word NULL; and text that is not ASCII.
