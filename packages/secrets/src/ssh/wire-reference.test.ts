@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { nodeEd25519 } from './ed25519.js';
 import { generateSshKeyPair, parseEd25519PrivateKey, parseSshpkPublicKey } from './keys.js';
 import type { CertificateFields, CertificateOption } from './wire.js';
-import { ed25519PublicBlob, opensshPrivateKey, SshWriter, signedCertificate, stringLength } from './wire.js';
+import {
+  ed25519PublicBlob,
+  opensshPrivateKey,
+  privateScratchIsWiped,
+  SshWriter,
+  signedCertificate,
+  stringLength,
+} from './wire.js';
 
 // The encoders write each certificate and private key into one buffer sized
 // in advance. Here they are compared, over many random inputs, with the
@@ -168,6 +175,20 @@ describe('one-buffer encoders, against the concatenating encoders they replaced'
       expect(opensshPrivateKey(seed, publicKey, comment, checkInt)).toBe(
         referencePrivateKey(seed, publicKey, comment, checkInt),
       );
+    }
+  });
+
+  it('private keys: the same text in any order of sizes, past the reused scratch too, which is wiped after each', () => {
+    const lengths = [256, 0, 3000, 17, 255, 1, 1500, 8];
+    for (const length of lengths) {
+      const seed = randomBytes(32);
+      const publicKey = randomBytes(32);
+      const comment = ascii(length, length, 0x20);
+      const checkInt = randomInt(2 ** 32);
+      expect(opensshPrivateKey(seed, publicKey, comment, checkInt)).toBe(
+        referencePrivateKey(seed, publicKey, comment, checkInt),
+      );
+      expect(privateScratchIsWiped()).toBe(true);
     }
   });
 });
