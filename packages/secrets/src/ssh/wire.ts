@@ -245,12 +245,50 @@ function privateKeyBody(
   );
 }
 
+/**
+ * The PEM text of a private key body: base64 in lines of 70 characters
+ * between the armour lines. Encoded here, into a reused scratch buffer that is
+ * wiped afterwards, and read out as one flat string: the key's text then
+ * exists once on the heap, where a base64 string, its line slices and the
+ * concatenation (flattened again when the caller writes it out) held it two
+ * or three times over, and allocated ~0.8 KB a key.
+ */
 function pem(body: Buffer): string {
-  const base64 = body.toString('base64');
-  let text = '-----BEGIN OPENSSH PRIVATE KEY-----\n';
-  for (let i = 0; i < base64.length; i += 70) text += `${base64.slice(i, i + 70)}\n`;
-  return `${text}-----END OPENSSH PRIVATE KEY-----\n`;
+  const n = body.length;
+  const chars = 4 * Math.ceil(n / 3);
+  const length = PEM_BEGIN.length + chars + Math.ceil(chars / 70) + PEM_END.length;
+  const out = length <= PEM_SCRATCH.length ? PEM_SCRATCH : Buffer.alloc(length);
+  try {
+    let o = PEM_BEGIN.copy(out, 0);
+    let column = 0;
+    for (let i = 0; i < n; i += 3) {
+      const rest = n - i;
+      const v =
+        ((body[i] as number) << 16) |
+        (rest > 1 ? (body[i + 1] as number) << 8 : 0) |
+        (rest > 2 ? (body[i + 2] as number) : 0);
+      for (let k = 0; k < 4; k++) {
+        // `=` pads the last group: one byte left gives two characters, two give three.
+        out[o++] = k <= rest ? (BASE64[(v >>> (18 - 6 * k)) & 63] as number) : 0x3d;
+        if (++column === 70) {
+          out[o++] = 0x0a;
+          column = 0;
+        }
+      }
+    }
+    if (column !== 0) out[o++] = 0x0a;
+    o += PEM_END.copy(out, o);
+    return out.toString('latin1', 0, o);
+  } finally {
+    out.fill(0, 0, length);
+  }
 }
+
+const BASE64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
+const PEM_BEGIN = Buffer.from('-----BEGIN OPENSSH PRIVATE KEY-----\n', 'latin1');
+const PEM_END = Buffer.from('-----END OPENSSH PRIVATE KEY-----\n', 'latin1');
+// Where the PEM text is assembled (zero-filled; wiped after each key).
+const PEM_SCRATCH = Buffer.alloc(4096);
 
 const MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
 // Where private key bodies are written (zero-filled; wiped after each key).
@@ -258,9 +296,9 @@ const MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
 // a body at most ~500 bytes; a larger one gets a fresh zero-filled buffer.
 const PRIVATE_SCRATCH = Buffer.alloc(2048);
 
-/** @internal For the tests: whether the private key scratch holds only zeros (it is wiped after every key). */
+/** @internal For the tests: whether the private key scratches hold only zeros (they are wiped after every key). */
 export function privateScratchIsWiped(): boolean {
-  return PRIVATE_SCRATCH.every((b) => b === 0);
+  return PRIVATE_SCRATCH.every((b) => b === 0) && PEM_SCRATCH.every((b) => b === 0);
 }
 // Padding of the private section: 1, 2, 3 … up to the 8-byte block.
 const PADDING = Uint8Array.of(1, 2, 3, 4, 5, 6, 7);
