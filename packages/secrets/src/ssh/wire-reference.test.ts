@@ -60,7 +60,7 @@ function referenceCertificate(f: CertificateFields, sign: (m: Uint8Array) => Uin
   const principals = new ReferenceWriter();
   for (const p of f.principals) principals.string(p);
   w.string(principals.finish());
-  w.uint64(f.validAfter).uint64(f.validBefore);
+  w.uint64(BigInt(f.validAfter)).uint64(BigInt(f.validBefore));
   const list = (options: readonly CertificateOption[]) => {
     const o = new ReferenceWriter();
     for (const x of options) o.string(x.name).string(x.data);
@@ -120,7 +120,8 @@ function randomFields(subjectBlob: Uint8Array, caBlob: Uint8Array): CertificateF
     // Key ids and principals are validated ASCII; the encoders also take UTF-8.
     keyId: randomInt(4) === 0 ? `${ascii(0, 10)}é✓${ascii(0, 10)}` : ascii(1, 255, 0x20),
     principals: Array.from({ length: randomInt(1, 6) }, () => ascii(1, 64)),
-    validAfter: BigInt(randomInt(2 ** 32)),
+    // The CA writes its times as numbers; bigints are accepted too.
+    validAfter: randomInt(2) === 1 ? BigInt(randomInt(2 ** 32)) : randomInt(2 ** 48 - 1),
     validBefore: randomBytes(8).readBigUInt64BE(0),
     criticalOptions: opts(['force-command', 'source-address', 'verify-required']),
     extensions: opts(['no-touch-required', 'permit-X11-forwarding', 'permit-agent-forwarding', 'permit-pty']),
@@ -216,6 +217,26 @@ describe('SshWriter', () => {
     expect(exact.toString('hex')).toBe('0000000100000002');
     const short = new SshWriter(64, true).uint32(3).finish();
     expect(short.toString('hex')).toBe('00000003');
+  });
+
+  it('writes a number as the same uint64 as its bigint, high word too, and refuses what is not a safe unsigned integer', () => {
+    for (const value of [
+      0,
+      1,
+      2 ** 32 - 1,
+      2 ** 32,
+      2 ** 32 + 1,
+      1_733_250_000,
+      2 ** 48 + 12_345,
+      Number.MAX_SAFE_INTEGER,
+    ]) {
+      expect(new SshWriter(8, true).uint64(value).finish().toString('hex')).toBe(
+        new SshWriter(8, true).uint64(BigInt(value)).finish().toString('hex'),
+      );
+    }
+    for (const bad of [-1, 1.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new SshWriter(8).uint64(bad)).toThrow(RangeError);
+    }
   });
 
   it('grows past its size hint and counts UTF-8 bytes, not characters', () => {

@@ -65,8 +65,12 @@ export class SshWriter {
     return this;
   }
 
-  /** `uint64`. */
-  uint64(value: bigint): this {
+  /** `uint64`, of a bigint or of a non-negative safe integer (written as two uint32s, without BigInt arithmetic). */
+  uint64(value: bigint | number): this {
+    if (typeof value === 'number') {
+      if (!Number.isSafeInteger(value) || value < 0) throw new RangeError('uint64 needs a non-negative safe integer');
+      return this.uint32(Math.floor(value / 0x1_0000_0000)).uint32(value % 0x1_0000_0000);
+    }
     this.room(8);
     this.buf.writeBigUInt64BE(value, this.at);
     this.at += 8;
@@ -319,10 +323,10 @@ export interface CertificateFields {
   readonly type: 1 | 2;
   readonly keyId: string;
   readonly principals: readonly string[];
+  /** Seconds since the epoch (a number for times the CA writes: no BigInt per certificate). */
+  readonly validAfter: bigint | number;
   /** Seconds since the epoch. */
-  readonly validAfter: bigint;
-  /** Seconds since the epoch. */
-  readonly validBefore: bigint;
+  readonly validBefore: bigint | number;
   /** Sorted by name (OpenSSH requires it). */
   readonly criticalOptions: readonly CertificateOption[];
   /** Sorted by name (OpenSSH requires it). */
@@ -333,8 +337,17 @@ export interface CertificateFields {
 
 /** The certificate's type name: the subject key's algorithm with `-cert-v01@openssh.com`. */
 export function certificateType(subjectBlob: Uint8Array): string {
-  return `${readAlgorithm(subjectBlob)}-cert-v01@openssh.com`;
+  const algorithm = readAlgorithm(subjectBlob);
+  // One string per subject key algorithm (a handful), not one per certificate.
+  let name = typeNameStrings.get(algorithm);
+  if (name === undefined) {
+    name = `${algorithm}-cert-v01@openssh.com`;
+    if (typeNameStrings.size < 64) typeNameStrings.set(algorithm, name);
+  }
+  return name;
 }
+
+const typeNameStrings = new Map<string, string>();
 
 /**
  * The signed certificate blob: the certificate from its type name to the
