@@ -4,7 +4,13 @@ import { fakeProvider } from '../test/fake-provider.js';
 import { SecretsError } from './errors.js';
 import type { Lease, LeaseStore } from './lease.js';
 import { createLeaseManager, type LeaseEvent, type LeaseManager } from './manager.js';
-import type { SecretProvider } from './provider.js';
+import {
+  type ProviderCreateContext,
+  type ProviderCreateResult,
+  type SecretProvider,
+  synchronousCreate,
+  synchronousLocalProvider,
+} from './provider.js';
 import { memoryLeaseStore } from './stores/memory.js';
 
 describe('lease manager', () => {
@@ -269,6 +275,151 @@ describe('lease manager', () => {
       await expect(m.issue(local, { scope: 's' }, { owner: 'a', ttlSeconds: 60 })).rejects.toThrow('disk full');
       expect(local.made).toHaveLength(1);
       expect(await store.list()).toEqual([]);
+    });
+  });
+
+  // The package's own key pair and certificate providers make their secret
+  // synchronously; the manager calls that function directly (no promise, no
+  // timer). Everything a local provider guarantees must hold on that path too.
+  describe('synchronous local providers', () => {
+    const syncProvider = (
+      createNow: (req: { scope: string }, ctx: ProviderCreateContext) => ProviderCreateResult<string>,
+    ) => synchronousLocalProvider<{ scope: string }, string>({ name: 'sync', createNow, async revoke() {} });
+
+    it('issues through the synchronous create: one active lease, written after create, with the context a provider expects', async () => {
+      const seen: ProviderCreateContext[] = [];
+      const sync = syncProvider((req, ctx) => {
+        seen.push(ctx);
+        return { secret: `s-${ctx.leaseId}`, metadata: { scope: req.scope } };
+      });
+      expect(sync.local).toBe(true);
+      expect(synchronousCreate(sync)).toBeTypeOf('function');
+      const spy = vi.spyOn(globalThis, 'setTimeout');
+      try {
+        const m = createLeaseManager({ store, providers: [sync], clock, onEvent: (e) => events.push(e) });
+        const { lease, secret } = await m.issue(sync, { scope: 'x' }, { owner: 'alice', ttlSeconds: 60 });
+        expect(secret).toBe(`s-${lease.id}`);
+        expect(lease).toMatchObject({ state: 'active', version: 1, owner: 'alice', metadata: { scope: 'x' } });
+        expect(lease.expiresAt.getTime() - lease.createdAt.getTime()).toBe(60_000);
+        expect(await store.get(lease.id)).toEqual(lease);
+        expect(events.map((e) => e.type)).toEqual(['lease.created']);
+        const [ctx] = seen;
+        expect(ctx).toMatchObject({ leaseId: lease.id, owner: 'alice', ttlSeconds: 60, expiresAt: lease.expiresAt });
+        expect(ctx?.clock).toBe(clock);
+        expect(ctx?.signal).toBeInstanceOf(AbortSignal);
+        expect(ctx?.signal.aborted).toBe(false);
+        // No timer for a call that cannot outlive its timeout.
+        expect(spy.mock.calls.filter(([, ms]) => ms === 10_000)).toHaveLength(0);
+      } finally {
+        spy.mockRestore();
+      }
+      // Its public create is the same function behind a promise.
+      await expect(sync.create({ scope: 'y' }, seen[0] as ProviderCreateContext)).resolves.toMatchObject({
+        metadata: { scope: 'y' },
+      });
+    });
+
+    it('settles within two microtask turns on the memory store: the store write is the only promise it waits on', async () => {
+      // The asynchronous path (provider promise, timeout bookkeeping, two
+      // async frames) took five; a regression to it fails here.
+      const sync = syncProvider(() => ({ secret: 's' }));
+      const m = createLeaseManager({ store, providers: [sync], clock });
+      let settled = false;
+      const pending = m.issue(sync, { scope: 'x' }, { owner: 'a', ttlSeconds: 60 }).then(() => {
+        settled = true;
+      });
+      let turns = 0;
+      while (!settled && turns < 10) {
+        await Promise.resolve();
+        turns++;
+      }
+      await pending;
+      expect(turns).toBeLessThanOrEqual(2);
+    });
+
+    it('maps a throwing create as any provider failure: a typed error without its message, nothing stored', async () => {
+      const sync = syncProvider(() => {
+        throw new Error('engine failed, key=AAAAsecret');
+      });
+      const m = createLeaseManager({ store, providers: [sync], clock, onEvent: (e) => events.push(e) });
+      const pending = m.issue(sync, { scope: 'x' }, { owner: 'a', ttlSeconds: 60 });
+      const error = await pending.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SecretsError);
+      expect(error).toMatchObject({
+        code: 'ERR_SECRETS_PROVIDER_FAILED',
+        details: { provider: 'sync', operation: 'create' },
+      });
+      expect(JSON.stringify(error) + String((error as Error).message)).not.toContain('AAAAsecret');
+      expect(events).toMatchObject([
+        { type: 'lease.create_failed', code: 'ERR_SECRETS_PROVIDER_FAILED', pendingRevocation: false },
+      ]);
+      expect(await store.list()).toEqual([]);
+      // A client error of the provider's own passes through unchanged.
+      const refusing = synchronousLocalProvider<unknown, string>({
+        name: 'refusing',
+        createNow: () => {
+          throw new SecretsError('no principals', { code: 'ERR_SECRETS_INVALID_REQUEST', fault: 'client' });
+        },
+        async revoke() {},
+      });
+      const m2 = createLeaseManager({ store, providers: [refusing], clock });
+      await expect(m2.issue(refusing, {}, { owner: 'a', ttlSeconds: 60 })).rejects.toMatchObject({
+        code: 'ERR_SECRETS_INVALID_REQUEST',
+        message: 'no principals',
+      });
+    });
+
+    it('refuses bad metadata and drops the secret when the store fails, whether it rejects or throws', async () => {
+      const bad = syncProvider(() => ({ secret: 's', metadata: { n: 1 } as unknown as Record<string, string> }));
+      const m = createLeaseManager({ store, providers: [bad], clock, onEvent: (e) => events.push(e) });
+      await expect(m.issue(bad, { scope: 'x' }, { owner: 'a', ttlSeconds: 60 })).rejects.toMatchObject({
+        code: 'ERR_SECRETS_INVALID_REQUEST',
+      });
+      expect(events.map((e) => e.type)).toEqual(['lease.create_failed']);
+      const made: string[] = [];
+      const good = syncProvider((_req, ctx) => {
+        made.push(ctx.leaseId);
+        return { secret: 's' };
+      });
+      const diskFull = new SecretsError('disk full', { code: 'ERR_SECRETS_PROVIDER_FAILED', fault: 'server' });
+      const rejecting: LeaseStore = { ...store, insert: async () => Promise.reject(diskFull) };
+      const throwing: LeaseStore = {
+        ...store,
+        insert: () => {
+          throw diskFull;
+        },
+      };
+      for (const failing of [rejecting, throwing]) {
+        const mf = createLeaseManager({ store: failing, providers: [good], clock, onEvent: (e) => events.push(e) });
+        let pending: Promise<unknown> | undefined;
+        expect(() => {
+          pending = mf.issue(good, { scope: 'x' }, { owner: 'a', ttlSeconds: 60 });
+        }).not.toThrow();
+        await expect(pending).rejects.toBe(diskFull);
+      }
+      expect(made).toHaveLength(2);
+      expect(await store.list()).toEqual([]);
+      // No lease.created for a lease that was never written.
+      expect(events.map((e) => e.type)).toEqual(['lease.create_failed']);
+    });
+
+    it('rejects bad arguments instead of throwing, and a copy of the provider takes the asynchronous path', async () => {
+      const sync = syncProvider(() => ({ secret: 's' }));
+      const m = createLeaseManager({ store, providers: [sync], clock, maxTtlSeconds: 3600 });
+      let pending: Promise<unknown> | undefined;
+      expect(() => {
+        pending = m.issue(sync, { scope: 'x' }, { owner: '', ttlSeconds: 60 });
+      }).not.toThrow();
+      await expect(pending).rejects.toMatchObject({ code: 'ERR_SECRETS_INVALID_REQUEST' });
+      await expect(m.issue(sync, { scope: 'x' }, { owner: 'a', ttlSeconds: 3601 })).rejects.toMatchObject({
+        code: 'ERR_SECRETS_INVALID_TTL',
+      });
+      const copy = { ...sync, name: 'copy' };
+      expect(synchronousCreate(copy)).toBeUndefined();
+      const mc = createLeaseManager({ store, providers: [copy], clock });
+      const { lease, secret } = await mc.issue(copy, { scope: 'x' }, { owner: 'a', ttlSeconds: 60 });
+      expect(secret).toBe('s');
+      expect(await store.get(lease.id)).toEqual(lease);
     });
   });
 

@@ -2,7 +2,8 @@ import type { Clock, RandomSource } from '@provisioning/core';
 import { isSdkError, systemClock, uuidv7 } from '@provisioning/core';
 import { clientError, SecretsError } from './errors.js';
 import type { Lease, LeaseFilter, LeaseStore } from './lease.js';
-import type { ProviderCreateResult, SecretProvider } from './provider.js';
+import type { ProviderCreateContext, ProviderCreateResult, SecretProvider } from './provider.js';
+import { synchronousCreate } from './provider.js';
 import { publicValueRandom } from './random.js';
 
 /** Something the lease manager reports: hook it to logs, metrics or the audit trail. Never carries a secret. */
@@ -174,6 +175,32 @@ export class ProviderCall {
   abort(): void {
     this.#timedOut = true;
     this.#controller?.abort();
+  }
+}
+
+/**
+ * @internal The context of a synchronous local `create` (see
+ * `synchronousLocalProvider`). A class, where the asynchronous path passes an
+ * object literal with a `signal` getter: V8 builds a literal with a getter on
+ * its slow path, ~1 µs a call. Its getter is on the prototype, so a spread
+ * copy of it has no `signal`; the only providers that get it are the
+ * package's own, which do not copy it. The signal is never aborted: a
+ * synchronous call returns before any timeout could elapse.
+ */
+class SynchronousCreateContext implements ProviderCreateContext {
+  #controller: AbortController | undefined;
+
+  constructor(
+    readonly leaseId: string,
+    readonly owner: string,
+    readonly ttlSeconds: number,
+    readonly expiresAt: Date,
+    readonly clock: Clock,
+  ) {}
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
   }
 }
 
@@ -467,24 +494,186 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
     };
   };
 
+  /** Reports a failed local create (nothing was persisted) and hands the error on. */
+  const localCreateFailed = (provider: string, leaseId: string, error: unknown): unknown => {
+    const code = isSdkError(error) ? error.code : 'ERR_SECRETS_PROVIDER_FAILED';
+    emit({ type: 'lease.create_failed', leaseId, provider, code, pendingRevocation: false });
+    return error;
+  };
+
   /**
    * A local provider's secret exists only in this process until it is
    * returned, so the lease is written once, after `create`: a crash before
    * the write leaves nothing behind, and a failed write drops the secret.
+   * The lease is built once, already active (there is no `creating` record
+   * to persist).
+   *
+   * Promise chains rather than `async` functions: for a provider that
+   * answers synchronously, the only promise this waits on is the store's
+   * `insert` (an `async` issue and an `async` helper cost two more promises,
+   * their frames and three more microtask turns per certificate). Nothing
+   * here throws: every failure is a rejection.
    */
-  const issueLocal = async <R, S>(
+  const issueLocal = <R, S>(
     provider: SecretProvider<R, S>,
     request: R,
-    lease: Lease,
-  ): Promise<{ lease: Lease; secret: S }> => {
+    owner: string,
+    ttl: number,
+    leaseMax: number,
+    renewable: boolean,
+  ): Promise<IssueResult<S>> => {
+    const now = clock.now();
+    const id = `${provider.name}/${uuidv7(clock, random)}`;
+    const expiresAt = new Date(now + ttl * 1000);
+    const createNow = synchronousCreate(provider);
+    if (createNow !== undefined) {
+      // The package's own key pair and certificate providers: no promise and
+      // no timeout (none could fire before a synchronous call returns).
+      // Failures map exactly as callProvider maps them.
+      let result: ProviderCreateResult<S>;
+      try {
+        result = createNow(request, new SynchronousCreateContext(id, owner, ttl, expiresAt, clock));
+      } catch (error) {
+        return Promise.reject(localCreateFailed(provider.name, id, providerFailure(provider.name, 'create', error)));
+      }
+      return persistLocal(provider.name, id, owner, ttl, leaseMax, renewable, now, expiresAt, result);
+    }
+    return callProvider(provider.name, 'create', timeoutMs, (call) =>
+      provider.create(request, {
+        leaseId: id,
+        owner,
+        ttlSeconds: ttl,
+        expiresAt,
+        get signal() {
+          return call.signal;
+        },
+        clock,
+      }),
+    ).then(
+      (result) => persistLocal(provider.name, id, owner, ttl, leaseMax, renewable, now, expiresAt, result),
+      (error: unknown) => {
+        throw localCreateFailed(provider.name, id, error);
+      },
+    );
+  };
+
+  /** The second half of {@link issueLocal}: the active lease, written once, then the secret. */
+  const persistLocal = <S>(
+    provider: string,
+    id: string,
+    owner: string,
+    ttl: number,
+    leaseMax: number,
+    renewable: boolean,
+    now: number,
+    expiresAt: Date,
+    result: ProviderCreateResult<S>,
+  ): Promise<IssueResult<S>> => {
     let active: Lease;
+    let inserted: Promise<void>;
+    try {
+      const backendEnd = result?.expiresAt?.getTime();
+      // The backend ends the secret earlier: the lease follows, so it never outlives its secret.
+      const shorter = backendEnd !== undefined && backendEnd < expiresAt.getTime();
+      active = {
+        id,
+        provider,
+        owner,
+        ttlSeconds: shorter ? Math.max(1, Math.floor((backendEnd - now) / 1000)) : ttl,
+        maxTtlSeconds: leaseMax,
+        renewable,
+        createdAt: new Date(now),
+        expiresAt: shorter ? new Date(backendEnd) : expiresAt,
+        maxExpiresAt: new Date(now + leaseMax * 1000),
+        metadata: validateMetadata(result?.metadata),
+        state: 'active',
+        revokeAttempts: 0,
+        nextAttemptAt: undefined,
+        lastErrorCode: undefined,
+        version: 1,
+      };
+    } catch (error) {
+      return Promise.reject(localCreateFailed(provider, id, error));
+    }
+    try {
+      inserted = store.insert(active);
+    } catch (error) {
+      // A store that throws instead of rejecting: the secret is dropped all the same.
+      return Promise.reject(error);
+    }
+    return Promise.resolve(inserted).then(() => {
+      if (options.onEvent !== undefined) {
+        emit({ type: 'lease.created', leaseId: id, provider, owner, expiresAt: active.expiresAt });
+      }
+      return { lease: active, secret: result.secret };
+    });
+  };
+
+  /** `issue` once its arguments are checked; throws (synchronously) for bad ones. */
+  const issueChecked = <R, S>(
+    provider: SecretProvider<R, S>,
+    request: R,
+    issueOptions: IssueOptions,
+  ): Promise<IssueResult<S>> => {
+    const registered = providerOf(provider?.name);
+    if (registered !== provider) {
+      throw clientError('ERR_SECRETS_UNKNOWN_PROVIDER', 'a different provider is registered under this name', {
+        provider: provider.name,
+      });
+    }
+    const owner = issueOptions?.owner;
+    if (typeof owner !== 'string' || owner.length === 0 || owner.length > 256) {
+      throw clientError('ERR_SECRETS_INVALID_REQUEST', 'owner must be 1-256 characters');
+    }
+    const leaseMax = validateTtl(issueOptions.maxTtlSeconds ?? maxTtl, maxTtl, 'maxTtlSeconds');
+    const ttl = validateTtl(issueOptions.ttlSeconds ?? Math.min(defaultTtl, leaseMax), leaseMax);
+    const renewable = issueOptions.renewable ?? provider.renew !== undefined;
+    if (renewable && provider.renew === undefined) {
+      throw clientError('ERR_SECRETS_INVALID_REQUEST', `provider ${provider.name} cannot renew`, {
+        provider: provider.name,
+      });
+    }
+    if (provider.local === true) return issueLocal(provider, request, owner, ttl, leaseMax, renewable);
+    return issueRemote(provider, request, owner, ttl, leaseMax, renewable);
+  };
+
+  /** A provider with a backend: the lease is persisted (`creating`) before `create`, activated after. */
+  const issueRemote = async <R, S>(
+    provider: SecretProvider<R, S>,
+    request: R,
+    owner: string,
+    ttl: number,
+    leaseMax: number,
+    renewable: boolean,
+  ): Promise<IssueResult<S>> => {
+    const now = clock.now();
+    const lease: Lease = {
+      id: `${provider.name}/${uuidv7(clock, random)}`,
+      provider: provider.name,
+      owner,
+      ttlSeconds: ttl,
+      maxTtlSeconds: leaseMax,
+      renewable,
+      createdAt: new Date(now),
+      expiresAt: new Date(now + ttl * 1000),
+      maxExpiresAt: new Date(now + leaseMax * 1000),
+      metadata: {},
+      state: 'creating',
+      revokeAttempts: 0,
+      nextAttemptAt: undefined,
+      lastErrorCode: undefined,
+      version: 1,
+    };
+    // Persist first: if the process dies while the provider works, the
+    // sweeper still finds the lease at its expiry and revokes whatever exists.
+    await store.insert(lease);
     let result: ProviderCreateResult<S>;
     try {
       result = await callProvider(provider.name, 'create', timeoutMs, (call) =>
         provider.create(request, {
           leaseId: lease.id,
-          owner: lease.owner,
-          ttlSeconds: lease.ttlSeconds,
+          owner,
+          ttlSeconds: ttl,
           expiresAt: lease.expiresAt,
           get signal() {
             return call.signal;
@@ -492,128 +681,64 @@ export function createLeaseManager(options: LeaseManagerOptions): LeaseManager {
           clock,
         }),
       );
-      active = activeLease(lease, result, 1);
     } catch (error) {
       const code = isSdkError(error) ? error.code : 'ERR_SECRETS_PROVIDER_FAILED';
-      emit({ type: 'lease.create_failed', leaseId: lease.id, provider: provider.name, code, pendingRevocation: false });
-      throw error;
-    }
-    await store.insert(active);
-    if (options.onEvent !== undefined) {
+      const maybeCreated = code === 'ERR_SECRETS_PROVIDER_TIMEOUT';
+      if (maybeCreated) {
+        // The backend may have made the secret after all: revoke it now-ish.
+        await store
+          .update({ ...lease, state: 'revoking', nextAttemptAt: new Date(clock.now()), version: 2 }, 1)
+          .catch(() => {});
+      } else {
+        await store.delete(lease.id).catch(() => {});
+      }
       emit({
-        type: 'lease.created',
+        type: 'lease.create_failed',
         leaseId: lease.id,
         provider: provider.name,
-        owner: lease.owner,
-        expiresAt: active.expiresAt,
+        code,
+        pendingRevocation: maybeCreated,
       });
+      throw error;
     }
+    let active: Lease;
+    try {
+      active = activeLease(lease, result, 2);
+      if (!(await store.update(active, 1))) {
+        throw clientError('ERR_SECRETS_LEASE_NOT_FOUND', 'the lease was revoked while it was being created', {
+          leaseId: lease.id,
+        });
+      }
+    } catch (error) {
+      // The secret exists but cannot be tracked properly: take it back now.
+      await callProvider(provider.name, 'revoke', timeoutMs, (call) =>
+        provider.revoke(
+          { ...lease, metadata: validateMetadataSafe(result?.metadata) },
+          {
+            get signal() {
+              return call.signal;
+            },
+          },
+        ),
+      )
+        .then(() => store.delete(lease.id))
+        .catch(() => {});
+      throw error;
+    }
+    emit({ type: 'lease.created', leaseId: lease.id, provider: provider.name, owner, expiresAt: active.expiresAt });
     return { lease: active, secret: result.secret };
   };
 
   return {
     clock,
-    async issue<R, S>(provider: SecretProvider<R, S>, request: R, issueOptions: IssueOptions) {
-      const registered = providerOf(provider?.name);
-      if (registered !== provider) {
-        throw clientError('ERR_SECRETS_UNKNOWN_PROVIDER', 'a different provider is registered under this name', {
-          provider: provider.name,
-        });
-      }
-      const owner = issueOptions?.owner;
-      if (typeof owner !== 'string' || owner.length === 0 || owner.length > 256) {
-        throw clientError('ERR_SECRETS_INVALID_REQUEST', 'owner must be 1-256 characters');
-      }
-      const leaseMax = validateTtl(issueOptions.maxTtlSeconds ?? maxTtl, maxTtl, 'maxTtlSeconds');
-      const ttl = validateTtl(issueOptions.ttlSeconds ?? Math.min(defaultTtl, leaseMax), leaseMax);
-      const renewable = issueOptions.renewable ?? provider.renew !== undefined;
-      if (renewable && provider.renew === undefined) {
-        throw clientError('ERR_SECRETS_INVALID_REQUEST', `provider ${provider.name} cannot renew`, {
-          provider: provider.name,
-        });
-      }
-      const now = clock.now();
-      const lease: Lease = {
-        id: `${provider.name}/${uuidv7(clock, random)}`,
-        provider: provider.name,
-        owner,
-        ttlSeconds: ttl,
-        maxTtlSeconds: leaseMax,
-        renewable,
-        createdAt: new Date(now),
-        expiresAt: new Date(now + ttl * 1000),
-        maxExpiresAt: new Date(now + leaseMax * 1000),
-        metadata: {},
-        state: 'creating',
-        revokeAttempts: 0,
-        nextAttemptAt: undefined,
-        lastErrorCode: undefined,
-        version: 1,
-      };
-      if (provider.local === true) return issueLocal(provider, request, lease);
-      // Persist first: if the process dies while the provider works, the
-      // sweeper still finds the lease at its expiry and revokes whatever exists.
-      await store.insert(lease);
-      let result: ProviderCreateResult<S>;
+    issue<R, S>(provider: SecretProvider<R, S>, request: R, issueOptions: IssueOptions): Promise<IssueResult<S>> {
+      // Not `async`: a local provider's issuance is one promise chain (see
+      // issueLocal). Every throw below still becomes a rejection.
       try {
-        result = await callProvider(provider.name, 'create', timeoutMs, (call) =>
-          provider.create(request, {
-            leaseId: lease.id,
-            owner,
-            ttlSeconds: ttl,
-            expiresAt: lease.expiresAt,
-            get signal() {
-              return call.signal;
-            },
-            clock,
-          }),
-        );
+        return issueChecked(provider, request, issueOptions);
       } catch (error) {
-        const code = isSdkError(error) ? error.code : 'ERR_SECRETS_PROVIDER_FAILED';
-        const maybeCreated = code === 'ERR_SECRETS_PROVIDER_TIMEOUT';
-        if (maybeCreated) {
-          // The backend may have made the secret after all: revoke it now-ish.
-          await store
-            .update({ ...lease, state: 'revoking', nextAttemptAt: new Date(clock.now()), version: 2 }, 1)
-            .catch(() => {});
-        } else {
-          await store.delete(lease.id).catch(() => {});
-        }
-        emit({
-          type: 'lease.create_failed',
-          leaseId: lease.id,
-          provider: provider.name,
-          code,
-          pendingRevocation: maybeCreated,
-        });
-        throw error;
+        return Promise.reject(error);
       }
-      let active: Lease;
-      try {
-        active = activeLease(lease, result, 2);
-        if (!(await store.update(active, 1))) {
-          throw clientError('ERR_SECRETS_LEASE_NOT_FOUND', 'the lease was revoked while it was being created', {
-            leaseId: lease.id,
-          });
-        }
-      } catch (error) {
-        // The secret exists but cannot be tracked properly: take it back now.
-        await callProvider(provider.name, 'revoke', timeoutMs, (call) =>
-          provider.revoke(
-            { ...lease, metadata: validateMetadataSafe(result?.metadata) },
-            {
-              get signal() {
-                return call.signal;
-              },
-            },
-          ),
-        )
-          .then(() => store.delete(lease.id))
-          .catch(() => {});
-        throw error;
-      }
-      emit({ type: 'lease.created', leaseId: lease.id, provider: provider.name, owner, expiresAt: active.expiresAt });
-      return { lease: active, secret: result.secret };
     },
 
     get: mustGet,

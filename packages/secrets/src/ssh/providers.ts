@@ -1,6 +1,7 @@
 import { clientError } from '../errors.js';
 import type { Lease } from '../lease.js';
 import type { SecretProvider } from '../provider.js';
+import { synchronousLocalProvider } from '../provider.js';
 import type {
   SshCertificate,
   SshCertificateAuthority,
@@ -69,11 +70,11 @@ export function sshCertificateProvider(
     throw clientError('ERR_SECRETS_INVALID_OPTIONS', 'sshCertificateProvider needs a certificate authority');
   }
   const { ca, engine, onRevoke } = options;
-  return {
+  // The key pair and the certificate are made in memory (nothing to clean up
+  // after a crash) and synchronously: the manager calls createNow directly.
+  return synchronousLocalProvider({
     name: options.name ?? 'ssh-cert',
-    // The key pair and the certificate are made in memory: nothing to clean up after a crash.
-    local: true,
-    async create(request, ctx) {
+    createNow(request, ctx) {
       const keyPair =
         request?.publicKey === undefined ? generateSshKeyPair({ comment: ctx.leaseId, engine }) : undefined;
       const cert = ca.issue({
@@ -113,7 +114,7 @@ export function sshCertificateProvider(
         await onRevoke({ serial, keyId: lease.metadata.keyId ?? lease.id, lease });
       }
     },
-  };
+  });
 }
 
 /**
@@ -130,11 +131,10 @@ export function sshCertificateProvider(
 export function sshKeyPairProvider(
   options: { readonly name?: string; readonly engine?: Ed25519Engine } = {},
 ): SecretProvider<{ readonly comment?: string }, SshKeyPair> {
-  return {
+  // The pair is made in memory, synchronously, and lives only in the caller's hands.
+  return synchronousLocalProvider({
     name: options.name ?? 'ssh-key',
-    // The pair is made in memory and lives only in the caller's hands.
-    local: true,
-    async create(request) {
+    createNow(request) {
       const pair = generateSshKeyPair({
         ...(request?.comment !== undefined ? { comment: request.comment } : {}),
         ...(options.engine ? { engine: options.engine } : {}),
@@ -144,5 +144,5 @@ export function sshKeyPairProvider(
     async revoke() {
       // The pair lives only in the caller's memory; nothing to take back here.
     },
-  };
+  });
 }

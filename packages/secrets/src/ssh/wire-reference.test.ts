@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { nodeEd25519 } from './ed25519.js';
 import { generateSshKeyPair, parseEd25519PrivateKey, parseSshpkPublicKey } from './keys.js';
 import type { CertificateFields, CertificateOption } from './wire.js';
-import { ed25519PublicBlob, opensshPrivateKey, SshWriter, signedCertificate, stringLength } from './wire.js';
+import {
+  ed25519PublicBlob,
+  opensshPrivateKey,
+  privateScratchIsWiped,
+  SshWriter,
+  signedCertificate,
+  stringLength,
+} from './wire.js';
 
 // The encoders write each certificate and private key into one buffer sized
 // in advance. Here they are compared, over many random inputs, with the
@@ -53,7 +60,7 @@ function referenceCertificate(f: CertificateFields, sign: (m: Uint8Array) => Uin
   const principals = new ReferenceWriter();
   for (const p of f.principals) principals.string(p);
   w.string(principals.finish());
-  w.uint64(f.validAfter).uint64(f.validBefore);
+  w.uint64(BigInt(f.validAfter)).uint64(BigInt(f.validBefore));
   const list = (options: readonly CertificateOption[]) => {
     const o = new ReferenceWriter();
     for (const x of options) o.string(x.name).string(x.data);
@@ -113,7 +120,8 @@ function randomFields(subjectBlob: Uint8Array, caBlob: Uint8Array): CertificateF
     // Key ids and principals are validated ASCII; the encoders also take UTF-8.
     keyId: randomInt(4) === 0 ? `${ascii(0, 10)}é✓${ascii(0, 10)}` : ascii(1, 255, 0x20),
     principals: Array.from({ length: randomInt(1, 6) }, () => ascii(1, 64)),
-    validAfter: BigInt(randomInt(2 ** 32)),
+    // The CA writes its times as numbers; bigints are accepted too.
+    validAfter: randomInt(2) === 1 ? BigInt(randomInt(2 ** 32)) : randomInt(2 ** 48 - 1),
     validBefore: randomBytes(8).readBigUInt64BE(0),
     criticalOptions: opts(['force-command', 'source-address', 'verify-required']),
     extensions: opts(['no-touch-required', 'permit-X11-forwarding', 'permit-agent-forwarding', 'permit-pty']),
@@ -170,6 +178,20 @@ describe('one-buffer encoders, against the concatenating encoders they replaced'
       );
     }
   });
+
+  it('private keys: the same text in any order of sizes, past the reused scratch too, which is wiped after each', () => {
+    const lengths = [256, 0, 3000, 17, 255, 1, 1500, 8];
+    for (const length of lengths) {
+      const seed = randomBytes(32);
+      const publicKey = randomBytes(32);
+      const comment = ascii(length, length, 0x20);
+      const checkInt = randomInt(2 ** 32);
+      expect(opensshPrivateKey(seed, publicKey, comment, checkInt)).toBe(
+        referencePrivateKey(seed, publicKey, comment, checkInt),
+      );
+      expect(privateScratchIsWiped()).toBe(true);
+    }
+  });
 });
 
 describe('SshWriter', () => {
@@ -195,6 +217,26 @@ describe('SshWriter', () => {
     expect(exact.toString('hex')).toBe('0000000100000002');
     const short = new SshWriter(64, true).uint32(3).finish();
     expect(short.toString('hex')).toBe('00000003');
+  });
+
+  it('writes a number as the same uint64 as its bigint, high word too, and refuses what is not a safe unsigned integer', () => {
+    for (const value of [
+      0,
+      1,
+      2 ** 32 - 1,
+      2 ** 32,
+      2 ** 32 + 1,
+      1_733_250_000,
+      2 ** 48 + 12_345,
+      Number.MAX_SAFE_INTEGER,
+    ]) {
+      expect(new SshWriter(8, true).uint64(value).finish().toString('hex')).toBe(
+        new SshWriter(8, true).uint64(BigInt(value)).finish().toString('hex'),
+      );
+    }
+    for (const bad of [-1, 1.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new SshWriter(8).uint64(bad)).toThrow(RangeError);
+    }
   });
 
   it('grows past its size hint and counts UTF-8 bytes, not characters', () => {

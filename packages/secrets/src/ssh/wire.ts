@@ -38,6 +38,17 @@ export class SshWriter {
     this.buf = publicData ? Buffer.allocUnsafe(sizeHint) : Buffer.alloc(sizeHint);
   }
 
+  /**
+   * A writer into `buffer`, which must be zero-filled where it is written:
+   * for a caller that reads {@link SshWriter.written} and wipes the buffer
+   * itself (it never calls `finish`, which would hand the buffer over).
+   */
+  static into(buffer: Buffer): SshWriter {
+    const w = new SshWriter(0, true);
+    w.buf = buffer;
+    return w;
+  }
+
   private room(n: number): void {
     if (this.at + n <= this.buf.length) return;
     const next = Buffer.alloc(Math.max(this.buf.length * 2, this.at + n));
@@ -54,8 +65,12 @@ export class SshWriter {
     return this;
   }
 
-  /** `uint64`. */
-  uint64(value: bigint): this {
+  /** `uint64`, of a bigint or of a non-negative safe integer (written as two uint32s, without BigInt arithmetic). */
+  uint64(value: bigint | number): this {
+    if (typeof value === 'number') {
+      if (!Number.isSafeInteger(value) || value < 0) throw new RangeError('uint64 needs a non-negative safe integer');
+      return this.uint32(Math.floor(value / 0x1_0000_0000)).uint32(value % 0x1_0000_0000);
+    }
     this.room(8);
     this.buf.writeBigUInt64BE(value, this.at);
     this.at += 8;
@@ -139,7 +154,9 @@ export function readUint32(bytes: Uint8Array, at: number): number {
 
 /** `ssh-ed25519 AAAA… comment` (no trailing comment when it is empty), as in `id_ed25519.pub`. */
 export function publicKeyLine(blob: Uint8Array, comment: string): string {
-  const line = `${readAlgorithm(blob)} ${Buffer.from(blob).toString('base64')}`;
+  // Blobs are Buffers here (SshWriter's): base64 of the bytes in place, no copy first.
+  const bytes = Buffer.isBuffer(blob) ? blob : Buffer.from(blob);
+  const line = `${readAlgorithm(blob)} ${bytes.toString('base64')}`;
   return comment === '' ? line : `${line} ${comment}`;
 }
 
@@ -176,39 +193,117 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
  */
 export function opensshPrivateKey(seed: Uint8Array, publicKey: Uint8Array, comment: string, checkInt: number): string {
   // Sized exactly and written in one zero-filled buffer (the private section
-  // sits inside the body as a string), wiped once it is base64.
+  // sits inside the body as a string), wiped once it is base64. The buffer
+  // is the module's own scratch, reused: a fresh zero-filled buffer of this
+  // size lives outside V8's heap (~0.5 µs to allocate, then a free per key).
+  // The key bytes are in it only during this synchronous call, which nothing
+  // can interleave with, and the finally wipes them whatever happens: the
+  // same lifetime as a fresh buffer that is wiped, then freed.
   const unpadded = 8 + stringLength('ssh-ed25519') + stringLength(publicKey) + 4 + 64 + stringLength(comment);
   const padding = (8 - (unpadded % 8)) % 8;
   const section = unpadded + padding;
-  const body = new SshWriter(MAGIC.length + 8 + 8 + 4 + 4 + 4 + ED25519_BLOB_LENGTH + 4 + section)
-    .raw(MAGIC)
-    .string(NONE)
-    .string(NONE)
-    .uint32(0)
-    .uint32(1)
-    .uint32(ED25519_BLOB_LENGTH)
-    .string(SSH_ED25519)
-    .string(publicKey)
-    .uint32(section)
-    .uint32(checkInt)
-    .uint32(checkInt)
-    .string(SSH_ED25519)
-    .string(publicKey)
-    // The private key string: seed ‖ public key.
-    .uint32(64)
-    .raw(seed)
-    .raw(publicKey)
-    .string(comment)
-    .raw(PADDING.subarray(0, padding))
-    .finish();
-  const base64 = body.toString('base64');
-  body.fill(0);
-  let text = '-----BEGIN OPENSSH PRIVATE KEY-----\n';
-  for (let i = 0; i < base64.length; i += 70) text += `${base64.slice(i, i + 70)}\n`;
-  return `${text}-----END OPENSSH PRIVATE KEY-----\n`;
+  const size = MAGIC.length + 8 + 8 + 4 + 4 + 4 + ED25519_BLOB_LENGTH + 4 + section;
+  const scratch = size <= PRIVATE_SCRATCH.length ? PRIVATE_SCRATCH : Buffer.alloc(size);
+  let body: Buffer | undefined;
+  try {
+    body = privateKeyBody(SshWriter.into(scratch), publicKey, section, checkInt, seed, comment, padding);
+    return pem(body);
+  } finally {
+    // `body` is a view of the scratch (the size is exact, so the writer never grew into another buffer).
+    body?.fill(0);
+    scratch.fill(0, 0, size);
+  }
 }
 
+function privateKeyBody(
+  w: SshWriter,
+  publicKey: Uint8Array,
+  section: number,
+  checkInt: number,
+  seed: Uint8Array,
+  comment: string,
+  padding: number,
+): Buffer {
+  return (
+    w
+      .raw(MAGIC)
+      .string(NONE)
+      .string(NONE)
+      .uint32(0)
+      .uint32(1)
+      .uint32(ED25519_BLOB_LENGTH)
+      .string(SSH_ED25519)
+      .string(publicKey)
+      .uint32(section)
+      .uint32(checkInt)
+      .uint32(checkInt)
+      .string(SSH_ED25519)
+      .string(publicKey)
+      // The private key string: seed ‖ public key.
+      .uint32(64)
+      .raw(seed)
+      .raw(publicKey)
+      .string(comment)
+      .raw(PADDING.subarray(0, padding))
+      .written()
+  );
+}
+
+/**
+ * The PEM text of a private key body: base64 in lines of 70 characters
+ * between the armour lines. Encoded here, into a reused scratch buffer that is
+ * wiped afterwards, and read out as one flat string: the key's text then
+ * exists once on the heap, where a base64 string, its line slices and the
+ * concatenation (flattened again when the caller writes it out) held it two
+ * or three times over, and allocated ~0.8 KB a key.
+ */
+function pem(body: Buffer): string {
+  const n = body.length;
+  const chars = 4 * Math.ceil(n / 3);
+  const length = PEM_BEGIN.length + chars + Math.ceil(chars / 70) + PEM_END.length;
+  const out = length <= PEM_SCRATCH.length ? PEM_SCRATCH : Buffer.alloc(length);
+  try {
+    let o = PEM_BEGIN.copy(out, 0);
+    let column = 0;
+    for (let i = 0; i < n; i += 3) {
+      const rest = n - i;
+      const v =
+        ((body[i] as number) << 16) |
+        (rest > 1 ? (body[i + 1] as number) << 8 : 0) |
+        (rest > 2 ? (body[i + 2] as number) : 0);
+      for (let k = 0; k < 4; k++) {
+        // `=` pads the last group: one byte left gives two characters, two give three.
+        out[o++] = k <= rest ? (BASE64[(v >>> (18 - 6 * k)) & 63] as number) : 0x3d;
+        if (++column === 70) {
+          out[o++] = 0x0a;
+          column = 0;
+        }
+      }
+    }
+    if (column !== 0) out[o++] = 0x0a;
+    o += PEM_END.copy(out, o);
+    return out.toString('latin1', 0, o);
+  } finally {
+    out.fill(0, 0, length);
+  }
+}
+
+const BASE64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
+const PEM_BEGIN = Buffer.from('-----BEGIN OPENSSH PRIVATE KEY-----\n', 'latin1');
+const PEM_END = Buffer.from('-----END OPENSSH PRIVATE KEY-----\n', 'latin1');
+// Where the PEM text is assembled (zero-filled; wiped after each key).
+const PEM_SCRATCH = Buffer.alloc(4096);
+
 const MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
+// Where private key bodies are written (zero-filled; wiped after each key).
+// Generated pairs' comments are at most 256 ASCII characters (checkComment),
+// a body at most ~500 bytes; a larger one gets a fresh zero-filled buffer.
+const PRIVATE_SCRATCH = Buffer.alloc(2048);
+
+/** @internal For the tests: whether the private key scratches hold only zeros (they are wiped after every key). */
+export function privateScratchIsWiped(): boolean {
+  return PRIVATE_SCRATCH.every((b) => b === 0) && PEM_SCRATCH.every((b) => b === 0);
+}
 // Padding of the private section: 1, 2, 3 … up to the 8-byte block.
 const PADDING = Uint8Array.of(1, 2, 3, 4, 5, 6, 7);
 
@@ -228,10 +323,10 @@ export interface CertificateFields {
   readonly type: 1 | 2;
   readonly keyId: string;
   readonly principals: readonly string[];
+  /** Seconds since the epoch (a number for times the CA writes: no BigInt per certificate). */
+  readonly validAfter: bigint | number;
   /** Seconds since the epoch. */
-  readonly validAfter: bigint;
-  /** Seconds since the epoch. */
-  readonly validBefore: bigint;
+  readonly validBefore: bigint | number;
   /** Sorted by name (OpenSSH requires it). */
   readonly criticalOptions: readonly CertificateOption[];
   /** Sorted by name (OpenSSH requires it). */
@@ -242,8 +337,17 @@ export interface CertificateFields {
 
 /** The certificate's type name: the subject key's algorithm with `-cert-v01@openssh.com`. */
 export function certificateType(subjectBlob: Uint8Array): string {
-  return `${readAlgorithm(subjectBlob)}-cert-v01@openssh.com`;
+  const algorithm = readAlgorithm(subjectBlob);
+  // One string per subject key algorithm (a handful), not one per certificate.
+  let name = typeNameStrings.get(algorithm);
+  if (name === undefined) {
+    name = `${algorithm}-cert-v01@openssh.com`;
+    if (typeNameStrings.size < 64) typeNameStrings.set(algorithm, name);
+  }
+  return name;
 }
+
+const typeNameStrings = new Map<string, string>();
 
 /**
  * The signed certificate blob: the certificate from its type name to the
