@@ -140,3 +140,17 @@ describe('verified-token cache', () => {
     expect(signatureChecks()).toBe(5);
   });
 });
+
+describe('verified-token cache: shared claims', () => {
+  it('hands out claims nobody can change, nested values included', async () => {
+    const { tokens } = await fixture();
+    const t = await tokens.issue({ subject: 'u', roles: ['Viewer'], claims: { workspace: { id: 'ws-1' } } });
+    await use((x) => tokens.verify(x), t.accessToken, 2);
+    const hit = (await tokens.verify(t.accessToken)) as unknown as { roles: string[]; workspace: { id: string } };
+    expect(() => hit.roles.push('Admin')).toThrow(TypeError);
+    expect(() => {
+      hit.workspace.id = 'ws-2';
+    }).toThrow(TypeError);
+    expect(await tokens.verify(t.accessToken)).toMatchObject({ roles: ['Viewer'], workspace: { id: 'ws-1' } });
+  });
+});

@@ -630,7 +630,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
           throw reject('ERR_AUTH_INVALID_CLAIMS', { claim: 'sid' });
         if (!isStringArray(payload.roles) || !isStringArray(payload.amr) || typeof payload.auth_time !== 'number')
           throw reject('ERR_AUTH_INVALID_CLAIMS', { claim: 'roles' });
-        claims = Object.freeze(payload) as AccessTokenClaims;
+        // Frozen all the way down: the cache hands the same claims to every
+        // later caller, so no caller may change what the next one is told.
+        claims = deepFreeze(payload) as AccessTokenClaims;
       } catch (error) {
         throw mapVerifyError(error);
       }
@@ -783,6 +785,15 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     clearCache,
   };
   return service;
+}
+
+// Freezes a decoded JSON value and everything in it (JSON has no cycles).
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 function isStringArray(value: unknown): value is string[] {
