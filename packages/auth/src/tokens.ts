@@ -129,8 +129,17 @@ export interface TokenServiceOptions {
    * Default 0: off, every reuse revokes the family. At most 60.
    */
   readonly refreshGraceSeconds?: number;
-  /** Verified-token cache (reused tokens skip the signature check from their third use, never the revocation check). Default `{ maxEntries: 10000 }`; `false` disables it. */
-  readonly cache?: false | { readonly maxEntries?: number };
+  /**
+   * Verified-token cache (in the spirit of Envoy jwt_authn's `jwt_cache_config`):
+   * a reused token skips the signature check from its third use; `exp` and
+   * `nbf` are checked against the clock and the revocation check runs on
+   * every call, hit or not. An entry lives until the token's `exp` or
+   * `maxAgeSeconds` after its verification, whichever is first (default 60,
+   * from 1 to 3600). At most `maxEntries` tokens (default 10,000). Emptied
+   * when a key is removed or retires, and by {@link TokenService.clearCache}.
+   * Default `{ maxEntries: 10000, maxAgeSeconds: 60 }`; `false` disables it.
+   */
+  readonly cache?: false | { readonly maxEntries?: number; readonly maxAgeSeconds?: number };
   /** Key prefix in the store. Default `auth:`. */
   readonly prefix?: string;
   /** Receives audit-worthy events; exceptions it throws are ignored. */
@@ -187,6 +196,13 @@ export interface TokenService {
   revokeUser(subject: string, before?: Date): Promise<void>;
   /** The user's live sessions, newest first. */
   listSessions(subject: string): Promise<SessionInfo[]>;
+  /**
+   * Empties the verified-token cache: every token's signature is checked
+   * again on its next use. For operators after a signing key was compromised
+   * in a way the key set did not see (key removal and retirement already
+   * empty it). Revocations need no call: they are checked on every use.
+   */
+  clearCache(): void;
 }
 
 interface RefreshRecord {
@@ -329,35 +345,55 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
   const maxEntries = options.cache === false ? 0 : (options.cache?.maxEntries ?? 10_000);
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw invalidOptions('cache.maxEntries must be >= 0');
+  // Security trade-off of the cache: a hit skips only the signature check,
+  // which for the exact same token string gives the same answer as long as
+  // the key that signed it is trusted. Every other check stays per call
+  // (`exp`/`nbf` against the clock, revocation of token, session and user).
+  // What a hit cannot see is a signing key that stopped being trusted without
+  // the key set being told: its tokens stay accepted until the entry's max
+  // age (60 s by default) or clearCache(). Removing or retiring the key in the
+  // key set empties the cache at once, and a compromised key's tokens can
+  // also be revoked by user or session; that bounded window is why the cache
+  // is on by default. `cache: false` turns it off (every call checks the
+  // signature), a smaller `maxAgeSeconds` shortens the window.
+  const maxAgeMs =
+    options.cache === false ? 0 : seconds('cache.maxAgeSeconds', options.cache?.maxAgeSeconds, 60, 1, 3600) * 1000;
+  // An entry: the verified claims and the instant (ms) after which it is not
+  // used, min(exp, verification + max age).
+  interface Cached {
+    readonly claims: AccessTokenClaims;
+    readonly until: number;
+  }
   // Two generations instead of one FIFO Map: deleting the oldest key of a
   // large Map over and over makes V8 skip ever more tombstones on iteration.
   // When the young generation is full it becomes the old one (and the old one
   // is dropped); a hit in the old generation is promoted. O(1) per call.
-  let young = new Map<string, AccessTokenClaims>();
-  let old = new Map<string, AccessTokenClaims>();
+  let young = new Map<string, Cached>();
+  let old = new Map<string, Cached>();
   const half = Math.max(1, Math.floor(maxEntries / 2));
-  const cacheGet = (token: string): AccessTokenClaims | undefined => {
+  const cacheGet = (token: string): Cached | undefined => {
     const hit = young.get(token);
     if (hit !== undefined) return hit;
     const promoted = old.get(token);
     if (promoted !== undefined) cachePut(token, promoted);
     return promoted;
   };
-  const cachePut = (token: string, claims: AccessTokenClaims): void => {
+  const cachePut = (token: string, entry: Cached): void => {
     if (young.size >= half) {
       old = young;
       young = new Map();
     }
-    young.set(token, claims);
+    young.set(token, entry);
   };
   const cacheDelete = (token: string): void => {
     young.delete(token);
     old.delete(token);
   };
-  keys.onChange(() => {
+  const clearCache = (): void => {
     young = new Map();
     old = new Map();
-  });
+  };
+  keys.onChange(clearCache);
   // Admission: a token enters the cache on its second verification. Most
   // tokens a busy server sees once (or a few times); caching each on first
   // sight made the cache churn (a Map entry and a claims object per token
@@ -549,12 +585,12 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const useCache = maxEntries > 0 && verifyOptions?.audience === undefined;
       if (useCache) {
         const hit = cacheGet(token);
-        // A cached result never outlives `exp` (no skew added) and still goes
-        // through the revocation check below.
+        // A cached result never outlives `exp` (no skew added) nor its max
+        // age, and still goes through the revocation check below.
         if (hit !== undefined) {
-          if (now < hit.exp * 1000 && now >= (hit.nbf - skew) * 1000) {
-            await checkRevoked(hit);
-            return hit;
+          if (now < hit.until && now >= (hit.claims.nbf - skew) * 1000) {
+            await checkRevoked(hit.claims);
+            return hit.claims;
           }
           cacheDelete(token);
         }
@@ -594,12 +630,15 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
           throw reject('ERR_AUTH_INVALID_CLAIMS', { claim: 'sid' });
         if (!isStringArray(payload.roles) || !isStringArray(payload.amr) || typeof payload.auth_time !== 'number')
           throw reject('ERR_AUTH_INVALID_CLAIMS', { claim: 'roles' });
-        claims = Object.freeze(payload) as AccessTokenClaims;
+        // Frozen all the way down: the cache hands the same claims to every
+        // later caller, so no caller may change what the next one is told.
+        claims = deepFreeze(payload) as AccessTokenClaims;
       } catch (error) {
         throw mapVerifyError(error);
       }
       await checkRevoked(claims);
-      if (useCache && admit(token)) cachePut(token, claims);
+      // Only a token that passed every check above gets here: a failure is never cached.
+      if (useCache && admit(token)) cachePut(token, { claims, until: Math.min(claims.exp * 1000, now + maxAgeMs) });
       return claims;
     },
 
@@ -742,8 +781,19 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       }
       return out.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
     },
+
+    clearCache,
   };
   return service;
+}
+
+// Freezes a decoded JSON value and everything in it (JSON has no cycles).
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 function isStringArray(value: unknown): value is string[] {

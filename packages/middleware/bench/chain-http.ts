@@ -15,9 +15,9 @@
 // Not a *.bench.ts: `npm run bench` does not run it. By hand:
 //   node --import ./scripts/bench-loader/register.mjs --conditions=@provisioning/source \
 //     packages/middleware/bench/chain-http.ts [variant filter…]
-// Variants: `<adapter> <mode>`, mode bare | chain | cached, audit per AUDIT
+// Variants: `<adapter> <mode>`, mode bare | chain | cached | both (decision + token cache), audit per AUDIT
 // (none | jsonl | memory, default none). Env: N (4000), ROUNDS (5),
-// CONNECTIONS (8), ADAPTERS (fastify,hono,express), MODES (bare,chain,cached).
+// CONNECTIONS (8), ADAPTERS (fastify,hono,express), MODES (bare,chain,cached,both).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
@@ -45,23 +45,29 @@ type Adapter = 'hono' | 'express' | 'fastify';
 // response headers and a 'finish' listener; stub: the real chain and adapter
 // with an authenticator and an authorizer that answer at once; stub-norl: the
 // same without rate limiting.
-type Mode = 'bare' | 'chain' | 'cached' | 'hook' | 'stub' | 'stub-norl';
+type Mode = 'bare' | 'chain' | 'cached' | 'both' | 'hook' | 'stub' | 'stub-norl';
 const N = Number(process.env.N ?? 4000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 8);
 const AUDIT = process.env.AUDIT ?? 'none';
 const ADAPTERS = (process.env.ADAPTERS ?? 'fastify,hono,express').split(',') as Adapter[];
-const MODES = (process.env.MODES ?? 'bare,chain,cached').split(',') as Mode[];
+const MODES = (process.env.MODES ?? 'bare,chain,cached,both').split(',') as Mode[];
 const only = process.argv.slice(2);
 const PATH = '/servers/prod-web';
 
 const tokenStore = memoryStore();
-const tokens = createTokenService({
-  keys: await createKeySet(),
-  issuer: 'https://auth.bench',
-  audience: 'provisioning',
-  store: tokenStore,
-});
+const keys = await createKeySet();
+// `both` uses the verified-token cache; the other modes check every signature.
+const tokensWith = (cache: boolean) =>
+  createTokenService({
+    keys,
+    issuer: 'https://auth.bench',
+    audience: 'provisioning',
+    store: tokenStore,
+    cache: cache ? { maxEntries: 10_000 } : false,
+  });
+const tokens = tokensWith(false);
+const cachedTokens = tokensWith(true);
 const authz = await createAuthorizer({
   policyDir: shippedPolicyDir,
   entities: cachedEntityProvider(staticEntityProvider(benchEntities), { ttlSeconds: 600 }),
@@ -77,10 +83,13 @@ const chainOf = (mode: Mode): SecurityChain =>
   createSecurityChain({
     authenticator: mode.startsWith('stub')
       ? { authenticate: () => Promise.resolve(stubPrincipal) }
-      : authenticatorFrom({ tokens }),
+      : authenticatorFrom({ tokens: mode === 'both' ? cachedTokens : tokens }),
     authorizer: mode.startsWith('stub')
       ? { authorize: () => Promise.resolve(stubDecision) }
-      : authorizerFrom(authz, { context: { trustedRanges: ['127.0.0.0/8'] }, decisionCache: mode === 'cached' }),
+      : authorizerFrom(authz, {
+          context: { trustedRanges: ['127.0.0.0/8'] },
+          decisionCache: mode === 'cached' || mode === 'both',
+        }),
     ...(AUDIT === 'none' ? {} : { audit: auditRecorderFrom(log) }),
     onAuditError: () => {
       auditErrors++;

@@ -2,7 +2,7 @@
 // (@hono/node-server), Express and Fastify, loaded over loopback. The full
 // chain is the real thing: rate limit (memory store, limits high enough never
 // to refuse), RS256 access-token verification by @provisioning/auth
-// (verified-token cache + revocation check on a memory store, every request),
+// (signature check, then the revocation check on a memory store, every request),
 // a Cedar decision by @provisioning/authz with the shipped policies (entities
 // from a cached provider), and two audit events per request into a
 // @provisioning/audit log with a JSONL file sink (hash chain).
@@ -28,10 +28,16 @@
 // server that falls behind shows it in the latency instead of slowing the
 // load down).
 //
+// Modes: `bare` (no chain), `chain` (the full chain with no cache: every
+// token's signature checked, every request decided by Cedar), `cached`
+// (authorizerFrom's decision cache), `both` (the decision cache and auth's
+// verified-token cache, which skips the signature check of a reused token;
+// the revocation check still runs on every request).
+//
 // Run: `npm run bench -- middleware`. Env: BENCH_SECONDS (default 5),
 // BENCH_CONNECTIONS (10, autocannon's max run), BENCH_RATES (5000,1000: the
 // issue's rate, and a light one), BENCH_ADAPTERS (hono,express,fastify),
-// BENCH_MODES (bare,chain,cached), BENCH_AUDIT (jsonl|memory|none).
+// BENCH_MODES (bare,chain,cached,both), BENCH_AUDIT (jsonl|memory|none).
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,13 +63,13 @@ import { auditRecorderFrom, authenticatorFrom, authorizerFrom } from '../src/pro
 import { benchEntities } from './fixtures.js';
 
 type Adapter = 'hono' | 'express' | 'fastify';
-type Mode = 'bare' | 'chain' | 'cached';
+type Mode = 'bare' | 'chain' | 'cached' | 'both';
 const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'hono,express,fastify').split(',') as Adapter[];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const RATES = (process.env.BENCH_RATES ?? '5000,1000').split(',').map(Number);
 const PATH = '/servers/prod-web';
-const MODES = (process.env.BENCH_MODES ?? 'bare,chain,cached').split(',') as Mode[];
+const MODES = (process.env.BENCH_MODES ?? 'bare,chain,cached,both').split(',') as Mode[];
 // Where the audit events go: a JSONL file (default), the audit log's memory store, or nowhere (for profiling).
 const AUDIT = process.env.BENCH_AUDIT ?? 'jsonl';
 
@@ -78,7 +84,14 @@ async function serve(adapter: Adapter, mode: Mode): Promise<void> {
   if (mode !== 'bare') {
     const store = memoryStore();
     const keys = await createKeySet(); // RS256
-    const tokens = createTokenService({ keys, issuer: 'https://auth.bench', audience: 'provisioning', store });
+    // The verified-token cache only in `both`: the other modes check the signature on every request.
+    const tokens = createTokenService({
+      keys,
+      issuer: 'https://auth.bench',
+      audience: 'provisioning',
+      store,
+      cache: mode === 'both' ? { maxEntries: 10_000, maxAgeSeconds: 60 } : false,
+    });
     const authz = await createAuthorizer({
       policyDir: shippedPolicyDir,
       entities: cachedEntityProvider(staticEntityProvider(benchEntities), { ttlSeconds: 60 }),
@@ -91,7 +104,7 @@ async function serve(adapter: Adapter, mode: Mode): Promise<void> {
       // The load comes from loopback: count it as a trusted network for the production IP guard.
       authorizer: authorizerFrom(authz, {
         context: { trustedRanges: ['127.0.0.0/8'] },
-        decisionCache: mode === 'cached',
+        decisionCache: mode === 'cached' || mode === 'both',
       }),
       ...(AUDIT === 'none' ? {} : { audit: auditRecorderFrom(log) }),
       onAuditError: (error) => {
@@ -357,7 +370,12 @@ async function main(): Promise<void> {
         ]) {
           rows.push({
             adapter,
-            route: { bare: 'bare', chain: 'full chain', cached: 'full chain, decision cache' }[mode],
+            route: {
+              bare: 'bare',
+              chain: 'full chain',
+              cached: 'full chain, decision cache',
+              both: 'full chain, decision + token cache',
+            }[mode],
             load: kind,
             'req/s': Math.round(m.rps).toLocaleString('en-US'),
             'p50 ms': m.p50.toFixed(3),
@@ -371,7 +389,7 @@ async function main(): Promise<void> {
       }
     }
     const bare = results.bare;
-    for (const mode of ['chain', 'cached'] as const) {
+    for (const mode of ['chain', 'cached', 'both'] as const) {
       const full = results[mode];
       if (bare === undefined || full === undefined) continue;
       const share = `${((100 * full.max.rps) / bare.max.rps).toFixed(0)}%`;
@@ -382,7 +400,7 @@ async function main(): Promise<void> {
       });
       const cpu = `server CPU ${full.max.cpuMicros.toFixed(0)} µs/req against ${bare.max.cpuMicros.toFixed(0)} bare (at max)`;
       summary.push(
-        `${adapter}, ${mode === 'chain' ? 'full chain' : 'full chain + decision cache'}: ${share} of bare max throughput (target >= 60%); ${cpu}; ${added.join('; ')} (target <= 0.5 ms at 5000/s)`,
+        `${adapter}, ${{ chain: 'full chain', cached: 'full chain + decision cache', both: 'full chain + decision + token cache' }[mode]}: ${share} of bare max throughput (target >= 60%); ${cpu}; ${added.join('; ')} (target <= 0.5 ms at 5000/s)`,
       );
     }
   }

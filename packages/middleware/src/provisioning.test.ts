@@ -517,6 +517,80 @@ describe('the decision cache of authorizerFrom', () => {
   });
 });
 
+describe('principals shared between requests of one token', () => {
+  // tokens.verify() as the verified-token cache answers: the same frozen claims for the same token.
+  const claimsOf = (sub: string, extra: Record<string, unknown> = {}) =>
+    Object.freeze({ sub, sid: `s-${sub}`, roles: Object.freeze(['Viewer']), amr: Object.freeze(['pwd']), ...extra });
+  const cached = {
+    a: claimsOf('a'),
+    b: claimsOf('b'),
+    // The same user with other roles (another token): the same principal uid, another entity.
+    admin: claimsOf('a', { roles: Object.freeze(['Admin']) }),
+    m: claimsOf('m', { mfa_at: START.getTime() / 1000 }),
+  };
+  const tokens = { verify: async (t: string) => cached[t as keyof typeof cached] as never };
+  const credential = (token: string) => ({ kind: 'bearer' as const, token });
+  const req = get('/servers/prod-web');
+
+  it('reuses one frozen principal for the same verified claims, which no handler can change', async () => {
+    const authenticator = authenticatorFrom({ tokens });
+    const first = await authenticator.authenticate(credential('a'), req);
+    expect(await authenticator.authenticate(credential('a'), req)).toBe(first);
+    expect(first).toEqual({ id: 'a', type: 'user', roles: ['Viewer'], sessionId: 's-a', amr: ['pwd'] });
+    expect(() => (first.roles as string[]).push('Admin')).toThrow(TypeError);
+    expect(() => {
+      (first as { id: string }).id = 'root';
+    }).toThrow(TypeError);
+    expect((await authenticator.authenticate(credential('b'), req)).id).toBe('b');
+  });
+
+  it('builds a new principal each time for a token with mfa_at (a Date cannot be frozen)', async () => {
+    const authenticator = authenticatorFrom({ tokens });
+    const first = await authenticator.authenticate(credential('m'), req);
+    first.mfaAt?.setTime(0); // a handler changing it changes nothing for the next request
+    const second = await authenticator.authenticate(credential('m'), req);
+    expect(second).not.toBe(first);
+    expect(second.mfaAt?.getTime()).toBe(START.getTime());
+  });
+
+  it('the decision cache tells shared principals apart', async () => {
+    let evaluations = 0;
+    const principals: unknown[] = [];
+    const engine = {
+      clock: createManualClock(START),
+      version: 'sha256:v1',
+      async authorize(request: { principal: unknown }) {
+        evaluations++;
+        principals.push(request.principal);
+        return {
+          decision: 'allow' as const,
+          allowed: true,
+          policyIds: ['p'],
+          errors: [],
+          failedClosed: false,
+          policySetVersion: 'sha256:v1',
+        };
+      },
+    };
+    const authenticator = authenticatorFrom({ tokens });
+    const authorizer = authorizerFrom(engine, { decisionCache: true });
+    const decide = async (token: string) =>
+      authorizer.authorize({
+        principal: await authenticator.authenticate(credential(token), req),
+        action: 'read',
+        resource: { type: 'Provisioning::Server', id: 'prod-web' },
+        context: { mfa: { present: false, ageSeconds: -1 }, ip: '10.0.0.1', time: START.toISOString() },
+      });
+    for (const token of ['a', 'a', 'b', 'a', 'b', 'admin', 'a', 'admin']) await decide(token);
+    expect(evaluations).toBe(3);
+    expect(principals).toEqual([
+      { type: 'Provisioning::User', id: 'a' },
+      { type: 'Provisioning::User', id: 'b' },
+      { type: 'Provisioning::User', id: 'a' },
+    ]);
+  });
+});
+
 describe('the Cedar request authorizerFrom sends', () => {
   it('makes the inline principal a member of its roles and string teams, and reports errors as policy: message', async () => {
     const sent: { entities?: readonly CedarEntity[] }[] = [];

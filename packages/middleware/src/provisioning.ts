@@ -88,6 +88,11 @@ const EMERGENCY_CLAIMS = ['emergency', 'bg_sid'] as const;
 const strings = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 
+// Principals that authenticatorFrom built and froze, arrays included: nothing
+// can change them, so authorizerFrom may keep per-principal work (the inline
+// entity) by their identity instead of by their content.
+const frozenPrincipals = new WeakSet<Principal>();
+
 /**
  * An {@link Authenticator} over `@provisioning/auth`: Bearer JWTs through
  * `tokens.verify()` (which checks revocation on every call), emergency tokens
@@ -126,14 +131,41 @@ export function authenticatorFrom(options: AuthenticatorFromOptions): Authentica
   const refused = (why: string): MiddlewareError =>
     new MiddlewareError(`the credential was refused: ${why}`, { code: 'ERR_MW_INVALID_CREDENTIALS', fault: 'client' });
 
-  const userPrincipal = (claims: AccessTokenClaims): Principal => ({
-    id: claims.sub,
-    type: 'user',
-    roles: strings(claims.roles),
-    sessionId: claims.sid,
-    amr: strings(claims.amr),
-    ...(typeof claims.mfa_at === 'number' ? { mfaAt: new Date(claims.mfa_at * 1000) } : {}),
-  });
+  // One principal per verified claims object: on a verified-token cache hit
+  // tokens.verify() returns the same frozen claims, so a repeated token gets
+  // the principal built on its first use (frozen: it is shared by requests)
+  // instead of a new one each time. Weak: it goes with the cache entry. A
+  // token with `mfa_at` gets a new principal every time: a Date cannot be
+  // frozen, and one shared Date changed by a handler would change the MFA age
+  // every later request of that token is judged by.
+  const principals = new WeakMap<AccessTokenClaims, Principal>();
+  const userPrincipal = (claims: AccessTokenClaims): Principal => {
+    if (typeof claims.mfa_at === 'number') {
+      return {
+        id: claims.sub,
+        type: 'user',
+        roles: strings(claims.roles),
+        sessionId: claims.sid,
+        amr: strings(claims.amr),
+        mfaAt: new Date(claims.mfa_at * 1000),
+      };
+    }
+    const known = principals.get(claims);
+    if (known !== undefined) return known;
+    const principal: Principal = Object.freeze({
+      id: claims.sub,
+      type: 'user',
+      roles: Object.freeze(strings(claims.roles)),
+      sessionId: claims.sid,
+      amr: Object.freeze(strings(claims.amr)),
+    });
+    // Only claims nobody can change may stand for their principal.
+    if (Object.isFrozen(claims)) {
+      principals.set(claims, principal);
+      frozenPrincipals.add(principal);
+    }
+    return principal;
+  };
 
   return {
     async authenticate(credential) {
@@ -329,10 +361,22 @@ export function authorizerFrom(
   // be changed by anyone. This reuses an input, never a decision. Bounded:
   // emptied when full.
   const principalSnapshots = new Map<string, CedarEntity>();
+  // A frozen principal of authenticatorFrom's (see frozenPrincipals) finds its
+  // entity by identity, without building the content key.
+  const snapshotByPrincipal = new WeakMap<Principal, CedarEntity>();
+  // A number per content key, kept on the entities made from it, for the
+  // decision cache's key: numbers are never reused and a key's entity never
+  // changes, so the same number is the same entity. The plain entities sent
+  // before authz's snapshotEntity is loaded get their content's number too,
+  // so a decision cached then still answers once snapshots are sent.
+  const contentIds = new Map<string, number>();
+  const entityIds = new WeakMap<CedarEntity, number>();
+  let nextId = 0;
   const inlineSnapshot = (p: Principal, uid: EntityRef): CedarEntity => {
-    const snap = snapshotOf;
+    const known = snapshotByPrincipal.get(p);
+    if (known !== undefined) return known;
     // Roles other than strings make an entity authz refuses: sent as they are, not kept.
-    if (snap === undefined || !p.roles.every((r) => typeof r === 'string')) return inlinePrincipal(p, uid);
+    if (!p.roles.every((r) => typeof r === 'string')) return inlinePrincipal(p, uid);
     const a = p.attributes ?? {};
     const key = JSON.stringify([
       uid.id,
@@ -343,12 +387,28 @@ export function authorizerFrom(
       p.mfaAt !== undefined || a.mfaEnabled === true,
       text(a.createdAt, ''),
     ]);
+    if (principalSnapshots.size >= PRINCIPAL_SNAPSHOTS) {
+      principalSnapshots.clear();
+      contentIds.clear();
+    }
+    let id = contentIds.get(key);
+    if (id === undefined) {
+      id = nextId++;
+      contentIds.set(key, id);
+    }
+    const snap = snapshotOf;
+    if (snap === undefined) {
+      const plain = inlinePrincipal(p, uid);
+      entityIds.set(plain, id);
+      return plain;
+    }
     let entity = principalSnapshots.get(key);
     if (entity === undefined) {
       entity = snap(inlinePrincipal(p, uid));
-      if (principalSnapshots.size >= PRINCIPAL_SNAPSHOTS) principalSnapshots.clear();
+      entityIds.set(entity, id);
       principalSnapshots.set(key, entity);
     }
+    if (frozenPrincipals.has(p)) snapshotByPrincipal.set(p, entity);
     return entity;
   };
   const resourceUid = (type: string, id: string): EntityRef => ({
@@ -437,7 +497,22 @@ export function authorizerFrom(
           cacheSecond = second;
         }
         version = authz.version;
-        key = JSON.stringify([version, cedarRequest]);
+        // The inline principal entity (always entities[0] when there is one)
+        // goes into the key as its content's number rather than as its JSON:
+        // same number, same entity. Any other entity is in the key in full.
+        const ownId = own === undefined ? undefined : entityIds.get(own);
+        key =
+          ownId === undefined
+            ? JSON.stringify([version, cedarRequest])
+            : JSON.stringify([
+                version,
+                ownId,
+                uid,
+                action,
+                cedarRequest.resource,
+                cedarContext,
+                entities.length === 1 ? [] : entities.slice(1),
+              ]);
         const hit = cache.get(key);
         if (hit !== undefined) return hit;
       }
