@@ -76,12 +76,12 @@ export class AttemptLimiter {
     claimTtlSeconds: number,
     combined?: (options: GuardedClaimOptions) => Promise<GuardedClaimResult> | undefined,
   ): Promise<'claimed' | 'replayed' | 'failed'> {
-    const options: GuardedClaimOptions = {
-      counterKey: this.counterKey(userId),
-      maxFailures: this.limits.maxFailures,
-      windowSeconds: this.limits.windowSeconds,
-      ...(claimKey === undefined ? {} : { claim: { key: claimKey, value: '1', ttlSeconds: claimTtlSeconds } }),
-    };
+    const counterKey = this.counterKey(userId);
+    const { maxFailures, windowSeconds } = this.limits;
+    const options: GuardedClaimOptions =
+      claimKey === undefined
+        ? { counterKey, maxFailures, windowSeconds }
+        : { counterKey, maxFailures, windowSeconds, claim: { key: claimKey, value: '1', ttlSeconds: claimTtlSeconds } };
     // `combined` (the same decision, committed with a follow-up write) may
     // decline with undefined; then the plain guardedClaim decides.
     const { outcome, expiresAt } = await (combined?.(options) ?? this.kv.guardedClaim(options));

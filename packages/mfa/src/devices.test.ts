@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { codeFor, enrollTotp, errorText, harness, rejectsWith } from '../test/helpers.js';
-import { decodeBase32 } from './totp.js';
+import { decodeBase32, generateTotp } from './totp.js';
 
 describe('devices', () => {
   it('lists, renames and removes factors', async () => {
@@ -166,5 +166,31 @@ describe('stored TOTP parameters', () => {
       'secretCiphertext',
     ]);
     expect(stored?.totp).toMatchObject({ algorithm: 'sha1', digits: 8, periodSeconds: 30 });
+  });
+});
+
+describe('devices with other code lengths', () => {
+  it('verifies against the devices whose digits match the code and skips the others', async () => {
+    // Devices keep the digits they were enrolled with; the service's setting
+    // may change later. A 6-digit code only ever meets 6-digit devices.
+    const eight = harness({ totp: { digits: 8 } });
+    const code8 = (secret: string) =>
+      generateTotp({ secret: decodeBase32(secret), atMs: eight.clock.now(), digits: 8 });
+    const e = await eight.mfa.beginTotpEnrollment('u1', { accountName: 'a' });
+    await eight.mfa.confirmTotpEnrollment('u1', e.deviceId, code8(e.secret));
+    const six = harness({ store: eight.store, kv: eight.kv, clock: eight.clock });
+    eight.clock.advance(60_000);
+    const current = await enrollTotp(six, 'u1');
+    eight.clock.advance(60_000);
+    // The last 6 digits of an 8-digit code are the 6-digit code of the same secret: still no match.
+    await rejectsWith(
+      six.mfa.verifyTotp('u1', code8(e.secret).slice(2), { deviceId: e.deviceId }),
+      'ERR_MFA_INVALID_CODE',
+    );
+    await rejectsWith(six.mfa.verifyTotp('u1', code8(e.secret)), 'ERR_MFA_MALFORMED_INPUT');
+    await expect(eight.mfa.verifyTotp('u1', code8(e.secret))).resolves.toMatchObject({ deviceId: e.deviceId });
+    await expect(six.mfa.verifyTotp('u1', codeFor(current.secret, six.clock))).resolves.toMatchObject({
+      deviceId: current.deviceId,
+    });
   });
 });

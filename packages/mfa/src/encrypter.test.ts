@@ -81,6 +81,19 @@ describe('localAesGcmEncrypter', () => {
     expect(await enc.decrypt(box, ctx)).toEqual(secret);
   });
 
+  it('keeps its own copy of the keys: wiping the caller’s key after construction changes nothing', async () => {
+    const key = randomBytes(32);
+    const enc = localAesGcmEncrypter({ keys: [{ id: 'k1', key }] });
+    const before = await enc.encrypt(secret, ctx);
+    const expected = localAesGcmEncrypter({ keys: [{ id: 'k1', key: Buffer.from(key) }] });
+    key.fill(0);
+    expect(await enc.decrypt(before, ctx)).toEqual(secret);
+    expect(await expected.decrypt(await enc.encrypt(secret, ctx), ctx)).toEqual(secret);
+    // A zero key is another key: what the wiped array holds now was not used.
+    const zero = localAesGcmEncrypter({ keys: [{ id: 'k1', key: new Uint8Array(32) }] });
+    await expect(zero.decrypt(before, ctx)).rejects.toMatchObject({ code: 'ERR_MFA_ENCRYPTION' });
+  });
+
   it('rotates keys: new ciphertexts use the first key, old ones still decrypt', async () => {
     const k1 = { id: 'k1', key: randomBytes(32) };
     const k2 = { id: 'k2', key: randomBytes(32) };

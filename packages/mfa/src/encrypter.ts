@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
 import { MfaError } from './errors.js';
 
 /**
@@ -57,6 +58,7 @@ export interface LocalAesGcmEncrypterOptions {
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 const VERSION = 'v1';
+const GCM_TAG = { authTagLength: 16 } as const;
 
 /** Canonical AAD: fixed field order, length-prefixed, so no two contexts encode alike. */
 function aad(context: EncryptionContext): Buffer {
@@ -90,7 +92,11 @@ function encryptionError(message: string, cause?: unknown): MfaError {
  * ```
  */
 export function localAesGcmEncrypter(options: LocalAesGcmEncrypterOptions): SecretEncrypter {
-  const keys = new Map<string, Buffer>();
+  // KeyObjects, made once: createDecipheriv then uses the key as it is,
+  // where a Buffer key is copied into a fresh native key on every call (this
+  // runs on every TOTP verification). createSecretKey copies the bytes, so
+  // the caller's array can be wiped or reused.
+  const keys = new Map<string, KeyObject>();
   for (const k of options?.keys ?? []) {
     if (!KEY_ID.test(k?.id ?? '') || !(k.key instanceof Uint8Array) || k.key.length !== 32 || keys.has(k.id)) {
       throw new MfaError('localAesGcmEncrypter needs unique key ids and 32-byte keys', {
@@ -98,7 +104,7 @@ export function localAesGcmEncrypter(options: LocalAesGcmEncrypterOptions): Secr
         fault: 'client',
       });
     }
-    keys.set(k.id, Buffer.from(k.key));
+    keys.set(k.id, createSecretKey(k.key));
   }
   const current = options?.keys?.[0];
   if (current === undefined) {
@@ -107,7 +113,7 @@ export function localAesGcmEncrypter(options: LocalAesGcmEncrypterOptions): Secr
       fault: 'client',
     });
   }
-  const currentKey = keys.get(current.id) as Buffer;
+  const currentKey = keys.get(current.id) as KeyObject;
   return {
     id: 'local-aes-256-gcm',
     async encrypt(plaintext, context) {
@@ -140,7 +146,7 @@ export function localAesGcmEncrypter(options: LocalAesGcmEncrypterOptions): Secr
       if (iv.length !== 12 || body.length < 16) throw encryptionError('the ciphertext is malformed');
       let plaintext: Buffer | undefined;
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
+        const decipher = createDecipheriv('aes-256-gcm', key, iv, GCM_TAG);
         decipher.setAAD(aad(context));
         decipher.setAuthTag(body.subarray(body.length - 16));
         plaintext = decipher.update(body.subarray(0, body.length - 16));

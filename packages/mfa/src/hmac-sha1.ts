@@ -36,7 +36,11 @@ function init(state: Int32Array): void {
   state[4] = 0xc3d2e1f0 | 0;
 }
 
-/** One SHA-1 compression of the block in `w[0..15]` into `state`. */
+/**
+ * One SHA-1 compression of the block in `w[0..15]` into `state`. The 80
+ * rounds are four loops of 20, one per round function, rather than one loop
+ * choosing the function every round (the branch cost more than the round).
+ */
 function compress(state: Int32Array): void {
   for (let t = 16; t < 80; t++) {
     const x = (w[t - 3] as number) ^ (w[t - 8] as number) ^ (w[t - 14] as number) ^ (w[t - 16] as number);
@@ -47,23 +51,34 @@ function compress(state: Int32Array): void {
   let c = state[2] as number;
   let d = state[3] as number;
   let e = state[4] as number;
-  for (let t = 0; t < 80; t++) {
-    let f: number;
-    let k: number;
-    if (t < 20) {
-      f = (b & c) | (~b & d);
-      k = 0x5a827999;
-    } else if (t < 40) {
-      f = b ^ c ^ d;
-      k = 0x6ed9eba1;
-    } else if (t < 60) {
-      f = (b & c) | (b & d) | (c & d);
-      k = 0x8f1bbcdc | 0;
-    } else {
-      f = b ^ c ^ d;
-      k = 0xca62c1d6 | 0;
-    }
-    const next = (((a << 5) | (a >>> 27)) + f + e + k + (w[t] as number)) | 0;
+  let t = 0;
+  for (; t < 20; t++) {
+    const next = (((a << 5) | (a >>> 27)) + ((b & c) | (~b & d)) + e + 0x5a827999 + (w[t] as number)) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = next;
+  }
+  for (; t < 40; t++) {
+    const next = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + 0x6ed9eba1 + (w[t] as number)) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = next;
+  }
+  for (; t < 60; t++) {
+    const next =
+      (((a << 5) | (a >>> 27)) + ((b & c) | (b & d) | (c & d)) + e + (0x8f1bbcdc | 0) + (w[t] as number)) | 0;
+    e = d;
+    d = c;
+    c = (b << 30) | (b >>> 2);
+    b = a;
+    a = next;
+  }
+  for (; t < 80; t++) {
+    const next = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + (0xca62c1d6 | 0) + (w[t] as number)) | 0;
     e = d;
     d = c;
     c = (b << 30) | (b >>> 2);

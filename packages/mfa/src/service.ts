@@ -440,10 +440,12 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     return issueBackupCodes(userId);
   };
 
+  // `code` is already normalised (normalizeTotpCode: decimal digits only),
+  // by the caller, to the digits it expects.
   const verifyTotpInternal = async (
     userId: string,
     code: string,
-    devices: MfaDevice[],
+    devices: readonly MfaDevice[],
     confirming: boolean,
   ): Promise<{ device: MfaDevice; at: number }> => {
     // Decrypt first: a server-side failure (KMS down) must not cost the user
@@ -453,17 +455,14 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
     const matches: { device: MfaDevice; step: number }[] = [];
     for (const device of devices) {
       const t = device.totp;
-      if (t === undefined) continue;
-      let token: string;
-      try {
-        token = normalizeTotpCode(code, t.digits);
-      } catch {
-        continue; // a device with another number of digits
-      }
+      // A device with another number of digits cannot match. Comparing the
+      // length is normalizeTotpCode(code, t.digits) for a normalised code,
+      // without its second pass of regular expressions.
+      if (t === undefined || code.length !== t.digits) continue;
       const secret = await decryptSecret(device);
       let step: number | undefined;
       try {
-        step = matchStep(secret, token, now, windowSteps, t);
+        step = matchStep(secret, code, now, windowSteps, t);
       } finally {
         secret.fill(0);
       }
@@ -584,10 +583,12 @@ export function createMfaService(options: MfaServiceOptions): MfaService {
       checkUserId(userId);
       if (opts?.deviceId !== undefined) checkDeviceId(opts.deviceId);
       const clean = normalizeTotpCode(code, totp.digits);
-      const devices = (await store.listDevices(userId)).filter(
-        (d) =>
-          d.type === 'totp' && d.confirmedAt !== undefined && (opts?.deviceId === undefined || d.id === opts.deviceId),
-      );
+      const wanted = opts?.deviceId;
+      const devices: MfaDevice[] = [];
+      for (const d of await store.listDevices(userId)) {
+        if (d.type === 'totp' && d.confirmedAt !== undefined && (wanted === undefined || d.id === wanted))
+          devices.push(d);
+      }
       if (devices.length === 0) throw clientError('ERR_MFA_NOT_ENROLLED', 'no confirmed TOTP device');
       // lastUsedAt is written in there, when due.
       const { device, at } = await verifyTotpInternal(userId, clean, devices, false);

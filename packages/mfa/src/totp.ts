@@ -218,6 +218,9 @@ function checkSecret(secret: unknown): asserts secret is Uint8Array {
   }
 }
 
+const counterBytes = new Uint8Array(8);
+const counterView = new DataView(counterBytes.buffer);
+
 /**
  * HOTP (RFC 4226 §5.3) as a number: HMAC of the 8-byte big-endian counter,
  * dynamically truncated to 31 bits, modulo 10^digits. TOTP (RFC 6238) is HOTP
@@ -227,9 +230,11 @@ function checkSecret(secret: unknown): asserts secret is Uint8Array {
  * otplib's raw verify. The RFC 6238 vectors and otplib's codes check it.
  */
 function hotp(secret: Uint8Array, counter: number, algorithm: TotpAlgorithm, digits: number): number {
-  const message = Buffer.allocUnsafe(8);
-  message.writeUInt32BE(Math.floor(counter / 2 ** 32), 0);
-  message.writeUInt32BE(counter >>> 0, 4);
+  // One scratch buffer for the counter (public data, rewritten in full on
+  // every call) instead of a pooled Buffer per HMAC.
+  const message = counterBytes;
+  counterView.setUint32(0, Math.floor(counter / 2 ** 32));
+  counterView.setUint32(4, counter >>> 0);
   // SHA-1 (the default, every authenticator app's) without OpenSSL's per-call
   // set-up: see hmac-sha1.ts for why that is exact and safe.
   const mac =

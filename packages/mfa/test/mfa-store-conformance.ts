@@ -155,6 +155,22 @@ export function describeMfaStore(driver: MfaStoreDriver): void {
       expect(await store.touchDevice(u1, 'missing', new Date())).toBe(false);
     });
 
+    it('touches by value: a device read before keeps its time, and the caller’s Date stays the caller’s', async () => {
+      const t = totpDevice(u1, { lastUsedAt: new Date(T0 + 5) });
+      await store.createDevice(t);
+      const before = await store.getDevice(u1, t.id);
+      const listed = await store.listDevices(u1);
+      const at = new Date(T0 + 60_000);
+      expect(await store.touchDevice(u1, t.id, at)).toBe(true);
+      at.setTime(0);
+      expect(before?.lastUsedAt).toEqual(new Date(T0 + 5));
+      expect(listed[0]?.lastUsedAt).toEqual(new Date(T0 + 5));
+      const after = await store.getDevice(u1, t.id);
+      expect(after).toEqual({ ...t, lastUsedAt: new Date(T0 + 60_000) });
+      after?.lastUsedAt?.setTime(1);
+      expect((await store.listDevices(u1))[0]?.lastUsedAt).toEqual(new Date(T0 + 60_000));
+    });
+
     it('confirms a device for exactly one of concurrent callers', async () => {
       const t = totpDevice(u1, { confirmedAt: undefined });
       await store.createDevice(t);

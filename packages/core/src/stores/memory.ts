@@ -166,9 +166,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
       const counter = live(g.counterKey, now);
       if (counter !== undefined && counter.counter === undefined) throw notACounterError();
       const failures = counter?.counter ?? 0;
-      const expiresAt = (): Date | undefined =>
-        counter?.expiresAt === undefined ? undefined : new Date(counter.expiresAt);
-      if (failures >= g.maxFailures) return { outcome: 'locked', failures, expiresAt: expiresAt() };
+      const counterExpiry = counter?.expiresAt;
+      if (failures >= g.maxFailures) {
+        return {
+          outcome: 'locked',
+          failures,
+          expiresAt: counterExpiry === undefined ? undefined : new Date(counterExpiry),
+        };
+      }
       if (g.claim !== undefined && live(g.claim.key, now) === undefined) {
         const ttl = g.claim.ttlMs;
         entries.set(g.claim.key, {
@@ -188,7 +193,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
         return { outcome, failures: 1, expiresAt: new Date(created) };
       }
       counter.counter = failures + 1;
-      return { outcome, failures: failures + 1, expiresAt: expiresAt() };
+      return {
+        outcome,
+        failures: failures + 1,
+        expiresAt: counterExpiry === undefined ? undefined : new Date(counterExpiry),
+      };
     },
     async list(prefix: string, opts?: ListOptions) {
       open();

@@ -56,6 +56,12 @@ export function memoryMfaStore(): MfaStore {
   const patch = (d: MfaDevice, change: Partial<MfaDevice>): void => {
     devices.set(d.id, { ...d, ...change });
   };
+  // The stored objects never leave the store (copies in, copies out), so
+  // the per-verification lastUsedAt write can change the field in place
+  // instead of rebuilding the device.
+  const setLastUsed = (d: MfaDevice, at: Date): void => {
+    (d as { lastUsedAt: Date | undefined }).lastUsedAt = new Date(at);
+  };
 
   return {
     id: 'memory',
@@ -111,7 +117,7 @@ export function memoryMfaStore(): MfaStore {
       check();
       const d = own(userId, deviceId);
       if (d === undefined) return false;
-      patch(d, { lastUsedAt: new Date(at) });
+      setLastUsed(d, at);
       return true;
     },
     async updateCounter(userId, deviceId, update: CounterUpdate) {
