@@ -1,22 +1,7 @@
 // The verified-token cache skips only the signature check of a token it has
 // already verified: these tests pin what it must never skip or keep.
 import { describe, expect, it } from 'vitest';
-import { AUDIENCE, expectAuthError, fixture, forge, ISSUER } from '../test/helpers.js';
-import type { KeySet } from './keys.js';
-import { createKeySet } from './keys.js';
-
-/** A key set that counts signature checks: jose resolves the key only when it checks a signature (a cache hit needs no key). */
-async function countingKeySet(): Promise<{ keys: KeySet; signatureChecks(): number }> {
-  const base = await createKeySet({ extractable: true });
-  let checks = 0;
-  const keys: KeySet = Object.assign(Object.create(base) as KeySet, {
-    verificationKey: (kid: string) => {
-      checks += 1;
-      return base.verificationKey(kid);
-    },
-  });
-  return { keys, signatureChecks: () => checks };
-}
+import { AUDIENCE, countingKeySet, expectAuthError, fixture, forge, ISSUER } from '../test/helpers.js';
 
 /** Verifies `token` `times` times. */
 async function use(verify: (token: string) => Promise<unknown>, token: string, times: number): Promise<void> {

@@ -1,22 +1,7 @@
 import { memoryStore } from '@provisioning/core';
 import { describe, expect, it } from 'vitest';
-import { AUDIENCE, expectAuthError, fixture, ISSUER } from '../test/helpers.js';
-import type { KeySet } from './keys.js';
-import { createKeySet } from './keys.js';
+import { AUDIENCE, countingKeySet, expectAuthError, fixture, ISSUER } from '../test/helpers.js';
 import { createTokenService } from './tokens.js';
-
-/** A key set that counts signature checks: jose resolves the key only when it checks a signature (a cache hit needs no key). */
-async function countingKeySet(): Promise<{ keys: KeySet; signatureChecks(): number }> {
-  const base = await createKeySet();
-  let checks = 0;
-  const keys: KeySet = Object.assign(Object.create(base) as KeySet, {
-    verificationKey: (kid: string) => {
-      checks += 1;
-      return base.verificationKey(kid);
-    },
-  });
-  return { keys, signatureChecks: () => checks };
-}
 
 describe('token service', () => {
   it('issues access tokens with the documented claims and a 15 minute lifetime', async () => {

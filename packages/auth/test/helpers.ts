@@ -20,6 +20,19 @@ export interface Fixture {
   events: Array<{ type: string }>;
 }
 
+/** A key set that counts signature checks: jose resolves the key only when it checks a signature (a cache hit needs no key). Extractable, so tests can forge with it. */
+export async function countingKeySet(): Promise<{ keys: KeySet; signatureChecks(): number }> {
+  const base = await createKeySet({ extractable: true });
+  let checks = 0;
+  const keys: KeySet = Object.assign(Object.create(base) as KeySet, {
+    verificationKey: (kid: string) => {
+      checks += 1;
+      return base.verificationKey(kid);
+    },
+  });
+  return { keys, signatureChecks: () => checks };
+}
+
 /** A token service on a manual clock and a memory store, with an extractable RS256 key (for forging attacks). */
 export async function fixture(overrides: Partial<TokenServiceOptions> = {}): Promise<Fixture> {
   const clock = createManualClock(T0);
