@@ -9,10 +9,11 @@
 //
 // The server runs in a child process pinned to one core (taskset), the load
 // generators in this process on another, so each gets a core and they never
-// share an event loop. Per adapter and mode: a warm-up, a maximum-throughput
-// run (autocannon, closed loop: each connection sends its next request when
-// the previous answer arrives), and open-loop runs at fixed rates (5,000/s:
-// the issue's) for the latency comparison. The server reports its own CPU
+// share an event loop. Per adapter, every mode's server is started, warmed
+// up, and loaded at fixed rates (5,000/s: the issue's) in interleaved slices
+// for the latency comparison; then each gets a maximum-throughput run
+// (autocannon, closed loop: each connection sends its next request when the
+// previous answer arrives). The server reports its own CPU
 // time, so each run also gives the server's CPU µs per request, which moves
 // far less with the machine's load than the rates do.
 //
@@ -22,8 +23,8 @@
 // "1,000/s" run is a burst at full speed with 10 requests in flight followed
 // by idle time, and its latencies are those of the saturated server (the +3 ms
 // p50 at 1,000/s of earlier runs). The open-loop generator here sends request
-// i at start + i/rate (checked every millisecond, so at 5,000/s up to five
-// leave together) on a keep-alive pool, whatever the answers do, and measures
+// i at start + i/rate (the clock checked on every turn of its event loop) on
+// a keep-alive pool of raw sockets, whatever the answers do, and measures
 // each latency from its scheduled send time (no coordinated omission: a
 // server that falls behind shows it in the latency instead of slowing the
 // load down).
@@ -37,12 +38,13 @@
 // Run: `npm run bench -- middleware`. Env: BENCH_SECONDS (default 5),
 // BENCH_CONNECTIONS (10, autocannon's max run), BENCH_RATES (5000,1000: the
 // issue's rate, and a light one), BENCH_ADAPTERS (hono,express,fastify),
-// BENCH_MODES (bare,chain,cached,both), BENCH_AUDIT (jsonl|memory|none).
+// BENCH_MODES (bare,chain,cached,both), BENCH_AUDIT (jsonl|memory|none), BENCH_SLICES (10:
+// the slices each fixed-rate run is cut into), BENCH_VERBOSE (1: every slice's figures).
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, get as httpGet } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +69,10 @@ type Mode = 'bare' | 'chain' | 'cached' | 'both';
 const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'hono,express,fastify').split(',') as Adapter[];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+// Each fixed-rate run is cut into this many slices, interleaved across the modes.
+const SLICES = Number(process.env.BENCH_SLICES ?? 10);
+// Keep-alive connections of the open-loop generator (each carries one request at a time).
+const PACED_CONNECTIONS = 64;
 const RATES = (process.env.BENCH_RATES ?? '5000,1000').split(',').map(Number);
 const PATH = '/servers/prod-web';
 const MODES = (process.env.BENCH_MODES ?? 'bare,chain,cached,both').split(',') as Mode[];
@@ -165,6 +171,9 @@ async function serve(adapter: Adapter, mode: Mode): Promise<void> {
     close = () => app.close();
     listener = app.server;
   }
+  // The paced generator keeps its connections for the whole run of an adapter, idle while the
+  // other modes' slices run: Node's 5 s default (Fastify sets 72 s) would close them meanwhile.
+  listener.keepAliveTimeout = 120_000;
   // The runner asks for the server's CPU time and request count around each run.
   let served = 0;
   listener.on('request', () => {
@@ -201,6 +210,8 @@ interface Measured {
   readonly errors: number;
   /** The server process's CPU time (user + system) per request served, in µs. */
   readonly cpuMicros: number;
+  /** Fixed rates: the p99 of each slice, in slice order. */
+  readonly sliceP99?: readonly number[];
 }
 
 const canPin = cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
@@ -293,52 +304,152 @@ async function load(port: number, token: string, seconds: number): Promise<Omit<
 }
 
 // Open loop at a fixed rate: request i is due at start + i/rate and is sent
-// then (on a free keep-alive socket, or queued for one), whatever the earlier
-// answers did; its latency counts from when it was due.
-async function paced(port: number, token: string, seconds: number, rate: number): Promise<Omit<Measured, 'cpuMicros'>> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const headers = token === '' ? {} : { authorization: `Bearer ${token}` };
-  const total = Math.max(1, Math.round(rate * seconds));
-  const times = new Float64Array(total);
-  let ok = 0;
-  let non2xx = 0;
-  let errors = 0;
-  let sent = 0;
-  const started = performance.now();
-  const finished = await new Promise<number>((resolve) => {
-    let done = 0;
-    const settle = (): void => {
-      if (++done === total) resolve(performance.now());
-    };
-    const tick = (): void => {
-      const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
-      for (; sent < due; sent++) {
-        const dueAt = started + (sent * 1000) / rate;
-        httpGet({ host: '127.0.0.1', port, path: PATH, headers, agent }, (res) => {
-          res.resume();
-          res.once('end', () => {
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) times[ok++] = performance.now() - dueAt;
-            else non2xx++;
-            settle();
+// then (on a free keep-alive connection, or queued for one), whatever the
+// earlier answers did; its latency counts from when it was due (no
+// coordinated omission). The generator has its own core, so it polls the
+// clock on every turn of its event loop (setImmediate) instead of a 1 ms
+// timer, and speaks HTTP/1.1 over raw sockets instead of node:http's client:
+// a timer tick let up to five requests of a 5,000/s run leave together, and
+// the client's own parsing and garbage put milliseconds of noise into every
+// p99 (the bare route's p99 at 5,000/s was 5-6 ms with the server idle).
+interface PacedPool {
+  /** One open-loop run of `seconds` at `rate` requests/s over the pool's connections. */
+  run(seconds: number, rate: number): Promise<Sample>;
+  close(): void;
+}
+
+// Opens PACED_CONNECTIONS keep-alive connections, kept for every slice of a server (so no
+// slice starts with the server accepting connections).
+async function pacedPool(port: number, token: string): Promise<PacedPool> {
+  const request = Buffer.from(
+    `GET ${PATH} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${token === '' ? '' : `Authorization: Bearer ${token}\r\n`}\r\n`,
+  );
+  const sockets: Socket[] = [];
+  const free: Socket[] = [];
+  const inFlight = new Map<Socket, number>(); // socket → when its request was due
+  let onSettled: (socket: Socket, dueAt: number, status: number) => void = () => {};
+  let broken: Error | undefined;
+  await Promise.all(
+    Array.from(
+      { length: PACED_CONNECTIONS },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1', () => resolve());
+          sockets.push(socket);
+          socket.setNoDelay(true);
+          socket.setEncoding('latin1');
+          let buffered = '';
+          socket.on('error', (error) => {
+            broken ??= error;
+            reject(error);
           });
-        }).once('error', () => {
-          errors++;
-          settle();
-        });
-      }
-      if (sent < total) setTimeout(tick, 1);
-    };
-    tick();
-  });
-  agent.destroy();
-  const sorted = times.subarray(0, ok).sort();
+          // A connection the server closed (an error, or its keep-alive timeout): its request,
+          // if one was in flight, failed, and a run that cannot finish says so.
+          socket.on('close', () => {
+            broken ??= new Error('the server closed a connection');
+            const dueAt = inFlight.get(socket);
+            inFlight.delete(socket);
+            if (dueAt !== undefined) onSettled(socket, dueAt, 0);
+          });
+          socket.on('data', (chunk: string) => {
+            buffered += chunk;
+            const end = buffered.indexOf('\r\n\r\n');
+            if (end < 0) return;
+            const head = buffered.slice(0, end);
+            const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+            let consumed: number;
+            if (length !== null) {
+              consumed = end + 4 + Number(length[1]);
+            } else {
+              const last = buffered.indexOf('\r\n0\r\n\r\n', end);
+              if (last < 0) return;
+              consumed = last + 7;
+            }
+            if (buffered.length < consumed) return;
+            buffered = buffered.slice(consumed);
+            const dueAt = inFlight.get(socket) as number;
+            inFlight.delete(socket);
+            onSettled(socket, dueAt, Number(head.slice(9, 12)));
+          });
+          free.push(socket);
+        }),
+    ),
+  );
+  const send = (socket: Socket, dueAt: number): void => {
+    inFlight.set(socket, dueAt);
+    socket.write(request);
+  };
   return {
-    rps: ok / ((finished - started) / 1000),
-    p50: quantile(sorted, 0.5),
-    p99: quantile(sorted, 0.99),
-    non2xx,
-    errors,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    run: (seconds, rate) => {
+      const total = Math.max(1, Math.round(rate * seconds));
+      const times = new Float64Array(total);
+      let ok = 0;
+      let non2xx = 0;
+      let errors = 0;
+      let done = 0;
+      let sent = 0;
+      const backlog: number[] = []; // due times of requests waiting for a connection
+      let backlogHead = 0;
+      onSettled = (socket, dueAt, status) => {
+        if (status === 0) errors++;
+        else if (status >= 200 && status < 300) times[ok++] = performance.now() - dueAt;
+        else non2xx++;
+        done++;
+        if (status === 0) return; // a broken connection is not reused
+        if (backlogHead < backlog.length) send(socket, backlog[backlogHead++] as number);
+        else free.push(socket);
+      };
+      const started = performance.now();
+      return new Promise<Sample>((resolve, reject) => {
+        const tick = (): void => {
+          if (broken !== undefined) {
+            reject(broken);
+            return;
+          }
+          const now = performance.now();
+          const due = Math.min(total, Math.floor(((now - started) * rate) / 1000) + 1);
+          for (; sent < due; sent++) {
+            const dueAt = started + (sent * 1000) / rate;
+            const socket = free.shift(); // oldest idle first: none idles into a keep-alive timeout
+            if (socket === undefined) backlog.push(dueAt);
+            else send(socket, dueAt);
+          }
+          if (done === total)
+            resolve({ times: times.subarray(0, ok), non2xx, errors, seconds: (now - started) / 1000 });
+          else setImmediate(tick);
+        };
+        tick();
+      });
+    },
+  };
+}
+
+// The latencies of one paced slice.
+interface Sample {
+  readonly times: Float64Array;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly seconds: number;
+}
+
+// Pools the slices of one server at one rate: the quantiles over all their requests.
+function pooled(samples: readonly Sample[]): Omit<Measured, 'cpuMicros'> {
+  const all = new Float64Array(samples.reduce((n, x) => n + x.times.length, 0));
+  let at = 0;
+  for (const x of samples) {
+    all.set(x.times, at);
+    at += x.times.length;
+  }
+  all.sort();
+  return {
+    rps: all.length / samples.reduce((t, x) => t + x.seconds, 0),
+    p50: quantile(all, 0.5),
+    p99: quantile(all, 0.99),
+    non2xx: samples.reduce((n, x) => n + x.non2xx, 0),
+    errors: samples.reduce((n, x) => n + x.errors, 0),
   };
 }
 
@@ -355,14 +466,63 @@ async function main(): Promise<void> {
   const summary: string[] = [];
   for (const adapter of ADAPTERS) {
     const results: Partial<Record<Mode, { max: Measured; fixed: Measured[] }>> = {};
-    for (const mode of MODES) {
-      const server = await start(adapter, mode);
-      const { port, token } = server;
-      try {
-        await load(port, token, 2); // warm-up: JIT, caches, the first Cedar calls
-        const max = await measured(server, () => load(port, token, SECONDS));
-        const fixed: Measured[] = [];
-        for (const rate of RATES) fixed.push(await measured(server, () => paced(port, token, SECONDS, rate)));
+    // Every mode's server is up at once (idle ones cost nothing): the maximum runs go one after
+    // the other, the fixed rates in interleaved slices (bare, chain, …, bare, chain, …) pooled
+    // per server, so the machine's slow spells (steal time reaches 10-15% on this VM) fall on
+    // every mode alike instead of on whichever ran during them.
+    const servers = new Map<Mode, Server_>();
+    try {
+      for (const mode of MODES) servers.set(mode, await start(adapter, mode));
+      // Warm-up: JIT, caches, the first Cedar calls; then one discarded paced second, so the
+      // first slice does not pay for the warm-up's garbage. The fixed rates run before the
+      // maximum runs for the same reason (a saturated run leaves an old generation to collect).
+      const pools = new Map<Mode, PacedPool>();
+      for (const [mode, server] of servers) {
+        await load(server.port, server.token, 2);
+        const pool = await pacedPool(server.port, server.token);
+        pools.set(mode, pool);
+        await pool.run(1, RATES[0] ?? 1000);
+      }
+      const fixedOf = new Map<Mode, Measured[]>();
+      for (const rate of RATES) {
+        const slices = new Map<Mode, Sample[]>();
+        const cpu = new Map<Mode, { micros: number; served: number }>();
+        for (let slice = 0; slice < SLICES; slice++) {
+          for (const [mode, server] of servers) {
+            const before = await usage(server.child);
+            const sample = await (pools.get(mode) as PacedPool).run(SECONDS / SLICES, rate);
+            await new Promise((r) => setTimeout(r, 20)); // the audit events recorded after the last responses
+            const after = await usage(server.child);
+            slices.set(mode, [...(slices.get(mode) ?? []), sample]);
+            if (process.env.BENCH_VERBOSE) {
+              const t = Float64Array.from(sample.times).sort();
+              console.error(
+                `${adapter} ${mode} ${rate}/s slice ${slice}: p50 ${quantile(t, 0.5).toFixed(3)} p99 ${quantile(t, 0.99).toFixed(3)} max ${(t[t.length - 1] ?? 0).toFixed(3)} ms, over 1 ms: ${t.filter((x) => x > 1).length}`,
+              );
+            }
+            const sum = cpu.get(mode) ?? { micros: 0, served: 0 };
+            cpu.set(mode, {
+              micros: sum.micros + after.micros - before.micros,
+              served: sum.served + after.served - before.served,
+            });
+          }
+        }
+        for (const mode of servers.keys()) {
+          const c = cpu.get(mode) as { micros: number; served: number };
+          const list = slices.get(mode) as Sample[];
+          const sliceP99 = list.map((x) => quantile(Float64Array.from(x.times).sort(), 0.99));
+          const m = { ...pooled(list), cpuMicros: c.micros / Math.max(1, c.served), sliceP99 };
+          fixedOf.set(mode, [...(fixedOf.get(mode) ?? []), m]);
+        }
+      }
+      for (const pool of pools.values()) pool.close();
+      const maxOf = new Map<Mode, Measured>();
+      for (const [mode, server] of servers) {
+        maxOf.set(mode, await measured(server, () => load(server.port, server.token, SECONDS)));
+      }
+      for (const mode of servers.keys()) {
+        const max = maxOf.get(mode) as Measured;
+        const fixed = fixedOf.get(mode) as Measured[];
         results[mode] = { max, fixed };
         for (const [kind, m] of [
           ['max', max] as const,
@@ -384,9 +544,9 @@ async function main(): Promise<void> {
             'non-2xx/errors': `${m.non2xx}/${m.errors}`,
           });
         }
-      } finally {
-        await stop(server.child);
       }
+    } finally {
+      for (const server of servers.values()) await stop(server.child);
     }
     const bare = results.bare;
     for (const mode of ['chain', 'cached', 'both'] as const) {
@@ -396,7 +556,11 @@ async function main(): Promise<void> {
       const added = RATES.map((rate, i) => {
         const f = full.fixed[i] as Measured;
         const b = bare.fixed[i] as Measured;
-        return `+${(f.p50 - b.p50).toFixed(3)} ms p50 / +${(f.p99 - b.p99).toFixed(3)} ms p99 at ${rate}/s offered (${Math.round(f.rps)} served)`;
+        // Slice k of the chain ran right after slice k of the bare route: their p99s met the same machine.
+        const deltas = (f.sliceP99 ?? []).map((x, k) => x - (b.sliceP99?.[k] ?? Number.NaN)).sort((x, y) => x - y);
+        const median = deltas[deltas.length >> 1] ?? Number.NaN;
+        const within = deltas.filter((d) => d <= 0.5).length;
+        return `+${(f.p50 - b.p50).toFixed(3)} ms p50 / +${(f.p99 - b.p99).toFixed(3)} ms p99 at ${rate}/s offered (${Math.round(f.rps)} served; p99 slice by slice: median +${median.toFixed(3)} ms, ${within} of ${deltas.length} slices within +0.5 ms)`;
       });
       const cpu = `server CPU ${full.max.cpuMicros.toFixed(0)} µs/req against ${bare.max.cpuMicros.toFixed(0)} bare (at max)`;
       summary.push(
