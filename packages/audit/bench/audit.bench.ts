@@ -2,6 +2,7 @@
 //   JSONL with hash chain, SQLite, PostgreSQL (this package)
 //   pino writing the same events to a file (peer)
 //   raw appends of the same bytes to a file (limit)
+//   raw better-sqlite3 inserts of the same rows into the same schema (limit)
 // Run: npm run bench -- audit
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
@@ -17,7 +18,9 @@ import {
 } from '@provisioning/audit';
 import { postgresAuditStore } from '@provisioning/audit/postgres';
 import { sqliteAuditStore } from '@provisioning/audit/sqlite';
+import { pooledRandom, systemClock, uuidv7 } from '@provisioning/core';
 import { startPostgres, tempDir } from '@provisioning/testing';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import pino from 'pino';
 import { Bench } from 'tinybench';
@@ -219,6 +222,67 @@ add(bench, 'audit SQLite', async () =>
     }),
   ),
 );
+
+// Limit for SQLite: the same rows (the columns the store fills, the same key values) into the
+// store's own schema (its seven indexes and append-only triggers, created by sqliteAuditStore),
+// by one prepared better-sqlite3 statement in transactions of BATCH rows (about the log's group
+// commits here), with the store's pragmas (WAL, synchronous NORMAL, 32 MiB cache). What SQLite
+// and the driver cost before any of the log's work: no validation, canonical JSON, hash or chain.
+const SQLITE_LIMIT_BATCH = 4096;
+add(bench, 'raw better-sqlite3, same rows and indexes (limit)', async () => {
+  const filename = join(dir.path, `limit-${Date.now()}-${Math.random()}.db`);
+  await (await sqliteAuditStore({ filename })).close();
+  const db = new Database(filename);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('cache_size = -32768');
+  const insert = db.prepare(
+    'INSERT INTO audit_events (seq, id, ts, action, category, outcome, actor_id, actor_ip, resource_type, resource_id, session_id, request_id, retention, expires_at, hash, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const hash = 'f'.repeat(64);
+  const random = pooledRandom(); // as the log's ids
+  let pending: unknown[][] = [];
+  const commit = db.transaction((batch: unknown[][]) => {
+    for (const values of batch) insert.run(values);
+  });
+  return {
+    call(n: number) {
+      const e = input(n);
+      const ts = Date.now();
+      const id = uuidv7(systemClock, random);
+      const event = JSON.stringify({ v: 1, id, time: new Date(ts).toISOString(), ...e });
+      pending.push([
+        n + 1,
+        id,
+        ts,
+        e.action,
+        e.action.split('.')[0],
+        e.outcome,
+        e.actor.id,
+        e.actor.ip,
+        e.resource?.type,
+        e.resource?.id,
+        e.sessionId,
+        e.requestId,
+        'standard',
+        ts + 365 * 86_400_000,
+        hash,
+        event,
+      ]);
+      if (pending.length >= SQLITE_LIMIT_BATCH) {
+        commit(pending);
+        pending = [];
+      }
+    },
+    async finish() {
+      commit(pending);
+      pending = [];
+    },
+    dispose: async () => {
+      db.close();
+    },
+  };
+});
 
 const server = await startPostgres();
 const pool = new pg.Pool({ connectionString: server.url, max: 4 });
