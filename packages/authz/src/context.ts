@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { type Clock, systemClock } from '@provisioning/core';
+import { type Clock, parseIpRange, systemClock } from '@provisioning/core';
 import { AuthzError } from './errors.js';
 import { assertCedarValue, type CedarValue, type EntityInput, entityValue } from './uid.js';
 
@@ -148,11 +148,9 @@ export function createContextBuilder(options: ContextBuilderOptions = {}): Conte
   if (!Number.isFinite(skewMs) || skewMs < 0) throw invalidOption('mfaSkewSeconds must be >= 0');
   const trusted = new BlockList();
   for (const range of options.trustedRanges ?? []) {
-    const m = /^([^/]+)\/(\d{1,3})$/.exec(range);
-    const family = m ? isIP(m[1] as string) : 0;
-    const prefix = m ? Number(m[2]) : -1;
-    if (!m || family === 0 || prefix > (family === 4 ? 32 : 128)) throw invalidOption('invalid CIDR range', { range });
-    trusted.addSubnet(m[1] as string, prefix, family === 4 ? 'ipv4' : 'ipv6');
+    const r = parseIpRange(range, { requirePrefix: true });
+    if (r === undefined) throw invalidOption('invalid CIDR range', { range });
+    trusted.addSubnet(r.address, r.prefix, r.family);
   }
   const anyTrusted = (options.trustedRanges?.length ?? 0) > 0;
   // `BlockList.check` builds a `SocketAddress` per call (measured: the

@@ -20,6 +20,8 @@ export {
   MAX_KEY_LENGTH,
   ttlToMs,
 } from './kv.js';
+export type { IpRange, ParseIpRangeOptions } from './net.js';
+export { parseIpRange } from './net.js';
 export type { RandomSource } from './random.js';
 export { pooledRandom, randomToken, systemRandom, uuidv7 } from './random.js';
 export type { RedactOptions } from './redact.js';

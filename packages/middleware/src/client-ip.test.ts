@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createClientIpResolver } from './client-ip.js';
+import { MiddlewareError } from './errors.js';
 
 const h = (headers: Record<string, string>) => new Headers(headers);
 
@@ -54,5 +55,14 @@ describe('client IP: trusted-proxy parsing', () => {
     const ip = createClientIpResolver({ trustedProxies: ['127.0.0.1'] });
     expect(ip('::ffff:127.0.0.1', h({ 'x-forwarded-for': '198.51.100.3' }))).toBe('198.51.100.3');
     expect(createClientIpResolver()('::ffff:203.0.113.9', h({}))).toBe('203.0.113.9');
+  });
+
+  it('refuses a malformed trusted-proxy entry instead of widening it (a stray slash was 0.0.0.0/0)', () => {
+    for (const entry of ['10.0.0.1/', '10.0.0.0/8/9', '10.0.0.0/ 8', '10.0.0.0/0x8', '10.0.0.0/33', 'proxy.internal']) {
+      expect(() => createClientIpResolver({ trustedProxies: [entry] }), entry).toThrow(
+        expect.objectContaining({ code: 'ERR_MW_INVALID_OPTIONS' }),
+      );
+    }
+    expect(() => createClientIpResolver({ trustedProxies: ['10.0.0.1/'] })).toThrow(MiddlewareError);
   });
 });

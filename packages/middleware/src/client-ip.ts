@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { parseIpRange } from '@provisioning/core';
 import { MiddlewareError } from './errors.js';
 
 /** Options of {@link createClientIpResolver}. */
@@ -49,16 +50,16 @@ export function createClientIpResolver(options: ClientIpOptions = {}): ClientIpR
   const trusted = new BlockList();
   let any = false;
   for (const entry of options.trustedProxies ?? []) {
-    const [address = '', bits] = entry.split('/');
-    const family = isIP(address);
-    const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
-    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+    // Strict (core's one parser): a lenient one read "10.0.0.1/" as 0.0.0.0/0, which trusted
+    // every peer's forwarding headers and let any client choose its own address.
+    const range = parseIpRange(entry);
+    if (range === undefined) {
       throw new MiddlewareError(`trustedProxies entry "${entry}" is not an IP address or CIDR range`, {
         code: 'ERR_MW_INVALID_OPTIONS',
         fault: 'client',
       });
     }
-    trusted.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
+    trusted.addSubnet(range.address, range.prefix, range.family);
     any = true;
   }
   const isTrusted = (address: string): boolean => {

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { parseIpRange } from '@provisioning/core';
 import type { Principal } from '@provisioning/middleware';
 import { security } from '@provisioning/middleware/hono';
 import {
@@ -291,10 +291,7 @@ export function secretRoutes(platform: Platform, leases: Leases): Hono<SecuredEn
 
 /** `192.0.2.1`, `192.0.2.0/24`, `2001:db8::/32`. */
 function isAddressOrRange(value: string): boolean {
-  const [address = '', prefix, ...rest] = value.split('/');
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return false;
-  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  return parseIpRange(value) !== undefined;
 }
 
 /** The contract's `credentials`: strings only, snake_case, handed over once. */

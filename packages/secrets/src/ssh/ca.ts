@@ -1,6 +1,5 @@
-import { isIP } from 'node:net';
 import type { Clock, RandomSource } from '@provisioning/core';
-import { systemClock } from '@provisioning/core';
+import { parseIpRange, systemClock } from '@provisioning/core';
 import { clientError, SecretsError } from '../errors.js';
 import { publicValueRandom } from '../random.js';
 import type { Ed25519Engine } from './ed25519.js';
@@ -129,14 +128,8 @@ const sshString = (value: string): Buffer => new SshWriter(stringLength(value)).
 const NO_DATA = new Uint8Array(0);
 
 function checkSourceAddress(value: string): void {
-  const parts = value.split(',');
-  for (const part of parts) {
-    const [address, bits, extra] = part.split('/');
-    const family = isIP(address ?? '');
-    const max = family === 4 ? 32 : 128;
-    const ok =
-      family !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max));
-    if (!ok) {
+  for (const part of value.split(',')) {
+    if (parseIpRange(part) === undefined) {
       throw clientError(
         'ERR_SECRETS_INVALID_REQUEST',
         'source-address is a comma-separated list of addresses or CIDR ranges',
