@@ -43,7 +43,8 @@
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo, Server } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { connect, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,7 +140,7 @@ async function serve(adapter: Adapter, mode: Mode): Promise<void> {
 
   let port: number;
   let close: () => Promise<void>;
-  let listener: Server;
+  let listener: HttpServer;
   if (adapter === 'hono') {
     const app = new Hono();
     const handler = (c: { req: { param(n: string): string }; json(b: unknown): Response }) =>
@@ -150,7 +151,7 @@ async function serve(adapter: Adapter, mode: Mode): Promise<void> {
     await new Promise((r) => server.once('listening', r));
     port = (server.address() as AddressInfo).port;
     close = () => new Promise((r) => server.close(() => r()));
-    listener = server;
+    listener = server as HttpServer; // @hono/node-server's default: node:http's createServer
   } else if (adapter === 'express') {
     const app = express();
     const handler = (req: express.Request, res: express.Response) => void res.json({ id: req.params.id });
