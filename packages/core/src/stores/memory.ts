@@ -40,12 +40,47 @@ interface Entry {
 }
 
 /**
+ * @internal Drops expired entries of `entries`, `perCall` of them examined per
+ * call, resuming where the last call stopped (a Map iterator survives
+ * deletions and insertions and visits entries added after it started). A full
+ * pass every 1,024 writes, as before, stalled that write for the whole map: 11
+ * ms with a million live entries (rate-limit counters of many clients,
+ * revocations with a refresh token's 7-day TTL) on this project's test VM.
+ * A pass over M entries takes M / perCall calls; what expires meanwhile waits
+ * for the next pass, so when each write adds at most one entry, M stays within
+ * perCall / (perCall - 1) of the live set: 4/3 by default (four per call
+ * measured cheaper per write than the old full pass at 10,000 entries, 77
+ * against 104 ns a set in a standalone loop; eight were dearer, 122-132 ns).
+ */
+export function expirySweeper(
+  entries: Map<string, { readonly expiresAt: number | undefined }>,
+  clock: Clock,
+  perCall = 4,
+): () => void {
+  let cursor = entries.entries();
+  return () => {
+    const now = clock.now();
+    for (let i = 0; i < perCall; i++) {
+      let next = cursor.next();
+      if (next.done === true) {
+        cursor = entries.entries();
+        next = cursor.next();
+        if (next.done === true) return;
+      }
+      const [key, entry] = next.value;
+      if (entry.expiresAt !== undefined && entry.expiresAt <= now) entries.delete(key);
+    }
+  };
+}
+
+/**
  * An in-process {@link KeyValueStore} for tests, single-instance deployments
  * and quick starts. JavaScript runs one callback at a time, so each method is
  * atomic by construction; nothing is shared between processes.
  *
- * Expired entries are dropped when touched and by a sweep every 1,024 writes,
- * so memory stays bounded by the live set.
+ * Expired entries are dropped when touched and by a sweep that visits a few
+ * entries on every write, so memory stays within ~4/3 of the live set and no
+ * write pays for a pass over the whole store.
  *
  * @example
  * ```ts
@@ -60,7 +95,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
   const maxValueBytes = maxValueBytesOption(options.maxValueBytes);
   const entries = new Map<string, Entry>();
   let closed = false;
-  let writes = 0;
 
   const live = (key: string, now = clock.now()): Entry | undefined => {
     const entry = entries.get(key);
@@ -72,14 +106,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
     return entry;
   };
 
-  const sweep = (): void => {
-    writes += 1;
-    if (writes % 1024 !== 0) return;
-    const now = clock.now();
-    for (const [key, entry] of entries) {
-      if (entry.expiresAt !== undefined && entry.expiresAt <= now) entries.delete(key);
-    }
-  };
+  const sweep = expirySweeper(entries, clock);
 
   const open = (): void => {
     if (closed) throw storeClosedError('memory');
