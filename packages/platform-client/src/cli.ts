@@ -17,6 +17,7 @@ import {
   type AuditExportFormat,
   type AuditExportQuery,
   type AuditOutcome,
+  type DataSubjectRequest,
   TASK_STATUSES,
   type TaskStatus,
   WORKFLOW_KINDS,
@@ -127,6 +128,12 @@ Commands:
   audit export --format <json|jsonl|csv|ecs|splunk> [filters] [--out <file>]
       filters: [--from <iso>] [--to <iso>] [--actor <a>] [--action <a>] [--outcome <success|failure|denied>]
                [--resource-type <t>] [--resource-id <id>]
+  gdpr request <access|erasure|rectification|portability> --subject <user-id> [--change k=v ...] [--out <file>]
+  gdpr status <id>
+  gdpr verify <id> --reference <ticket> [--out <file>]   (an administrator's out-of-band identity check)
+  gdpr extend <id> --reason <text>                 (once, by two months; the reason is told to the subject)
+      an answer that completes an access or portability request holds the subject's data, which the
+      server does not keep: request access|portability and verify need --out (written owner-only) or --json
   extension list [--type <provider|taskserv|cluster>] [--source <gitea|oci>] [--limit <n>]
   extension show <type> <name>                     (the latest version and every version)
   extension download <type> <name>[@<version>] [--source <gitea|oci>] [--out <file>]
@@ -296,6 +303,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
         'artifact-type': { type: 'string' },
         output: { type: 'string' },
         'plain-http': { type: 'boolean' },
+        subject: { type: 'string' },
+        change: { type: 'string', multiple: true },
+        reference: { type: 'string' },
+        reason: { type: 'string' },
       },
     });
     json = values.json ?? false;
@@ -594,6 +605,67 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
           return EXIT_CODES.ok;
         }
         throw new UsageError('audit needs query or export');
+      }
+      case 'gdpr': {
+        const compliance = client.orchestrator.compliance;
+        const id = args[0] ?? '';
+        // The answer that completes an access or portability request is the only copy of the
+        // subject's data (the server keeps none), so it goes to a file or to JSON output: a
+        // human-readable run neither drops it nor spills personal data into a terminal.
+        const needsOut = (): void => {
+          if (!values.out && !json)
+            throw new UsageError(`gdpr ${sub} may answer with the subject's data export: pass --out <file> or --json`);
+        };
+        const show = (request: DataSubjectRequest): number => {
+          const { export: exported, ...rest } = request;
+          let shown: unknown = rest;
+          if (exported !== undefined && values.out) {
+            // Personal data: owner-only, as the session file.
+            writeFileSync(values.out, `${JSON.stringify(exported, null, 2)}\n`, { mode: 0o600 });
+            chmodSync(values.out, 0o600);
+            shown = { ...rest, export_file: values.out };
+          } else if (exported !== undefined) {
+            shown = request;
+          }
+          print(shown, () => {
+            let text = `request ${request.id}: ${request.type} for ${request.subject}, ${request.status}, due ${request.due_at}\n`;
+            if (request.extension) text += `extended ${request.extension.at}: ${request.extension.reason}\n`;
+            if (exported !== undefined) text += `export written to ${values.out}\n`;
+            return text;
+          });
+          return EXIT_CODES.ok;
+        };
+        if (sub === 'request') {
+          const type = args[0] as DataSubjectRequest['type'];
+          const types: readonly string[] = ['access', 'erasure', 'rectification', 'portability'];
+          if (!types.includes(type)) throw new UsageError(`gdpr request type must be one of ${types.join(', ')}`);
+          if (!values.subject) throw new UsageError('gdpr request needs --subject <user-id>');
+          const changes = parsePairs(values.change, '--change');
+          const hasChanges = Object.keys(changes).length > 0;
+          if (type === 'rectification' && !hasChanges)
+            throw new UsageError('gdpr request rectification needs --change k=v');
+          if (type !== 'rectification' && hasChanges) throw new UsageError('--change is for rectification only');
+          if (type === 'access' || type === 'portability') needsOut();
+          return show(
+            await compliance.createDataSubjectRequest({
+              type,
+              subject: values.subject,
+              ...(hasChanges ? { changes } : {}),
+            }),
+          );
+        }
+        if (sub === 'status' || sub === 'verify' || sub === 'extend') {
+          if (!id) throw new UsageError(`gdpr ${sub} needs a request id`);
+          if (sub === 'status') return show(await compliance.getDataSubjectRequest(id));
+          if (sub === 'verify') {
+            if (!values.reference) throw new UsageError('gdpr verify needs --reference <ticket>');
+            needsOut();
+            return show(await compliance.verifyDataSubjectRequest(id, values.reference));
+          }
+          if (!values.reason) throw new UsageError('gdpr extend needs --reason <text>');
+          return show(await compliance.extendDataSubjectRequest(id, values.reason));
+        }
+        throw new UsageError('gdpr needs request, status, verify or extend');
       }
       case 'extension': {
         const registry = client.extensionRegistry;

@@ -612,12 +612,13 @@ describe('the client against the running reference servers (examples/platform ov
     let home: { path: string; remove(): void };
     let env: Record<string, string>;
     let password: string;
+    let adaId: string;
     let secret: Buffer;
     beforeAll(async () => {
       home = tempDir();
       env = { ...platform.cliEnv, PROVISIONING_SESSION_FILE: join(home.path, 'session.json') };
       // A user with TOTP, enrolled through the client.
-      ({ password } = await createUser('cli-ada', ['Admin']));
+      ({ id: adaId, password } = await createUser('cli-ada', ['Admin']));
       const enrolling = client();
       await enrolling.login({ username: 'cli-ada', password });
       const enrollment = await enrolling.controlCenter.mfa.enroll('totp');
@@ -737,6 +738,41 @@ describe('the client against the running reference servers (examples/platform ov
       expect((await cli(['extension', 'list', '--type', 'plugin'])).code).toBe(EXIT_CODES.usage);
       expect((await cli(['extension', 'download', 'provider', 'upcloud@../x'])).code).toBe(EXIT_CODES.usage);
       expect((await cli(['extension', 'show', 'provider', 'nope'])).code).toBe(EXIT_CODES.notFound);
+    });
+
+    it('gdpr: an own access request exports to an owner-only file; a filed erasure is extended once, verified, completed', async () => {
+      // Without --out or --json the export (the only copy) would have nowhere to go: refused before any call.
+      const refused = await cli(['gdpr', 'request', 'access', '--subject', adaId]);
+      expect(refused.code).toBe(EXIT_CODES.usage);
+      expect(refused.stderr).toContain('--out');
+      const out = join(home.path, 'dsr-export.json');
+      const access = await cli(['gdpr', 'request', 'access', '--subject', adaId, '--out', out]);
+      expect(access.code).toBe(EXIT_CODES.ok);
+      expect(access.stdout).toMatch(new RegExp(`access for ${adaId}, completed, due \\S+\n`));
+      expect(access.stdout).toContain(`export written to ${out}`);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ format: 'provisioning.dsr-export/v1' });
+
+      const { id: dora } = await createUser('cli-dora', ['Viewer']);
+      const filed = JSON.parse((await cli(['gdpr', 'request', 'erasure', '--subject', dora, '--json'])).stdout);
+      expect(filed).toMatchObject({ type: 'erasure', subject: dora, status: 'received' });
+      const reason = 'the erasure spans archived systems';
+      const extended = await cli(['gdpr', 'extend', filed.id, '--reason', reason]);
+      expect(extended.code).toBe(EXIT_CODES.ok);
+      expect(extended.stdout).toContain(`: ${reason}\n`);
+      const again = await cli(['gdpr', 'extend', filed.id, '--reason', reason, '--json']);
+      expect(again.code).toBe(EXIT_CODES.rejected);
+      expect(JSON.parse(again.stderr).error).toMatchObject({ serverCode: 'EXTENSION_REFUSED' });
+      const status = JSON.parse((await cli(['gdpr', 'status', filed.id, '--json'])).stdout);
+      expect(Date.parse(status.due_at)).toBeGreaterThan(Date.parse(filed.due_at));
+      expect((await cli(['gdpr', 'verify', filed.id, '--reference', 'TICKET-4711'])).code).toBe(EXIT_CODES.usage);
+      const verified = await cli(['gdpr', 'verify', filed.id, '--reference', 'TICKET-4711', '--json']);
+      expect(verified.code).toBe(EXIT_CODES.ok);
+      expect(JSON.parse(verified.stdout)).toMatchObject({ id: filed.id, status: 'completed' });
+
+      expect((await cli(['gdpr', 'request', 'rectification', '--subject', dora])).code).toBe(EXIT_CODES.usage);
+      expect((await cli(['gdpr', 'request', 'deletion', '--subject', dora])).code).toBe(EXIT_CODES.usage);
+      expect((await cli(['gdpr', 'status', randomUUID()])).code).toBe(EXIT_CODES.notFound);
     });
 
     it('logout --all revokes the sessions; the CLI then exits 3', async () => {
