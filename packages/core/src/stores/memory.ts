@@ -56,10 +56,10 @@ export function expirySweeper(
   entries: Map<string, { readonly expiresAt: number | undefined }>,
   clock: Clock,
   perCall = 4,
-): () => void {
+): (now?: number) => void {
   let cursor = entries.entries();
-  return () => {
-    const now = clock.now();
+  // `now`: the time the write already read, so a write reads the clock once.
+  return (now = clock.now()) => {
     for (let i = 0; i < perCall; i++) {
       let next = cursor.next();
       if (next.done === true) {
@@ -136,8 +136,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
       assertValidKey(key);
       assertValidValue(value, maxValueBytes);
       const ttl = ttlToMs(opts?.ttlSeconds);
-      entries.set(key, { value, counter: undefined, expiresAt: ttl === undefined ? undefined : clock.now() + ttl });
-      sweep();
+      const now = clock.now();
+      entries.set(key, { value, counter: undefined, expiresAt: ttl === undefined ? undefined : now + ttl });
+      sweep(now);
     },
     async delete(key: string) {
       open();
@@ -164,7 +165,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
       if (live(key, now) !== undefined) return false;
       entries.set(key, { value, counter: undefined, expiresAt: ttl === undefined ? undefined : now + ttl });
       for (const k of alsoDelete) entries.delete(k);
-      sweep();
+      sweep(now);
       return true;
     },
     async increment(key: string, opts?: IncrementOptions): Promise<CounterResult> {
@@ -177,7 +178,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
       if (entry === undefined) {
         const expiresAt = ttl === undefined ? undefined : now + ttl;
         entries.set(key, { value: undefined, counter: by, expiresAt });
-        sweep();
+        sweep(now);
         return { value: by, expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt) };
       }
       if (entry.counter === undefined) throw notACounterError();
@@ -209,14 +210,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): KeyValueStore {
           expiresAt: ttl === undefined ? undefined : now + ttl,
         });
         entries.delete(g.counterKey);
-        sweep();
+        sweep(now);
         return { outcome: 'claimed', failures: 0, expiresAt: undefined };
       }
       const outcome = g.claim === undefined ? 'failed' : 'replayed';
       if (counter === undefined) {
         const created = now + g.windowMs;
         entries.set(g.counterKey, { value: undefined, counter: 1, expiresAt: created });
-        sweep();
+        sweep(now);
         return { outcome, failures: 1, expiresAt: new Date(created) };
       }
       counter.counter = failures + 1;
