@@ -630,7 +630,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
           print(shown, () => {
             let text = `request ${request.id}: ${request.type} for ${request.subject}, ${request.status}, due ${request.due_at}\n`;
             if (request.extension) text += `extended ${request.extension.at}: ${request.extension.reason}\n`;
-            if (exported !== undefined) text += `export written to ${values.out}\n`;
+            // Never dropped: an export the commands above did not expect (status, extend) is printed.
+            if (exported !== undefined)
+              text += values.out ? `export written to ${values.out}\n` : `${JSON.stringify(exported, null, 2)}\n`;
             return text;
           });
           return EXIT_CODES.ok;
