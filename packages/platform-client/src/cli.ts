@@ -17,7 +17,9 @@ import {
   type AuditExportFormat,
   type AuditExportQuery,
   type AuditOutcome,
+  DATA_SUBJECT_REQUEST_TYPES,
   type DataSubjectRequest,
+  type DataSubjectRequestType,
   TASK_STATUSES,
   type TaskStatus,
   WORKFLOW_KINDS,
@@ -638,9 +640,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
           return EXIT_CODES.ok;
         };
         if (sub === 'request') {
-          const type = args[0] as DataSubjectRequest['type'];
-          const types: readonly string[] = ['access', 'erasure', 'rectification', 'portability'];
-          if (!types.includes(type)) throw new UsageError(`gdpr request type must be one of ${types.join(', ')}`);
+          const type = args[0] as DataSubjectRequestType;
+          if (!DATA_SUBJECT_REQUEST_TYPES.includes(type))
+            throw new UsageError(`gdpr request type must be one of ${DATA_SUBJECT_REQUEST_TYPES.join(', ')}`);
           if (!values.subject) throw new UsageError('gdpr request needs --subject <user-id>');
           const changes = parsePairs(values.change, '--change');
           const hasChanges = Object.keys(changes).length > 0;

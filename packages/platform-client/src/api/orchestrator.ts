@@ -553,10 +553,20 @@ export const ComplianceReportSchema: NamedSchema<ComplianceReport> = s.named(
   }),
 );
 
+/** The kind of a GDPR data-subject request (Art. 15, 17, 16, 20). */
+export type DataSubjectRequestType = 'access' | 'erasure' | 'rectification' | 'portability';
+/** Every {@link DataSubjectRequestType}. */
+export const DATA_SUBJECT_REQUEST_TYPES: readonly DataSubjectRequestType[] = Object.freeze([
+  'access',
+  'erasure',
+  'rectification',
+  'portability',
+]);
+
 /** A GDPR data-subject request. */
 export interface DataSubjectRequest {
   readonly id: string;
-  readonly type: 'access' | 'erasure' | 'rectification' | 'portability';
+  readonly type: DataSubjectRequestType;
   readonly subject: string;
   readonly status: 'received' | 'in_progress' | 'completed' | 'rejected';
   readonly created_at: string;
@@ -581,7 +591,7 @@ export const DataSubjectRequestSchema: NamedSchema<DataSubjectRequest> = s.named
   'DataSubjectRequest',
   s.object({
     id: s.string(),
-    type: s.literal('access', 'erasure', 'rectification', 'portability'),
+    type: s.literal(...DATA_SUBJECT_REQUEST_TYPES),
     subject: s.string(),
     status: s.literal('received', 'in_progress', 'completed', 'rejected'),
     created_at: timestamp,
@@ -602,7 +612,7 @@ export interface DataSubjectRequestInput {
 export const DataSubjectRequestInputSchema: NamedSchema<DataSubjectRequestInput> = s.named(
   'DataSubjectRequestInput',
   s.object({
-    type: s.literal('access', 'erasure', 'rectification', 'portability'),
+    type: s.literal(...DATA_SUBJECT_REQUEST_TYPES),
     subject: s.string(),
     changes: s.optional(s.record(s.string())),
   }),
