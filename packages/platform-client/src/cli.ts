@@ -218,11 +218,17 @@ function loadSession(path: string): SessionTokens | undefined {
   }
 }
 
+// Owner-only (0600) for what is secret or personal: session tokens, decrypted plaintext, a
+// data-subject export. `mode` applies only when the file is created, so an existing file is
+// narrowed too: writing a secret into a world-readable file left by someone else would expose it.
+function writeOwnerOnly(path: string, data: string | Uint8Array): void {
+  writeFileSync(path, data, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
 function saveSession(path: string, tokens: SessionTokens | undefined): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  // Tokens are credentials: owner-only file.
-  writeFileSync(path, tokens ? JSON.stringify(tokens) : '{}', { mode: 0o600 });
-  chmodSync(path, 0o600);
+  writeOwnerOnly(path, tokens ? JSON.stringify(tokens) : '{}');
 }
 
 /** Splits `host:port/repo/name:tag` or `…@sha256:…` (optionally with a scheme). */
@@ -553,7 +559,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
           const ciphertext = new TextDecoder().decode(input).trim();
           const result = await client.kms.decrypt(ciphertext, ctx);
           if (values.out) {
-            writeFileSync(values.out, result.plaintext, { mode: 0o600 });
+            writeOwnerOnly(values.out, result.plaintext);
             print({ key_id: result.keyId, out: values.out }, () => `plaintext written to ${values.out}\n`);
           } else if (json) {
             out(
@@ -620,14 +626,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
         };
         const show = (request: DataSubjectRequest): number => {
           const { export: exported, ...rest } = request;
-          let shown: unknown = rest;
+          let shown: unknown = request;
           if (exported !== undefined && values.out) {
-            // Personal data: owner-only, as the session file.
-            writeFileSync(values.out, `${JSON.stringify(exported, null, 2)}\n`, { mode: 0o600 });
-            chmodSync(values.out, 0o600);
+            writeOwnerOnly(values.out, `${JSON.stringify(exported, null, 2)}\n`);
             shown = { ...rest, export_file: values.out };
-          } else if (exported !== undefined) {
-            shown = request;
           }
           print(shown, () => {
             let text = `request ${request.id}: ${request.type} for ${request.subject}, ${request.status}, due ${request.due_at}\n`;

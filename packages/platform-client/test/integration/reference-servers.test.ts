@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createManualClock } from '@provisioning/core';
 import { tempDir } from '@provisioning/testing';
@@ -667,6 +667,16 @@ describe('the client against the running reference servers (examples/platform ov
       expect(ciphertext).not.toContain('cli secret value');
       const decrypted = await cli(['kms', 'decrypt', '--context', 'tenant=acme'], { input: ciphertext });
       expect(decrypted).toMatchObject({ code: EXIT_CODES.ok, stdout: 'cli secret value' });
+      // --out into a file that already exists, world-readable: the plaintext lands owner-only.
+      const plainOut = join(home.path, 'plain.txt');
+      writeFileSync(plainOut, '', { mode: 0o644 });
+      chmodSync(plainOut, 0o644);
+      const toFile = await cli(['kms', 'decrypt', '--context', 'tenant=acme', '--out', plainOut], {
+        input: ciphertext,
+      });
+      expect(toFile.code).toBe(EXIT_CODES.ok);
+      expect(readFileSync(plainOut, 'utf8')).toBe('cli secret value');
+      expect(statSync(plainOut).mode & 0o777).toBe(0o600);
       const wrong = await cli(['kms', 'decrypt', '--context', 'tenant=other', '--json'], { input: ciphertext });
       expect(wrong.code).toBe(EXIT_CODES.rejected);
       expect(JSON.parse(wrong.stderr).error).toMatchObject({
